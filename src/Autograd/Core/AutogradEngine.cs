@@ -1,0 +1,126 @@
+using Tessera.Engine;
+
+namespace Tessera.Autograd;
+
+/// <summary>Reverse-mode differentiation over the recorded graph.</summary>
+public static class AutogradEngine
+{
+    /// <summary>
+    /// Records <paramref name="output"/> as produced by op <paramref name="name"/> from
+    /// <paramref name="inputs"/> when grad mode is on and some input requires grad. Returns output.
+    /// </summary>
+    public static Tensor Record(Tensor output, string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
+    {
+        if (!GradMode.IsEnabled || output.DType != DType.Float32)
+            return output;
+        bool any = false;
+        foreach (var input in inputs)
+            any |= input.RequiresGrad;
+        if (!any)
+            return output;
+        output.GradFn = new Node(name, inputs, backward);
+        output.RequiresGrad = true;
+        return output;
+    }
+
+    /// <summary>
+    /// Accumulates d(root)/d(leaf) into every leaf's <see cref="Tensor.Grad"/> (adding to what is
+    /// there, as PyTorch does). <paramref name="gradient"/> defaults to 1 for a one-element root.
+    /// The graph is kept, so calling Backward twice accumulates twice.
+    /// </summary>
+    public static void Backward(Tensor root, Tensor? gradient = null)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        if (!root.RequiresGrad)
+            throw new ArgumentException("Backward: expected a tensor that requires grad, found one that does not; set RequiresGrad on the leaves you want gradients for before computing it (and not inside GradMode.NoGrad())", nameof(root));
+        if (gradient is null)
+        {
+            if (root.Numel != 1)
+                throw new TensorShapeException($"Backward: a gradient argument is required for a non-scalar root of shape {Shapes.Format(root.Shape)}; pass one of the same shape or reduce the root first", nameof(gradient));
+            gradient = Tensor.Full(root.Shape, 1f);
+        }
+        else if (!Shapes.Equal(gradient.Shape, root.Shape))
+        {
+            throw new TensorShapeException($"Backward: 'gradient' expected shape {Shapes.Format(root.Shape)}, found {Shapes.Format(gradient.Shape)}", nameof(gradient));
+        }
+
+        var order = TopologicalOrder(root);
+        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        using var noGrad = GradMode.NoGrad();
+        for (int i = order.Count - 1; i >= 0; i--)
+        {
+            var tensor = order[i];
+            if (!grads.Remove(tensor, out var grad))
+                continue;
+            var node = tensor.GradFn;
+            if (node is null || tensor.RetainsGrad)
+                AccumulateInto(tensor, grad);
+            if (node is null)
+                continue;
+            var inputGrads = node.BackwardRule(grad);
+            if (inputGrads.Length != node.Inputs.Count)
+                throw new InvalidOperationException($"{node.Name} backward returned {inputGrads.Length} gradients for {node.Inputs.Count} inputs");
+            for (int k = 0; k < inputGrads.Length; k++)
+            {
+                var input = node.Inputs[k];
+                var inputGrad = inputGrads[k];
+                if (inputGrad is null || !input.RequiresGrad)
+                    continue;
+                if (!Shapes.Equal(inputGrad.Shape, input.Shape))
+                    throw new InvalidOperationException($"{node.Name} backward produced a gradient of shape {Shapes.Format(inputGrad.Shape)} for input {k} of shape {Shapes.Format(input.Shape)}");
+                grads[input] = grads.TryGetValue(input, out var existing) ? Functional.Add(existing, inputGrad) : inputGrad;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gradients of <paramref name="output"/> with respect to <paramref name="inputs"/>, returned
+    /// instead of accumulated (inputs' Grad fields are left alone).
+    /// </summary>
+    public static Tensor?[] Grad(Tensor output, IReadOnlyList<Tensor> inputs, Tensor? gradient = null)
+    {
+        var saved = inputs.Select(t => (t.Grad, t)).ToArray();
+        foreach (var t in inputs)
+        {
+            t.Grad = null;
+            if (!t.IsLeaf) t.RetainGrad();
+        }
+        Backward(output, gradient);
+        var result = inputs.Select(t => t.Grad).ToArray();
+        foreach (var (grad, t) in saved)
+            t.Grad = grad;
+        return result;
+    }
+
+    private static void AccumulateInto(Tensor tensor, Tensor grad)
+    {
+        if (tensor.Grad is null)
+            tensor.Grad = Functional.Clone(grad);
+        else
+            tensor.Grad.AddInPlace(grad);
+    }
+
+    private static List<Tensor> TopologicalOrder(Tensor root)
+    {
+        var order = new List<Tensor>();
+        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Tensor Tensor, int NextInput)>();
+        stack.Push((root, 0));
+        visited.Add(root);
+        while (stack.Count > 0)
+        {
+            var (tensor, next) = stack.Pop();
+            var inputs = tensor.GradFn?.Inputs;
+            if (inputs is not null && next < inputs.Count)
+            {
+                stack.Push((tensor, next + 1));
+                var input = inputs[next];
+                if (input.RequiresGrad && visited.Add(input))
+                    stack.Push((input, 0));
+                continue;
+            }
+            order.Add(tensor);
+        }
+        return order;
+    }
+}

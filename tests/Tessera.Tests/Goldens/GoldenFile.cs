@@ -31,7 +31,7 @@ public sealed class GoldenCase
 
     /// <summary>A fresh tensor for key ("in.x", "out.y", "grad.x", "gout.y").</summary>
     public Tensor Tensor(string key) =>
-        Autograd.Tensor.FromEntry(_tensors.TryGetValue($"{Name}/{key}", out var entry) ? entry
+        global::Tessera.Autograd.Tensor.FromEntry(_tensors.TryGetValue($"{Name}/{key}", out var entry) ? entry
             : throw new KeyNotFoundException($"golden case {Family}/{Name} has no tensor '{key}'"));
 
     public IEnumerable<string> Keys(string prefix) =>

@@ -20,6 +20,8 @@ public static partial class Functional
         var (s, p, d) = (stride ?? (1, 1), padding ?? (0, 0), dilation ?? (1, 1));
         CheckConvArguments(op, input, weight, bias, s, p, d, groups);
         int inChannels = input.Size(1), outChannels = weight.Size(0);
+        if (inChannels % groups != 0)
+            throw new TensorShapeException($"{op}: 'input' expected a number of channels divisible by groups={groups}, found {inChannels} in shape {Shapes.Format(input.Shape)}", nameof(input));
         if (weight.Size(1) * groups != inChannels)
             throw new TensorShapeException($"{op}: 'input' expected {weight.Size(1) * groups} channels (weight {Shapes.Format(weight.Shape)} with groups={groups} takes {weight.Size(1)} per group), found {inChannels} in shape {Shapes.Format(input.Shape)}", nameof(input));
         if (outChannels % groups != 0)

@@ -31,6 +31,8 @@ def build():
         ("batch1_height1", (1, 3, 1, 5), (2, 3, 1, 3), True, 1, (0, 1), 1, 1, []),
         ("spatial1x1", (2, 3, 1, 1), (4, 3, 1, 1), True, 1, 0, 1, 1, []),
         ("spatial1x1_padded", (1, 2, 1, 1), (3, 2, 3, 3), True, 1, 1, 1, 1, []),
+        ("stride_gt_kernel", (2, 2, 8, 7), (3, 2, 2, 2), True, 3, 0, 1, 1, []),
+        ("wide_patch", (1, 32, 5, 5), (4, 32, 3, 3), True, 1, 1, 1, 1, []),
         ("noncontig", (2, 3, 6, 5), (4, 3, 3, 2), True, 1, (1, 0), 1, 1, ["x", "w"]),
         ("noncontig_depthwise", (2, 3, 5, 6), (3, 1, 3, 3), False, 2, 1, 1, 3, ["x"]),
     ]
@@ -53,6 +55,8 @@ def build():
         ("pointwise", (2, 3, 3, 2), (3, 4, 1, 1), True, 1, 0, 0, 1, 1, []),
         ("k4_stride2_pad1", (2, 2, 3, 3), (2, 2, 4, 4), False, 2, 1, 0, 1, 1, []),
         ("spatial1x1", (1, 2, 1, 1), (2, 3, 3, 3), True, 2, 0, 0, 1, 1, []),
+        ("pointwise_dilation2_outpad1", (1, 2, 3, 3), (2, 2, 1, 1), True, 1, 0, 1, 1, 2, []),
+        ("stride_gt_kernel", (1, 2, 3, 4), (2, 2, 2, 2), True, 3, 0, 0, 1, 1, []),
         ("noncontig", (2, 3, 4, 3), (3, 2, 3, 3), True, 2, 1, 1, 1, 1, ["x", "w"]),
     ]
     for name, xs, ws, has_bias, s, p, op_, groups, d, nc in transposes:
@@ -81,6 +85,9 @@ def build():
                 "ceil_mode": ceil, "noncontig": nc}
         fam.case(f"max_pool2d_{name}", "max_pool2d", args, {"x": rn(*xs)},
                  lambda x, k=k, s=s, p=p, d=d, ceil=ceil: F.max_pool2d(x, k, s, p, d, ceil_mode=ceil))
+    ties = torch.randint(0, 3, (1, 2, 6, 6), generator=g).float()
+    fam.case("max_pool2d_indices_ties", "max_pool2d_indices", {"kernel": [3, 3], "stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "ceil_mode": False},
+             {"x": ties}, lambda x: tuple(F.max_pool2d(x, 3, 1, 1, return_indices=True)))
     for name, xs, k, s, p, d, ceil in [("k3_s2_p1", (2, 2, 7, 6), 3, 2, 1, 1, False), ("k2_ceil", (1, 3, 5, 5), 2, 2, 0, 1, True)]:
         args = {"kernel": pair(k), "stride": pair(s), "padding": pair(p), "dilation": pair(d), "ceil_mode": ceil}
         fam.case(f"max_pool2d_indices_{name}", "max_pool2d_indices", args, {"x": rn(*xs)},

@@ -3,7 +3,7 @@ using Tessera.Kernels.Cpu;
 
 namespace Tessera.Autograd;
 
-/// <summary>How <see cref="Functional.Interpolate(Tensor, ValueTuple{int, int}?, ValueTuple{double, double}?, InterpolationMode, bool?)"/> resamples.</summary>
+/// <summary>How Functional.Interpolate resamples.</summary>
 public enum InterpolationMode
 {
     /// <summary>PyTorch 'nearest': source index floor(dst * in / out) (or dst / scaleFactor).</summary>

@@ -33,7 +33,7 @@ internal static class TrainCommand
     private static int RunDemo(DemoOptions options, string outputFolder)
     {
         var trainer = new DemoTrainer(options);
-        AnsiConsole.MarkupLineInterpolated($"[bold]demo[/]: MLP on procedural 16x16 shapes ({string.Join(", ", ShapesDataset.ClassNames)}), {options.Steps} steps of {options.BatchSize}, {CpuParallel.MaxThreads} threads");
+        AnsiConsole.MarkupLineInterpolated($"[bold]demo[/]: CNN on procedural 16x16 shapes ({string.Join(", ", ShapesDataset.ClassNames)}), {options.Steps} steps of {options.BatchSize}, {CpuParallel.MaxThreads} threads");
         DemoMetrics metrics = null!;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

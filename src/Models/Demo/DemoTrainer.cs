@@ -1,5 +1,7 @@
 using Tessera.Autograd;
 using Tessera.Engine.Random;
+using Tessera.Models.Nn;
+using Tessera.Models.Optim;
 using F = Tessera.Autograd.Functional;
 
 namespace Tessera.Models.Demo;
@@ -11,15 +13,14 @@ public sealed record DemoMetrics(float Top1, float FinalLoss, int Steps, double 
 public sealed record DemoOptions(int Steps = 300, int BatchSize = 64, float LearningRate = 0.05f, float Momentum = 0.9f, ulong Seed = 0, int EvalBatches = 8);
 
 /// <summary>
-/// Trains a two-layer MLP on <see cref="ShapesDataset"/> with SGD + momentum, written against the
-/// raw Tensor/Functional API so it doubles as an end-to-end check of autograd and the CPU ops.
+/// Trains a small CNN (two conv-ReLU-maxpool stages and a linear classifier) on
+/// <see cref="ShapesDataset"/> with SGD + momentum and a cosine schedule: an end-to-end check of
+/// autograd, the conv/pool kernels, the nn layers and the optimiser.
 /// </summary>
 public sealed class DemoTrainer
 {
-    private const int Hidden = 128;
     private readonly DemoOptions _options;
-    private readonly Tensor[] _parameters;
-    private readonly Tensor[] _velocity;
+    private readonly Sequential _model;
 
     public DemoTrainer(DemoOptions options)
     {
@@ -28,24 +29,16 @@ public sealed class DemoTrainer
             throw new ArgumentOutOfRangeException(nameof(options), $"demo: steps, batch size and eval batches must be at least 1, found {options.Steps}, {options.BatchSize}, {options.EvalBatches}");
         _options = options;
         var generator = new Generator(options.Seed);
-        int inputs = ShapesDataset.ImageSize * ShapesDataset.ImageSize;
-        // Kaiming-normal init for the ReLU layer, small init for the classifier.
-        _parameters =
-        [
-            (Tensor.Randn([Hidden, inputs], generator) * MathF.Sqrt(2f / inputs)).RequireGrad(),
-            Tensor.Zeros(Hidden).RequireGrad(),
-            (Tensor.Randn([ShapesDataset.ClassCount, Hidden], generator) * MathF.Sqrt(1f / Hidden)).RequireGrad(),
-            Tensor.Zeros(ShapesDataset.ClassCount).RequireGrad(),
-        ];
-        _velocity = _parameters.Select(Tensor.ZerosLike).ToArray();
+        int side = ShapesDataset.ImageSize / 4;
+        _model = new Sequential(
+            new Conv2d(1, 16, 3, padding: 1, generator: generator), Lambda.Relu(), new MaxPool2d(2),
+            new Conv2d(16, 32, 3, padding: 1, generator: generator), Lambda.Relu(), new MaxPool2d(2),
+            Lambda.Flatten(), new Linear(32 * side * side, ShapesDataset.ClassCount, generator: generator));
     }
 
-    public Tensor Forward(Tensor images)
-    {
-        var x = images.Flatten(1);
-        var hidden = F.Relu(F.Linear(x, _parameters[0], _parameters[1]));
-        return F.Linear(hidden, _parameters[2], _parameters[3]);
-    }
+    public Module Model => _model;
+
+    public Tensor Forward(Tensor images) => _model.Forward(images);
 
     /// <summary>Mean cross-entropy of logits [batch, classes] against int64 labels [batch].</summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor labels)
@@ -59,8 +52,11 @@ public sealed class DemoTrainer
     public DemoMetrics Train(Action<int, float>? onStep = null)
     {
         var data = new ShapesDataset(_options.Seed);
+        var optimizer = new Sgd(_model.Parameters(), _options.LearningRate, momentum: _options.Momentum);
+        var scheduler = new LearningRateScheduler(optimizer, Schedule.Cosine(_options.Steps));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         float loss = float.NaN;
+        _model.Train();
         for (int step = 0; step < _options.Steps; step++)
         {
             using var scope = new TensorScope();
@@ -69,17 +65,10 @@ public sealed class DemoTrainer
             loss = lossTensor.Item();
             if (!float.IsFinite(loss))
                 throw new InvalidOperationException($"demo: loss became {loss} at step {step}; lower the learning rate (now {_options.LearningRate})");
+            optimizer.ZeroGrad();
             lossTensor.Backward();
-            using (GradMode.NoGrad())
-            {
-                float lr = _options.LearningRate * 0.5f * (1f + MathF.Cos(MathF.PI * step / _options.Steps));
-                for (int i = 0; i < _parameters.Length; i++)
-                {
-                    _velocity[i].MulInPlace(_options.Momentum).AddInPlace(_parameters[i].Grad!);
-                    _parameters[i].AddInPlace(_velocity[i], -lr);
-                    _parameters[i].Grad = null;
-                }
-            }
+            optimizer.Step();
+            scheduler.Step();
             onStep?.Invoke(step, loss);
         }
         return new DemoMetrics(Evaluate(), loss, _options.Steps, clock.Elapsed.TotalSeconds);
@@ -91,6 +80,7 @@ public sealed class DemoTrainer
         var data = new ShapesDataset(_options.Seed);
         int correct = 0, total = 0;
         using var noGrad = GradMode.NoGrad();
+        _model.Eval();
         for (int b = 0; b < _options.EvalBatches; b++)
         {
             using var scope = new TensorScope();

@@ -86,7 +86,8 @@ public abstract class Optimizer
         if (!_state.TryGetValue(parameter, out var slots))
             _state[parameter] = slots = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         if (!slots.TryGetValue(name, out var tensor))
-            slots[name] = tensor = shape is null ? Tensor.ZerosLike(parameter) : Tensor.Zeros(shape);
+            using (TensorScope.Unscoped())
+                slots[name] = tensor = shape is null ? Tensor.ZerosLike(parameter) : Tensor.Zeros(shape);
         return tensor;
     }
 

@@ -32,6 +32,9 @@ public static partial class Functional
         return AutogradEngine.Record(y, "flip", [x], g => [Flip(g, dims)]);
     }
 
+    /// <summary>Rolls by one shift along <paramref name="dim"/>, or the flattened tensor when dim is null (torch.roll with ints).</summary>
+    public static Tensor Roll(Tensor x, int shift, int? dim = null) => Roll(x, [shift], dim is null ? null : [dim.Value]);
+
     /// <summary>
     /// Shifts elements along <paramref name="dims"/> by <paramref name="shifts"/> (negative shifts
     /// move towards the start), wrapping around (torch.roll). With <paramref name="dims"/> null or

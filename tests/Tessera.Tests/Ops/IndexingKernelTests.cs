@@ -144,4 +144,17 @@ public sealed class IndexingKernelTests
         var flipped = F.Flip(x, 1).ToArray();
         Assert.Equal(data[(3 * 48 + 47) * 20 + 5], flipped[(3 * 48 + 0) * 20 + 5]);
     }
+
+    [Fact]
+    public void InstanceShortcutsMatchFunctional()
+    {
+        var x = Tensor.FromArray(Random(24, 10), 2, 3, 4);
+        Assert.Equal(F.Roll(x, [-2], null).ToArray(), x.Roll(-2).ToArray());
+        Assert.Equal(F.Roll(x, [1], [2]).ToArray(), x.Roll(1, 2).ToArray());
+        Assert.Equal(F.Flip(x, 0, 1).ToArray(), x.Flip(0, 1).ToArray());
+        Assert.Equal([2, 1], x.Split(2, 1).Select(p => p.Size(1)));
+        Assert.Equal([2, 2], x.Chunk(2, -1).Select(p => p.Size(-1)));
+        var index = Tensor.FromArray(new long[] { 2, 0 });
+        Assert.Equal(F.IndexSelect(x, 1, index).ToArray(), x.IndexSelect(1, index).ToArray());
+    }
 }

@@ -15,12 +15,9 @@ public sealed class NormGoldenTests
     public void MatchesPyTorch(string name)
     {
         var golden = GoldenFile.Get("norm", name);
-        var tolerance = golden.Op switch
-        {
-            "batch_norm" or "layer_norm" or "group_norm" => new Tolerance(1e-4f, 1e-4f),
-            "cross_entropy" or "nll_loss" or "bce_logits" or "kl_div" => new Tolerance(2e-5f, 1e-4f),
-            _ => Tolerance.Default,
-        };
+        // Every op here computes in float32 with double accumulation where it reduces; observed
+        // max abs diffs are below 2e-5 (log_softmax of logits of magnitude ~100), so one tolerance fits all.
+        var tolerance = Tolerance.Default;
         GoldenRunner.Run(golden, Run, tolerance);
     }
 

@@ -59,17 +59,17 @@ public sealed class NormSyncBatchNormTests
 
         var expectedY = y.ToArray();
         var expectedGrad = x.Grad!.ToArray();
-        GoldenRunner.AssertClose(replicas[0].Output, Tensor.FromArray(expectedY[..36], shapeA), Close, "syncbn y[0]");
-        GoldenRunner.AssertClose(replicas[1].Output, Tensor.FromArray(expectedY[36..], shapeB), Close, "syncbn y[1]");
-        GoldenRunner.AssertClose(replicas[0].Input.Grad!, Tensor.FromArray(expectedGrad[..36], shapeA), Close, "syncbn grad x[0]");
-        GoldenRunner.AssertClose(replicas[1].Input.Grad!, Tensor.FromArray(expectedGrad[36..], shapeB), Close, "syncbn grad x[1]");
+        GoldenRunner.AssertClose(replicas[0].Output, Tensor.FromArray(expectedY[..36], shapeA), Close, "norm-syncbn/replica0 out.y");
+        GoldenRunner.AssertClose(replicas[1].Output, Tensor.FromArray(expectedY[36..], shapeB), Close, "norm-syncbn/replica1 out.y");
+        GoldenRunner.AssertClose(replicas[0].Input.Grad!, Tensor.FromArray(expectedGrad[..36], shapeA), Close, "norm-syncbn/replica0 grad.x");
+        GoldenRunner.AssertClose(replicas[1].Input.Grad!, Tensor.FromArray(expectedGrad[36..], shapeB), Close, "norm-syncbn/replica1 grad.x");
         // Each replica's parameter gradient is its local share; data parallelism sums them.
-        GoldenRunner.AssertClose(replicas[0].Weight.Grad! + replicas[1].Weight.Grad!, w.Grad!, Close, "syncbn grad weight");
-        GoldenRunner.AssertClose(replicas[0].Bias.Grad! + replicas[1].Bias.Grad!, bi.Grad!, Close, "syncbn grad bias");
+        GoldenRunner.AssertClose(replicas[0].Weight.Grad! + replicas[1].Weight.Grad!, w.Grad!, Close, "norm-syncbn/sum grad.weight");
+        GoldenRunner.AssertClose(replicas[0].Bias.Grad! + replicas[1].Bias.Grad!, bi.Grad!, Close, "norm-syncbn/sum grad.bias");
         foreach (var replica in replicas)
         {
-            GoldenRunner.AssertClose(replica.RunningMean, runningMean, Close, "syncbn running mean");
-            GoldenRunner.AssertClose(replica.RunningVar, runningVar, Close, "syncbn running var");
+            GoldenRunner.AssertClose(replica.RunningMean, runningMean, Close, "norm-syncbn/running mean");
+            GoldenRunner.AssertClose(replica.RunningVar, runningVar, Close, "norm-syncbn/running var");
         }
 
         // And it really is synchronised: a local batch norm of one replica differs.
@@ -94,10 +94,10 @@ public sealed class NormSyncBatchNormTests
         var expectedY = y.ToArray();
         var expectedGrad = x.Grad!.ToArray();
 
-        GoldenRunner.AssertClose(replicas[0].Output, Tensor.FromArray(toA.Select(i => expectedY[i]).ToArray(), shapeA), Close, "syncbn y[0]");
-        GoldenRunner.AssertClose(replicas[1].Output, Tensor.FromArray(toB.Select(i => expectedY[i]).ToArray(), shapeB), Close, "syncbn y[1]");
-        GoldenRunner.AssertClose(replicas[0].Input.Grad!, Tensor.FromArray(toA.Select(i => expectedGrad[i]).ToArray(), shapeA), Close, "syncbn grad x[0]");
-        GoldenRunner.AssertClose(replicas[1].Input.Grad!, Tensor.FromArray(toB.Select(i => expectedGrad[i]).ToArray(), shapeB), Close, "syncbn grad x[1]");
+        GoldenRunner.AssertClose(replicas[0].Output, Tensor.FromArray(toA.Select(i => expectedY[i]).ToArray(), shapeA), Close, "norm-syncbn/replica0 out.y");
+        GoldenRunner.AssertClose(replicas[1].Output, Tensor.FromArray(toB.Select(i => expectedY[i]).ToArray(), shapeB), Close, "norm-syncbn/replica1 out.y");
+        GoldenRunner.AssertClose(replicas[0].Input.Grad!, Tensor.FromArray(toA.Select(i => expectedGrad[i]).ToArray(), shapeA), Close, "norm-syncbn/replica0 grad.x");
+        GoldenRunner.AssertClose(replicas[1].Input.Grad!, Tensor.FromArray(toB.Select(i => expectedGrad[i]).ToArray(), shapeB), Close, "norm-syncbn/replica1 grad.x");
     }
 
     /// <summary>Per channel, A's values then B's, as a [C, L] buffer; with the union position of every element of A and B.</summary>

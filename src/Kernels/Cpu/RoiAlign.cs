@@ -86,6 +86,45 @@ public static unsafe class RoiAlign
         return true;
     }
 
+    /// <summary>One bilinear sample: the four input offsets it reads and their weights (all zero when it lies outside).</summary>
+    private struct Sample
+    {
+        public int Offset00, Offset01, Offset10, Offset11;
+        public float Weight00, Weight01, Weight10, Weight11;
+        public bool Inside;
+    }
+
+    /// <summary>
+    /// The samples of every bin of a RoI, bin-major (outputHeight * outputWidth * gridH * gridW),
+    /// computed once and reused for every channel, like torchvision's pre_calc. Returns the count.
+    /// </summary>
+    private static int Prepare(in Roi roi, int height, int width, int outputHeight, int outputWidth, ref Sample[] table)
+    {
+        int perBin = Math.Max(roi.GridH, 0) * Math.Max(roi.GridW, 0);
+        int total = perBin * outputHeight * outputWidth;
+        if (table.Length < total)
+            table = new Sample[total];
+        int at = 0;
+        for (int ph = 0; ph < outputHeight; ph++)
+            for (int pw = 0; pw < outputWidth; pw++)
+                for (int iy = 0; iy < roi.GridH; iy++)
+                {
+                    float y = Roi.Sample(roi.StartH, ph, roi.BinH, iy, roi.GridH);
+                    for (int ix = 0; ix < roi.GridW; ix++)
+                    {
+                        float x = Roi.Sample(roi.StartW, pw, roi.BinW, ix, roi.GridW);
+                        ref var sample = ref table[at++];
+                        sample.Inside = Bilinear(y, x, height, width, out int y0, out int x0, out int y1, out int x1,
+                            out sample.Weight00, out sample.Weight01, out sample.Weight10, out sample.Weight11);
+                        sample.Offset00 = y0 * width + x0;
+                        sample.Offset01 = y0 * width + x1;
+                        sample.Offset10 = y1 * width + x0;
+                        sample.Offset11 = y1 * width + x1;
+                    }
+                }
+        return perBin;
+    }
+
     /// <summary>Overwrites output. Box batch indices must already be validated.</summary>
     // input [batch, channels, height, width], boxes [roiCount, 5] (batch index, x1, y1, x2, y2)
     // output [roiCount, channels, outputHeight, outputWidth]
@@ -94,30 +133,31 @@ public static unsafe class RoiAlign
         int outputHeight, int outputWidth, float spatialScale, int samplingRatio, bool aligned, float* output)
     {
         long plane = (long)height * width;
-        CpuParallel.ForCost(roiCount * channelCount, 16L * outputHeight * outputWidth + 1, (from, to) =>
+        int bins = outputHeight * outputWidth;
+        CpuParallel.ForCost(roiCount, 16L * channelCount * bins + 1, (from, to) =>
         {
-            for (int task = from; task < to; task++)
+            var table = Array.Empty<Sample>();
+            for (int n = from; n < to; n++)
             {
-                int n = task / channelCount, c = task % channelCount;
                 var roi = new Roi(boxes + n * 5L, spatialScale, outputHeight, outputWidth, samplingRatio, aligned);
-                float* image = input + ((long)roi.Batch * channelCount + c) * plane;
-                float* result = output + (long)task * outputHeight * outputWidth;
-                for (int ph = 0; ph < outputHeight; ph++)
-                    for (int pw = 0; pw < outputWidth; pw++)
+                int perBin = Prepare(roi, height, width, outputHeight, outputWidth, ref table);
+                for (int c = 0; c < channelCount; c++)
+                {
+                    float* image = input + ((long)roi.Batch * channelCount + c) * plane;
+                    float* result = output + ((long)n * channelCount + c) * bins;
+                    int at = 0;
+                    for (int bin = 0; bin < bins; bin++)
                     {
                         float sum = 0f;
-                        for (int iy = 0; iy < roi.GridH; iy++)
+                        for (int i = 0; i < perBin; i++, at++)
                         {
-                            float y = Roi.Sample(roi.StartH, ph, roi.BinH, iy, roi.GridH);
-                            for (int ix = 0; ix < roi.GridW; ix++)
-                            {
-                                float x = Roi.Sample(roi.StartW, pw, roi.BinW, ix, roi.GridW);
-                                if (Bilinear(y, x, height, width, out int y0, out int x0, out int y1, out int x1, out float w00, out float w01, out float w10, out float w11))
-                                    sum += w00 * image[y0 * width + x0] + w01 * image[y0 * width + x1] + w10 * image[y1 * width + x0] + w11 * image[y1 * width + x1];
-                            }
+                            ref readonly var s = ref table[at];
+                            // Outside samples have zero weights and read offset 0, as torchvision's forward.
+                            sum += s.Weight00 * image[s.Offset00] + s.Weight01 * image[s.Offset01] + s.Weight10 * image[s.Offset10] + s.Weight11 * image[s.Offset11];
                         }
-                        result[ph * outputWidth + pw] = sum / roi.Count;
+                        result[bin] = sum / roi.Count;
                     }
+                }
             }
         });
     }
@@ -134,35 +174,35 @@ public static unsafe class RoiAlign
         int outputHeight, int outputWidth, float spatialScale, int samplingRatio, bool aligned, float* gradInput)
     {
         long plane = (long)height * width;
+        int bins = outputHeight * outputWidth;
         new Span<float>(gradInput, checked((int)(batchCount * channelCount * plane))).Clear();
-        CpuParallel.ForCost(channelCount, 16L * roiCount * outputHeight * outputWidth + 1, (from, to) =>
+        CpuParallel.ForCost(channelCount, 16L * roiCount * bins + 1, (from, to) =>
         {
-            for (int c = from; c < to; c++)
-                for (int n = 0; n < roiCount; n++)
+            var table = Array.Empty<Sample>();
+            for (int n = 0; n < roiCount; n++)
+            {
+                var roi = new Roi(boxes + n * 5L, spatialScale, outputHeight, outputWidth, samplingRatio, aligned);
+                int perBin = Prepare(roi, height, width, outputHeight, outputWidth, ref table);
+                for (int c = from; c < to; c++)
                 {
-                    var roi = new Roi(boxes + n * 5L, spatialScale, outputHeight, outputWidth, samplingRatio, aligned);
                     float* image = gradInput + ((long)roi.Batch * channelCount + c) * plane;
-                    float* gradient = gradOutput + ((long)n * channelCount + c) * outputHeight * outputWidth;
-                    for (int ph = 0; ph < outputHeight; ph++)
-                        for (int pw = 0; pw < outputWidth; pw++)
+                    float* gradient = gradOutput + ((long)n * channelCount + c) * bins;
+                    int at = 0;
+                    for (int bin = 0; bin < bins; bin++)
+                    {
+                        float g = gradient[bin];
+                        for (int i = 0; i < perBin; i++, at++)
                         {
-                            float g = gradient[ph * outputWidth + pw];
-                            for (int iy = 0; iy < roi.GridH; iy++)
-                            {
-                                float y = Roi.Sample(roi.StartH, ph, roi.BinH, iy, roi.GridH);
-                                for (int ix = 0; ix < roi.GridW; ix++)
-                                {
-                                    float x = Roi.Sample(roi.StartW, pw, roi.BinW, ix, roi.GridW);
-                                    if (!Bilinear(y, x, height, width, out int y0, out int x0, out int y1, out int x1, out float w00, out float w01, out float w10, out float w11))
-                                        continue;
-                                    image[y0 * width + x0] += g * w00 / roi.Count;
-                                    image[y0 * width + x1] += g * w01 / roi.Count;
-                                    image[y1 * width + x0] += g * w10 / roi.Count;
-                                    image[y1 * width + x1] += g * w11 / roi.Count;
-                                }
-                            }
+                            ref readonly var s = ref table[at];
+                            if (!s.Inside) continue;
+                            image[s.Offset00] += g * s.Weight00 / roi.Count;
+                            image[s.Offset01] += g * s.Weight01 / roi.Count;
+                            image[s.Offset10] += g * s.Weight10 / roi.Count;
+                            image[s.Offset11] += g * s.Weight11 / roi.Count;
                         }
+                    }
                 }
+            }
         });
     }
 }

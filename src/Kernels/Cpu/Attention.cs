@@ -6,7 +6,8 @@ namespace Tessera.Kernels.Cpu;
 
 /// <summary>
 /// Fused scaled dot-product attention: softmax(scale * q·kᵀ + bias) · v, one (batch, query block)
-/// at a time, so only a [queryBlock, keyLength] score tile is ever materialised. The forward
+/// at a time, so only a [queryBlock, keyLength] score tile is ever materialised (besides transposed
+/// copies of k and v that make every tile product a plain GEMM). The forward
 /// saves the log-sum-exp of every score row; the backward recomputes the probabilities from it.
 /// A row whose scores are all -inf (fully masked) yields a zero output, a -inf log-sum-exp and
 /// no gradient (PyTorch's explicit formula would give NaN there).

@@ -40,14 +40,6 @@ public sealed class DemoTrainer
 
     public Tensor Forward(Tensor images) => _model.Forward(images);
 
-    /// <summary>Mean cross-entropy of logits [batch, classes] against int64 labels [batch].</summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor labels)
-    {
-        var oneHot = F.Equal(Tensor.Arange(logits.Size(1)).Unsqueeze(0), labels.ToFloat().Unsqueeze(1)).ToFloat();
-        var picked = F.Sum(logits * oneHot, [1]);
-        return F.Mean(F.LogSumExp(logits, [1]) - picked);
-    }
-
     /// <summary>Runs the whole schedule; <paramref name="onStep"/>(step, loss) after every step.</summary>
     public DemoMetrics Train(Action<int, float>? onStep = null)
     {
@@ -61,7 +53,7 @@ public sealed class DemoTrainer
         {
             using var scope = new TensorScope();
             var (images, labels) = data.Batch(step, _options.BatchSize);
-            var lossTensor = CrossEntropy(Forward(images), labels);
+            var lossTensor = F.CrossEntropy(Forward(images), labels);
             loss = lossTensor.Item();
             if (!float.IsFinite(loss))
                 throw new InvalidOperationException($"demo: loss became {loss} at step {step}; lower the learning rate (now {_options.LearningRate})");

@@ -1,3 +1,4 @@
+using Tessera.Engine;
 using System.Runtime.CompilerServices;
 using Tessera.Engine.Threading;
 
@@ -19,7 +20,7 @@ public static unsafe class Gather
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(float* input, ReadOnlySpan<int> inputStrides, long* index, ReadOnlySpan<int> indexShape, int dim, float* output)
     {
-        int[] denseStrides = DenseStrides(indexShape);
+        int[] denseStrides = Shapes.ContiguousStrides(indexShape);
         var plan = new LinePlan(indexShape, dim, inputStrides, denseStrides);
         int lineLength = indexShape[dim];
         int inputStep = inputStrides[dim], indexStep = denseStrides[dim];
@@ -48,7 +49,7 @@ public static unsafe class Gather
     public static void ScatterAdd(float* source, ReadOnlySpan<int> sourceStrides, long* index, ReadOnlySpan<int> indexShape, int dim,
         float* output, ReadOnlySpan<int> outputStrides)
     {
-        int[] denseStrides = DenseStrides(indexShape);
+        int[] denseStrides = Shapes.ContiguousStrides(indexShape);
         var plan = new LinePlan(indexShape, dim, sourceStrides, denseStrides, outputStrides);
         int lineLength = indexShape[dim];
         int sourceStep = sourceStrides[dim], indexStep = denseStrides[dim], outputStep = outputStrides[dim];
@@ -65,18 +66,6 @@ public static unsafe class Gather
                 walker.Next();
             }
         });
-    }
-
-    private static int[] DenseStrides(ReadOnlySpan<int> shape)
-    {
-        var strides = new int[shape.Length];
-        int stride = 1;
-        for (int d = shape.Length - 1; d >= 0; d--)
-        {
-            strides[d] = stride;
-            stride *= Math.Max(shape[d], 1);
-        }
-        return strides;
     }
 
     /// <summary>The lines of an index shape: every dim but <c>dim</c>, with each operand's strides over them.</summary>

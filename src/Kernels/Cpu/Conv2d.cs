@@ -44,7 +44,8 @@ public readonly record struct Conv2dGeometry
 }
 
 /// <summary>
-/// 2-d convolution as im2col + GEMM per image and group (ConvIm2col). The transposed convolution
+/// 2-d convolution as im2col + GEMM per image and group (ConvIm2col); depthwise shapes go to
+/// <see cref="DepthwiseConv2d"/> (ConvDepthwiseDirect). The transposed convolution
 /// is <see cref="BackwardInput"/> of the same geometry, so both ops share these kernels.
 /// </summary>
 public static unsafe class Conv2d
@@ -55,6 +56,11 @@ public static unsafe class Conv2d
         // input  [batch, inChannels, inHeight, inWidth]
         // weight [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth]
         // output [batch, outChannels, outHeight, outWidth]
+        if (DepthwiseConv2d.Applies(shape))
+        {
+            DepthwiseConv2d.Forward(input, weight, bias, shape, output);
+            return;
+        }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         PerImage(geometry, patch * plane, (image, columns) =>
@@ -83,6 +89,11 @@ public static unsafe class Conv2d
         // gradOutput [batch, outChannels, outHeight, outWidth]
         // weight     [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth]
         // gradInput  [batch, inChannels, inHeight, inWidth]
+        if (DepthwiseConv2d.Applies(shape))
+        {
+            DepthwiseConv2d.BackwardInput(gradOutput, weight, shape, gradInput);
+            return;
+        }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         PerImage(geometry, patch * plane, (image, columns) =>
@@ -108,6 +119,11 @@ public static unsafe class Conv2d
         // input      [batch, inChannels, inHeight, inWidth]
         // gradOutput [batch, outChannels, outHeight, outWidth]
         // gradWeight [outChannels, inChannelsPerGroup, kernelHeight, kernelWidth]
+        if (DepthwiseConv2d.Applies(shape))
+        {
+            DepthwiseConv2d.BackwardWeight(input, gradOutput, shape, gradWeight);
+            return;
+        }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         new Span<float>(gradWeight, geometry.OutChannels * patch).Clear();

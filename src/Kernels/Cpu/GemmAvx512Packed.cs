@@ -34,65 +34,71 @@ public static unsafe class GemmAvx512Packed
         }
         int nBlock = Math.Min(NC, RoundUp(n, NR));
         int kBlock = Math.Min(KC, k);
-        // Packed B is shared by every thread of a (jc, pc) block; each thread packs its own A.
-        float[] packedB = GC.AllocateUninitializedArray<float>(nBlock * kBlock, pinned: true);
-        fixed (float* pb = packedB)
+        int threads = CpuParallel.EffectiveThreads;
+        // Packed B is shared by every task of a (jc, pc) block; each task packs its own A block.
+        float* pb = Scratch.Get(ref _packedB, nBlock * kBlock);
+        for (int jc = 0; jc < n; jc += NC)
         {
-            for (int jc = 0; jc < n; jc += NC)
+            int nc = Math.Min(NC, n - jc);
+            int nPanels = (nc + NR - 1) / NR;
+            int mBlocks = (m + MC - 1) / MC;
+            // Split N as well when there are too few row blocks to keep every thread busy.
+            int nChunks = threads == 1 ? 1 : Math.Clamp((2 * threads + mBlocks - 1) / mBlocks, 1, nPanels);
+            for (int pc = 0; pc < k; pc += KC)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                int kc = Math.Min(KC, k - pc);
+                CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    float* pbLocal = pb;
-                    int nPanels = (nc + NR - 1) / NR;
-                    CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
+                    for (int panel = from; panel < to; panel++)
+                        PackB(transposeB, b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pb + (long)panel * NR * kc);
+                });
+                float betaHere = pc == 0 ? beta : 1f;
+                CpuParallel.ForCost(mBlocks * nChunks, 2L * MC * kc * nc / nChunks, (from, to) =>
+                {
+                    float* pa = Scratch.Get(ref _packedA, MC * KC);
+                    float* edge = stackalloc float[MR * NR];
+                    for (int task = from; task < to; task++)
                     {
-                        for (int panel = from; panel < to; panel++)
-                            PackB(transposeB, b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pbLocal + (long)panel * NR * kc);
-                    });
-                    float betaHere = pc == 0 ? beta : 1f;
-                    int mBlocks = (m + MC - 1) / MC;
-                    CpuParallel.ForCost(mBlocks, 2L * MC * nc * kc, (from, to) =>
-                    {
-                        float* pa = stackalloc float[MC * KC];
-                        float* edge = stackalloc float[MR * NR];
-                        for (int block = from; block < to; block++)
+                        int block = task / nChunks, chunk = task % nChunks;
+                        int ic = block * MC;
+                        int mc = Math.Min(MC, m - ic);
+                        PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
+                        int panelEnd = (int)((long)nPanels * (chunk + 1) / nChunks);
+                        for (int panel = (int)((long)nPanels * chunk / nChunks); panel < panelEnd; panel++)
                         {
-                            int ic = block * MC;
-                            int mc = Math.Min(MC, m - ic);
-                            PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
-                            for (int jr = 0; jr < nc; jr += NR)
+                            int jr = panel * NR;
+                            int nr = Math.Min(NR, nc - jr);
+                            float* bPanel = pb + (long)panel * NR * kc;
+                            for (int ir = 0; ir < mc; ir += MR)
                             {
-                                int nr = Math.Min(NR, nc - jr);
-                                float* bPanel = pbLocal + (long)(jr / NR) * NR * kc;
-                                for (int ir = 0; ir < mc; ir += MR)
+                                int mr = Math.Min(MR, mc - ir);
+                                float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
+                                if (mr == MR && nr == NR)
                                 {
-                                    int mr = Math.Min(MR, mc - ir);
-                                    float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
-                                    if (mr == MR && nr == NR)
-                                    {
-                                        MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc);
-                                    }
-                                    else
-                                    {
-                                        // Edge tile: compute into a full scratch tile, copy the valid part.
-                                        for (int r = 0; r < MR; r++)
-                                            for (int col = 0; col < NR; col++)
-                                                edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
-                                        MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, edge, NR);
-                                        for (int r = 0; r < mr; r++)
-                                            for (int col = 0; col < nr; col++)
-                                                cTile[(long)r * ldc + col] = edge[r * NR + col];
-                                    }
+                                    MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc);
+                                }
+                                else
+                                {
+                                    // Edge tile: compute into a full scratch tile, copy the valid part.
+                                    for (int r = 0; r < MR; r++)
+                                        for (int col = 0; col < NR; col++)
+                                            edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
+                                    MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, edge, NR);
+                                    for (int r = 0; r < mr; r++)
+                                        for (int col = 0; col < nr; col++)
+                                            cTile[(long)r * ldc + col] = edge[r * NR + col];
                                 }
                             }
                         }
-                    });
-                }
+                    }
+                });
             }
         }
     }
+
+    // Packing buffers, one pair per thread, kept between calls (GEMMs inside attention and conv run thousands of times).
+    [ThreadStatic] private static float[]? _packedA;
+    [ThreadStatic] private static float[]? _packedB;
 
     /// <summary>
     /// C[6, 32] = alpha · Apanel[6, kc] · Bpanel[kc, 32] + beta · C (beta = 0 ignores old C, so
@@ -203,4 +209,16 @@ public static unsafe class GemmAvx512Packed
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+}
+
+/// <summary>Per-thread scratch arrays on the pinned heap, grown on demand and reused.</summary>
+internal static unsafe class Scratch
+{
+    /// <summary>Pointer to at least <paramref name="length"/> floats of <paramref name="slot"/> (a [ThreadStatic] field), reallocating when too small.</summary>
+    public static float* Get(ref float[]? slot, int length)
+    {
+        if (slot is null || slot.Length < length)
+            slot = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024), pinned: true);
+        return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(slot));
+    }
 }

@@ -43,7 +43,7 @@ public static partial class Functional
         var output = Tensor.Allocate([roiCount, channelCount, outputHeight, outputWidth], DType.Float32, input.Device, zero: false);
         unsafe
         {
-            Kernels.Cpu.RoiAlign.Forward(x.Pointer<float>(), rois.Pointer<float>(), channelCount, height, width, roiCount,
+            Kernels.Cpu.RoiAlignChannelsLast.Forward(x.Pointer<float>(), rois.Pointer<float>(), batchCount, channelCount, height, width, roiCount,
                 outputHeight, outputWidth, spatialScale, samplingRatio, aligned, output.Pointer<float>());
         }
         return AutogradEngine.Record(output, op, [input], g =>
@@ -52,7 +52,7 @@ public static partial class Functional
             var gradInput = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
             unsafe
             {
-                Kernels.Cpu.RoiAlign.Backward(gradOutput.Pointer<float>(), rois.Pointer<float>(), batchCount, channelCount, height, width, roiCount,
+                Kernels.Cpu.RoiAlignChannelsLast.Backward(gradOutput.Pointer<float>(), rois.Pointer<float>(), batchCount, channelCount, height, width, roiCount,
                     outputHeight, outputWidth, spatialScale, samplingRatio, aligned, gradInput.Pointer<float>());
             }
             return [gradInput];

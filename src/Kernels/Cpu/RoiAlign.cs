@@ -11,7 +11,7 @@ namespace Tessera.Kernels.Cpu;
 public static unsafe class RoiAlign
 {
     /// <summary>The sampling geometry of one RoI (shared by forward and backward so they agree exactly).</summary>
-    private readonly struct Roi
+    internal readonly struct Roi
     {
         public readonly int Batch;
         public readonly float StartH, StartW, BinH, BinW;
@@ -47,7 +47,7 @@ public static unsafe class RoiAlign
 
     /// <summary>Bilinear corners and weights of (y, x); false when the sample lies outside [-1, size] and contributes nothing.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Bilinear(float y, float x, int height, int width,
+    internal static bool Bilinear(float y, float x, int height, int width,
         out int y0, out int x0, out int y1, out int x1, out float w00, out float w01, out float w10, out float w11)
     {
         if (y < -1f || y > height || x < -1f || x > width)
@@ -87,7 +87,7 @@ public static unsafe class RoiAlign
     }
 
     /// <summary>One bilinear sample: the four input offsets it reads and their weights (all zero when it lies outside).</summary>
-    private struct Sample
+    internal struct Sample
     {
         public int Offset00, Offset01, Offset10, Offset11;
         public float Weight00, Weight01, Weight10, Weight11;
@@ -98,7 +98,7 @@ public static unsafe class RoiAlign
     /// The samples of every bin of a RoI, bin-major (outputHeight * outputWidth * gridH * gridW),
     /// computed once and reused for every channel, like torchvision's pre_calc. Returns the count.
     /// </summary>
-    private static int Prepare(in Roi roi, int height, int width, int outputHeight, int outputWidth, ref Sample[] table)
+    internal static int Prepare(in Roi roi, int height, int width, int outputHeight, int outputWidth, ref Sample[] table)
     {
         int perBin = Math.Max(roi.GridH, 0) * Math.Max(roi.GridW, 0);
         int total = perBin * outputHeight * outputWidth;

@@ -97,12 +97,19 @@ public static unsafe class Attention
                     float* gradOutputRow = gradOutputBlock + (long)r * valueDim;
                     float lse = logSumExp[row0 + r];
                     float delta = TensorPrimitives.Dot(new ReadOnlySpan<float>(gradOutputRow, valueDim), new ReadOnlySpan<float>(output + (row0 + r) * valueDim, valueDim));
-                    for (int j = 0; j < keyLength; j++)
+                    var probabilityRow = new Span<float>(p, keyLength);
+                    var gradRow = new Span<float>(gs, keyLength);
+                    if (float.IsNegativeInfinity(lse))
                     {
-                        float pj = float.IsNegativeInfinity(lse) ? 0f : MathF.Exp(p[j] - lse);
-                        p[j] = pj;
-                        gs[j] = pj == 0f ? 0f : pj * (gs[j] - delta);
+                        probabilityRow.Clear();
+                        gradRow.Clear();
+                        continue;
                     }
+                    // p = exp(score - lse); gradScore = p * (gradP - delta) (masked entries have p = 0 and so get 0)
+                    TensorPrimitives.Subtract(probabilityRow, lse, probabilityRow);
+                    TensorPrimitives.Exp(probabilityRow, probabilityRow);
+                    TensorPrimitives.Subtract(gradRow, delta, gradRow);
+                    TensorPrimitives.Multiply(gradRow, probabilityRow, gradRow);
                 }
                 if (gradScores != null)
                     new Span<float>(gradTile, rows * keyLength).CopyTo(new Span<float>(gradScores + row0 * keyLength, rows * keyLength));
@@ -193,13 +200,9 @@ public static unsafe class Attention
             span.Clear();
             return float.NegativeInfinity;
         }
-        double sum = 0;
-        for (int j = 0; j < length; j++)
-        {
-            float e = MathF.Exp(row[j] - max);
-            row[j] = e;
-            sum += e;
-        }
+        TensorPrimitives.Subtract(span, max, span);
+        TensorPrimitives.Exp(span, span);
+        double sum = TensorPrimitives.Sum(span);
         TensorPrimitives.Multiply(span, (float)(1.0 / sum), span);
         return max + (float)Math.Log(sum);
     }

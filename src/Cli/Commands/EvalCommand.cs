@@ -1,0 +1,46 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Tessera.Engine.Threading;
+using Tessera.Models.Recipes;
+using Tessera.Models.Training;
+
+namespace Tessera.Cli.Commands;
+
+/// <summary><c>tessera eval CHECKPOINT</c>: rebuilds the checkpoint's recipe, loads it and evaluates every task on its test batches.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Argument<string>("checkpoint") { Description = "A checkpoint.safetensors written by 'tessera train'." };
+        var batches = new Option<int?>("--batches") { Description = "Test batches per task (default: the recipe's eval_batches)." };
+        var output = new Option<string?>("--out") { Description = "Output folder for metrics.json (default: an 'eval' folder beside the checkpoint)." };
+        var device = new Option<string>("--device") { Description = "Where to evaluate: cpu (the only backend in this build).", DefaultValueFactory = _ => "cpu" };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var command = new Command("eval", "Evaluate a training checkpoint on the test batches of its tasks; print the metrics as one JSON line and write them to metrics.json.")
+        {
+            checkpoint, batches, output, device, threads,
+        };
+        command.SetAction(parse =>
+        {
+            TrainCommand.CheckDevice(parse.GetValue(device));
+            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            string path = parse.GetValue(checkpoint)!;
+            var clock = Stopwatch.StartNew();
+            var overrides = parse.GetValue(batches) is int b ? new[] { $"eval_batches={b}" } : [];
+            var recipe = RecipeLoader.Parse(Checkpoint.ReadRecipe(path), $"{path} (stored recipe)", overrides);
+            var trainer = RecipeCatalog.Build(recipe).CreateTrainer();
+            Checkpoint.Restore(path, trainer);
+            var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
+            foreach (var (key, value) in trainer.Evaluate().OrderBy(kv => kv.Key, StringComparer.Ordinal)) metrics[key] = Math.Round(value, 4);
+            metrics["steps"] = trainer.Step;
+            metrics["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
+            string folder = parse.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "eval");
+            string json = JsonSerializer.Serialize(metrics);
+            AtomicFile.WriteAllText(Path.Combine(folder, "metrics.json"), json + Environment.NewLine);
+            Console.WriteLine(json);
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,9 +1,7 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using Tessera.Engine.Threading;
 using Tessera.Models.Recipes;
-using Tessera.Models.Training;
 
 namespace Tessera.Cli.Commands;
 
@@ -26,18 +24,8 @@ internal static class EvalCommand
             TrainCommand.CheckDevice(parse.GetValue(device));
             CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
             string path = parse.GetValue(checkpoint)!;
-            var clock = Stopwatch.StartNew();
-            var overrides = parse.GetValue(batches) is int b ? new[] { $"eval_batches={b}" } : [];
-            var recipe = RecipeLoader.Parse(Checkpoint.ReadRecipe(path), $"{path} (stored recipe)", overrides);
-            var trainer = RecipeCatalog.Build(recipe).CreateTrainer();
-            Checkpoint.Restore(path, trainer);
-            var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
-            foreach (var (key, value) in trainer.Evaluate().OrderBy(kv => kv.Key, StringComparer.Ordinal)) metrics[key] = Math.Round(value, 4);
-            metrics["steps"] = trainer.Step;
-            metrics["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
             string folder = parse.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "eval");
-            string json = JsonSerializer.Serialize(metrics);
-            AtomicFile.WriteAllText(Path.Combine(folder, "metrics.json"), json + Environment.NewLine);
+            string json = JsonSerializer.Serialize(CheckpointEvaluation.Run(path, folder, parse.GetValue(batches)));
             Console.WriteLine(json);
             return 0;
         });

@@ -159,7 +159,10 @@ public sealed class MultiTaskTrainer
         double target = u[0] * _cumulativeWeights[^1];
         for (int t = 0; t < _cumulativeWeights.Length; t++)
             if (target < _cumulativeWeights[t]) return Model.Tasks[t];
-        return Model.Tasks[Array.FindLastIndex(_cumulativeWeights, w => w > 0) is var last && last >= 0 ? last : 0];
+        // Only reachable by rounding (u·total == total): the last task with a positive weight.
+        int last = _cumulativeWeights.Length - 1;
+        while (last > 0 && _cumulativeWeights[last] == _cumulativeWeights[last - 1]) last--;
+        return Model.Tasks[last];
     }
 
     private DeviceResult[] RunDevices(long step, TrainingTask[] tasks)

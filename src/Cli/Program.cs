@@ -4,4 +4,5 @@ using Tessera.Cli.Commands;
 var root = new RootCommand("tessera: a deep-learning engine in C#. Train reduced-scale multi-task vision models, run kernel benchmarks, inspect GPU kernels.");
 root.Add(TrainCommand.Create());
 root.Add(BenchCommand.Create());
+root.Add(EvalCommand.Create());
 return CliRunner.Run(root, args);

@@ -59,6 +59,49 @@ public sealed class FasterRcnnTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SameSeedGivesSameLossesAndEvalGivesDetections()
+    {
+        var (images, targets) = Squares(2, new Generator(5));
+        float[] Run()
+        {
+            var model = SmallDetector(seed: 3);
+            var losses = model.Losses(images, targets);
+            Assert.Equal(["loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"], losses.Keys);
+            return losses.Values.Select(l => l.Item()).ToArray();
+        }
+        var first = Run();
+        Assert.All(first, l => Assert.True(float.IsFinite(l) && l >= 0f));
+        Assert.Equal(first, Run());
+
+        var detector = SmallDetector(seed: 3);
+        detector.Eval();
+        var output = detector.Forward(images);
+        Assert.Null(output.Losses);
+        Assert.Equal(2, output.Detections!.Count);
+        foreach (var d in output.Detections)
+        {
+            Assert.Equal(d.Scores.Size(0), d.Boxes.Size(0));
+            Assert.Equal(d.Scores.Size(0), d.Labels.Size(0));
+            Assert.True(d.Scores.Size(0) <= 10);
+            var scores = d.Scores.ToArray();
+            for (int i = 1; i < scores.Length; i++) Assert.True(scores[i] <= scores[i - 1]);
+        }
+    }
+
+    [Fact]
+    public void BadTargetsAreRejected()
+    {
+        var model = SmallDetector(seed: 1);
+        var (images, targets) = Squares(2, new Generator(5));
+        Assert.Contains("one target per image", Assert.Throws<ArgumentException>(() => model.Losses(images, targets.Take(1).ToList())).Message, StringComparison.Ordinal);
+        var badLabel = new List<DetectionTarget> { targets[0], new(targets[1].Boxes, Tensor.FromArray(new long[] { 2 }, 1)) };
+        Assert.Contains("labels must be in [1, 1]", Assert.Throws<ArgumentOutOfRangeException>(() => model.Losses(images, badLabel)).Message, StringComparison.Ordinal);
+        var badBox = new List<DetectionTarget> { targets[0], new(Tensor.FromArray(new float[] { 5, 5, 5, 9 }, 1, 4), targets[1].Labels) };
+        Assert.Contains("positive width and height", Assert.Throws<ArgumentException>(() => model.Losses(images, badBox)).Message, StringComparison.Ordinal);
+        Assert.Contains("needs targets", Assert.Throws<ArgumentException>(() => model.Forward(images)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LossesFallAndAp50RisesOnBrightSquares()
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -66,11 +109,11 @@ public sealed class FasterRcnnTrainingTests(ITestOutputHelper output)
         var data = new Generator(11);
         var (testImages, testTargets) = Squares(16, new Generator(99));
         double apBefore = Ap50(model, testImages, testTargets);
-        var optimizer = new Sgd(model.Parameters(), learningRate: 0.02f, momentum: 0.9f, weightDecay: 1e-4f);
+        var optimizer = new AdamW(model.Parameters(), learningRate: 3e-3f, weightDecay: 1e-4f);
         var totals = new List<float>();
         var firstLosses = new Dictionary<string, float>();
         var lastLosses = new Dictionary<string, float>();
-        const int steps = 40;
+        const int steps = 60;
         for (int step = 0; step < steps; step++)
         {
             using var scope = new TensorScope();
@@ -90,9 +133,11 @@ public sealed class FasterRcnnTrainingTests(ITestOutputHelper output)
         double apAfter = Ap50(model, testImages, testTargets);
         output.WriteLine($"AP50 {apBefore:F3} -> {apAfter:F3}; total loss {totals.Take(5).Average():F3} -> {totals.TakeLast(5).Average():F3} in {clock.Elapsed.TotalSeconds:F1} s");
         foreach (var name in firstLosses.Keys) output.WriteLine($"  {name}: {firstLosses[name]:F4} -> {lastLosses[name]:F4}");
-        Assert.True(totals.TakeLast(5).Average() < 0.6 * totals.Take(5).Average(), $"total loss did not fall: {string.Join(", ", totals.Select(t => t.ToString("F3")))}");
-        Assert.True(lastLosses["loss_objectness"] < firstLosses["loss_objectness"], "RPN objectness loss did not fall");
-        Assert.True(lastLosses["loss_classifier"] < firstLosses["loss_classifier"], "RoI classifier loss did not fall");
+        // loss_box_reg is divided by the whole RoI sample but summed over positives only, so it
+        // grows while the RPN learns to propose more positives; the other losses must fall.
+        Assert.True(totals.TakeLast(5).Average() < 0.85 * totals.Take(5).Average(), $"total loss did not fall: {string.Join(", ", totals.Select(t => t.ToString("F3")))}");
+        Assert.True(lastLosses["loss_objectness"] < 0.3 * firstLosses["loss_objectness"], "RPN objectness loss did not fall");
+        Assert.True(lastLosses["loss_classifier"] < 0.7 * firstLosses["loss_classifier"], "RoI classifier loss did not fall");
         Assert.True(apAfter > 0.5 && apAfter > apBefore + 0.3, $"AP50 {apBefore:F3} -> {apAfter:F3}; expected well above zero after training");
     }
 }

@@ -166,12 +166,7 @@ public sealed class RoiHeads : Module
         if (features.Count == 1 || rows.Count == 0)
             return F.RoiAlign(features[0], RowTensor(rows.Select(r => r.Row).ToList()), output, scales[0], _options.RoiSamplingRatio);
         int minLevel = (int)-MathF.Log2(scales[0]), maxLevel = (int)-MathF.Log2(scales[^1]);
-        var levelOf = rows.Select(r =>
-        {
-            float side = MathF.Sqrt((r.Row[3] - r.Row[1]) * (r.Row[4] - r.Row[2]));
-            int level = (int)MathF.Floor(4f + MathF.Log2(side / 224f) + 1e-6f);
-            return Math.Clamp(level, minLevel, maxLevel) - minLevel;
-        }).ToArray();
+        var levelOf = MapLevels(rows.Select(r => r.Row).ToList(), minLevel, maxLevel);
         var pooled = new List<Tensor>();
         var order = new List<int>();
         for (int level = 0; level < features.Count; level++)
@@ -186,6 +181,14 @@ public sealed class RoiHeads : Module
         for (int i = 0; i < order.Count; i++) inverse[order[i]] = i;
         return stacked.IndexSelect(0, BoxArrays.Index(inverse));
     }
+
+    /// <summary>LevelMapper (k0 = 4, s0 = 224, eps 1e-6): the pyramid index (0 = finest map) of each (batch, x1, y1, x2, y2) row.</summary>
+    internal static int[] MapLevels(IReadOnlyList<float[]> rows, int minLevel, int maxLevel) => rows.Select(r =>
+    {
+        float side = MathF.Sqrt((r[3] - r[1]) * (r[4] - r[2]));
+        int level = (int)MathF.Floor(4f + MathF.Log2(side / 224f) + 1e-6f);
+        return Math.Clamp(level, minLevel, maxLevel) - minLevel;
+    }).ToArray();
 
     private static Tensor RowTensor(List<float[]> rows) => Tensor.FromArray(rows.SelectMany(r => r).ToArray(), rows.Count, 5);
 }

@@ -112,3 +112,41 @@ public sealed class LinearProbeTests
         Assert.Throws<ArgumentOutOfRangeException>(() => LinearProbe.Run(good, options: new LinearProbeOptions { MinL2 = 0 }));
     }
 }
+
+/// <summary>The feature file behind <c>tessera probe</c>.</summary>
+public sealed class ProbeFeatureFileTests
+{
+    [Fact]
+    public void RoundTripsAndRejectsIncompleteFiles()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "tessera-probe-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var train = new ProbeSplit(Tensor.FromArray(new float[] { 0, 1, 2, 3, 4, 5 }, 3, 2), Tensor.FromArray(new long[] { 0, 1, 0 }, 3));
+            var test = new ProbeSplit(Tensor.FromArray(new float[] { 6, 7 }, 1, 2), Tensor.FromArray(new long[] { 1 }, 1));
+            string path = Path.Combine(folder, "features.safetensors");
+            ProbeFeatureFile.Save(path, train, test: test);
+            var (loadedTrain, loadedValidation, loadedTest) = ProbeFeatureFile.Load(path);
+            Assert.Equal(train.Features.ToArray(), loadedTrain.Features.ToArray());
+            Assert.Equal(train.Labels.ToArray<long>(), loadedTrain.Labels.ToArray<long>());
+            Assert.Null(loadedValidation);
+            Assert.Equal(test.Features.ToArray(), loadedTest!.Features.ToArray());
+            Assert.Empty(Directory.GetFiles(folder, "*.tmp"));
+
+            string onlyTest = Path.Combine(folder, "only-test.safetensors");
+            Tessera.Engine.Serialization.SafeTensors.Write(onlyTest, new Dictionary<string, Tessera.Engine.Serialization.SafeTensorEntry> { ["test.features"] = test.Features.ToEntry(), ["test.labels"] = test.Labels.ToEntry() });
+            Assert.Contains("no 'train.features'", Assert.Throws<InvalidDataException>(() => ProbeFeatureFile.Load(onlyTest)).Message, StringComparison.Ordinal);
+            Tessera.Engine.Serialization.SafeTensors.Write(onlyTest, new Dictionary<string, Tessera.Engine.Serialization.SafeTensorEntry> { ["train.features"] = train.Features.ToEntry() });
+            Assert.Contains("each split needs both", Assert.Throws<InvalidDataException>(() => ProbeFeatureFile.Load(onlyTest)).Message, StringComparison.Ordinal);
+            Assert.Throws<FileNotFoundException>(() => ProbeFeatureFile.Load(Path.Combine(folder, "missing.safetensors")));
+
+            var metrics = LinearProbe.Run(train, test: test, options: new LinearProbeOptions { GridSize = 2, ValidationFraction = 0.34 }).ToMetrics(1.234);
+            Assert.Equal(["probe_l2", "train_top1", "val_top1", "test_top1", "iterations", "seconds"], metrics.Keys);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

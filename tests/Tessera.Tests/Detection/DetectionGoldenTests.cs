@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Tessera.Autograd;
 using Tessera.Models.Detection;
 using Tessera.Tests.Goldens;
@@ -56,6 +55,5 @@ public sealed class DetectionGoldenTests
         Assert.Equal(2, AnchorCases.Count);
         Assert.Equal(4, MatcherCases.Count);
         Assert.Equal(3, LossCases.Count);
-        _ = JsonSerializer.Serialize(GoldenFile.Get("detection", "matcher_0").Args);
     }
 }

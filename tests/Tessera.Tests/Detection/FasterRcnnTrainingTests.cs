@@ -89,6 +89,23 @@ public sealed class FasterRcnnTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ImagesWithoutObjectsTrainOnNegativesOnly()
+    {
+        var model = SmallDetector(seed: 2);
+        var (images, targets) = Squares(2, new Generator(8));
+        targets[1] = new DetectionTarget(Tensor.Zeros(0, 4), Tensor.FromArray(Array.Empty<long>(), 0));
+        var losses = model.Losses(images, targets);
+        Assert.All(losses.Values, l => Assert.True(float.IsFinite(l.Item()), "a loss is not finite"));
+        losses.Values.Aggregate((a, b) => a + b).Backward();
+        Assert.All(model.Parameters(), p => Assert.True(p.Grad is null || p.Grad.ToArray().All(float.IsFinite)));
+
+        var empty = new List<DetectionTarget> { targets[1], targets[1] };
+        var negativesOnly = model.Losses(images, empty);
+        Assert.Equal(0f, negativesOnly["loss_rpn_box_reg"].Item());
+        Assert.Equal(0f, negativesOnly["loss_box_reg"].Item());
+    }
+
+    [Fact]
     public void BadTargetsAreRejected()
     {
         var model = SmallDetector(seed: 1);

@@ -175,3 +175,62 @@ def build():
     coco_case(fam, "coco_ties", 301, 8, 3, True)
     coco_case(fam, "coco_many", 302, 20, 4, False)
     return fam
+
+
+def full_model_case(fam, name, seed):
+    """torchvision FasterRCNN end to end with every anchor and proposal sampled (batch sizes above
+    the counts), so the losses are deterministic; identity transform (mean 0, std 1, no resize)."""
+    from torch import nn
+    from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+    from torchvision.ops import MultiScaleRoIAlign
+
+    g = seeded(seed)
+    backbone = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
+    backbone.out_channels = 8
+    model = FasterRCNN(
+        backbone, num_classes=None,
+        rpn_anchor_generator=AnchorGenerator(((8, 16),), ((0.5, 1.0, 2.0),)),
+        box_roi_pool=MultiScaleRoIAlign(["0"], output_size=7, sampling_ratio=2),
+        box_head=TwoMLPHead(8 * 7 * 7, 32), box_predictor=FastRCNNPredictor(32, 3),
+        min_size=32, max_size=32, image_mean=[0.0], image_std=[1.0],
+        rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=1000,
+        rpn_batch_size_per_image=100000, box_batch_size_per_image=100000, box_detections_per_img=1000)
+    with torch.no_grad():
+        # Larger RPN weights than torchvision's N(0, 0.01) so proposals move off the anchors.
+        for p in model.rpn.parameters():
+            p.normal_(0, 0.2, generator=g)
+        # ... and a spread of class scores, so no two detections nearly tie.
+        for p in model.roi_heads.parameters():
+            p.normal_(0, 0.15, generator=g)
+    images = torch.rand(2, 1, 32, 32, generator=g) * 0.2
+    boxes = [torch.tensor([[4.0, 5.0, 15.0, 14.0], [18.0, 16.0, 30.0, 29.0]]), torch.tensor([[8.0, 2.0, 20.0, 22.0]])]
+    labels = [torch.tensor([1, 2]), torch.tensor([2])]
+    for n, bs in enumerate(boxes):
+        for x1, y1, x2, y2 in bs.int().tolist():
+            images[n, 0, y1:y2, x1:x2] += 0.8
+    inputs = {"images": images, "boxes0": boxes[0], "labels0": labels[0], "boxes1": boxes[1], "labels1": labels[1]}
+    for key, value in model.state_dict().items():
+        inputs["p." + key.replace("rpn.head.conv.0.0.", "rpn.head.conv.")] = value.detach().clone()
+
+    def run(**_):
+        model.train()
+        losses = model([images[0], images[1]], [{"boxes": boxes[n], "labels": labels[n]} for n in range(2)])
+        model.eval()
+        with torch.no_grad():
+            detections = model([images[0], images[1]])
+        out = [torch.stack([losses[k] for k in ["loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"]]).detach()]
+        for d in detections:
+            out += [d["boxes"], d["scores"], d["labels"]]
+        return tuple(out)
+
+    fam.case(name, "faster_rcnn", {}, inputs, run, grad_inputs=[])
+
+
+_build_components = build
+
+
+def build():
+    fam = _build_components()
+    full_model_case(fam, "faster_rcnn_0", 400)
+    return fam

@@ -71,8 +71,12 @@ internal static class BoxArrays
         var order = new int[values.Length];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         var keys = values.ToArray();
-        // A stable descending sort: order by (-value, index).
-        Array.Sort(order, (x, y) => keys[y].CompareTo(keys[x]) is var c && c != 0 ? c : x.CompareTo(y));
+        // Descending by value, ties by index: a deterministic order whatever the sort algorithm.
+        Array.Sort(order, (x, y) =>
+        {
+            int byValue = keys[y].CompareTo(keys[x]);
+            return byValue != 0 ? byValue : x.CompareTo(y);
+        });
         return order.AsSpan(0, Math.Min(count, order.Length)).ToArray();
     }
 

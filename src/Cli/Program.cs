@@ -5,4 +5,5 @@ var root = new RootCommand("tessera: a deep-learning engine in C#. Train reduced
 root.Add(TrainCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(EvalCommand.Create());
+root.Add(ProbeCommand.Create());
 return CliRunner.Run(root, args);

@@ -32,7 +32,7 @@ public sealed class NnGoldenTests
         {
             var query = inputs["query"];
             var y = golden.Bool("self")
-                ? module.Forward(query, inputs.GetValueOrDefault("key_padding_mask"), inputs.GetValueOrDefault("attn_mask"))
+                ? module.SelfAttention(query, inputs.GetValueOrDefault("key_padding_mask"), inputs.GetValueOrDefault("attn_mask"))
                 : module.Forward(query, inputs["key"], inputs["value"], inputs.GetValueOrDefault("key_padding_mask"), inputs.GetValueOrDefault("attn_mask"));
             return new() { ["y"] = y };
         }, Tolerance.Default, Tolerance.Loose);

@@ -29,7 +29,7 @@ public sealed class VitBlock : Layer
     /// <summary>Tokens [B, N, D] with an optional key padding mask [B, N] (true = ignore).</summary>
     public Tensor Forward(Tensor input, Tensor? keyPaddingMask)
     {
-        var x = input + DropPath.Forward(Attn.Forward(Norm1.Forward(input), keyPaddingMask));
+        var x = input + DropPath.Forward(Attn.SelfAttention(Norm1.Forward(input), keyPaddingMask));
         return x + DropPath.Forward(Mlp.Forward(Norm2.Forward(x)));
     }
 }

@@ -50,8 +50,14 @@ public sealed class MultiheadAttention : Module
 
     public Linear OutProj { get; }
 
-    /// <summary>Self-attention: query = key = value = <paramref name="x"/>.</summary>
-    public Tensor Forward(Tensor x, Tensor? keyPaddingMask = null, Tensor? attnMask = null) => Forward(x, x, x, keyPaddingMask, attnMask);
+    /// <summary>Self-attention without masks: query = key = value = <paramref name="x"/>.</summary>
+    public Tensor Forward(Tensor x) => Forward(x, x, x);
+
+    /// <summary>
+    /// Self-attention with masks (a separate name, so a call with three tensors can only mean
+    /// query, key and value).
+    /// </summary>
+    public Tensor SelfAttention(Tensor x, Tensor? keyPaddingMask = null, Tensor? attnMask = null) => Forward(x, x, x, keyPaddingMask, attnMask);
 
     /// <summary>
     /// query [B, L, E], key and value [B, S, E] → [B, L, E]. <paramref name="keyPaddingMask"/>

@@ -5,14 +5,14 @@ Module weights are inputs named by their state-dict keys ("in.out_proj.weight"),
 loads them into its module with LoadStateDict and compares outputs and the gradients of the input
 and of every weight. Updated buffers (running statistics) are extra outputs under their keys.
 The "nn_reference" case stores no tensors: its args carry torchvision's ResNet-18 state-dict keys
-and the parameter counts of reference configurations (ResNet-18/50, a small ViT, a small Swin).
+and the parameter counts of reference configurations (ResNet-18, a Bottleneck block, a small ViT, a small Swin).
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 from torch.nn.utils.stateless import functional_call
-from torchvision.models.resnet import BasicBlock
+from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from common import Family, seeded
 
@@ -218,10 +218,11 @@ def build():
         return sum(p.numel() for p in model.parameters())
 
     resnet18 = torchvision.models.resnet18()
+    bottleneck = Bottleneck(64, 32, 2, nn.Sequential(nn.Conv2d(64, 128, 1, 2, bias=False), nn.BatchNorm2d(128)))
     vit = torchvision.models.VisionTransformer(image_size=32, patch_size=4, num_layers=3, num_heads=4, hidden_dim=64, mlp_dim=256, num_classes=10)
     swin = torchvision.models.swin_transformer.SwinTransformer(patch_size=[4, 4], embed_dim=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8],
                                                                window_size=[4, 4], num_classes=10)
     args = {"resnet18_keys": list(resnet18.state_dict().keys()), "resnet18_params": count(resnet18),
-            "resnet50_params": count(torchvision.models.resnet50()), "vit_params": count(vit), "swin_params": count(swin)}
+            "bottleneck_params": count(bottleneck), "vit_params": count(vit), "swin_params": count(swin)}
     fam.case("nn_reference", "reference", args, {}, lambda: {})
     return fam

@@ -1,0 +1,69 @@
+using Tessera.Autograd;
+using Tessera.Engine.Random;
+using Tessera.Models.Nn;
+using Tessera.Tests.Goldens;
+using Xunit;
+
+namespace Tessera.Tests.Nn;
+
+/// <summary>SyncBatchNorm on two virtual devices (threads) equals one BatchNorm2d over the union of their batches.</summary>
+public sealed class SyncBatchNormTests
+{
+    [Fact]
+    public async Task TwoReplicasMatchBatchNormOverTheUnion()
+    {
+        var generator = new Generator(11);
+        // Replicas see different batch sizes and spatial sizes do not have to match across tasks, only channels.
+        var parts = new[] { Tensor.Randn([2, 3, 4, 4], generator) * 2f + 1f, Tensor.Randn([3, 3, 4, 4], generator) - 0.5f };
+        var gradients = new[] { Tensor.Randn([2, 3, 4, 4], generator), Tensor.Randn([3, 3, 4, 4], generator) };
+        var weight = Tensor.Randn([3], generator);
+        var bias = Tensor.Randn([3], generator);
+
+        // Reference: one BatchNorm2d over the concatenated batch.
+        var reference = new BatchNorm2d(3);
+        reference.LoadStateDict(new Dictionary<string, Tensor> { ["weight"] = weight, ["bias"] = bias }, strict: false);
+        var union = Functional.Cat(parts, 0).Detach().RequireGrad();
+        var expected = reference.Forward(union);
+        Functional.Sum(expected * Functional.Cat(gradients, 0)).Backward();
+
+        var group = new InProcessBatchStatisticsGroup(2, TimeSpan.FromSeconds(30));
+        var replicas = new SyncBatchNorm[2];
+        var inputs = new Tensor[2];
+        var outputs = new Tensor[2];
+        for (int r = 0; r < 2; r++)
+        {
+            replicas[r] = new SyncBatchNorm(3, group.Replica(r));
+            replicas[r].LoadStateDict(new Dictionary<string, Tensor> { ["weight"] = weight, ["bias"] = bias }, strict: false);
+            inputs[r] = parts[r].Detach().RequireGrad();
+        }
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(r => Task.Run(() =>
+        {
+            outputs[r] = replicas[r].Forward(inputs[r]);
+            Functional.Sum(outputs[r] * gradients[r]).Backward();
+        })));
+
+        var tolerance = new Tolerance(1e-5f, 1e-4f);
+        GoldenRunner.AssertClose(Functional.Cat(outputs, 0), expected, tolerance, "syncbn output");
+        GoldenRunner.AssertClose(Functional.Cat([inputs[0].Grad!, inputs[1].Grad!], 0), union.Grad!, tolerance, "syncbn grad input");
+        // Each replica's weight gradient is its share; their sum is the union's gradient.
+        GoldenRunner.AssertClose(replicas[0].Weight!.Grad! + replicas[1].Weight!.Grad!, reference.Weight!.Grad!, tolerance, "syncbn grad weight");
+        GoldenRunner.AssertClose(replicas[0].Bias!.Grad! + replicas[1].Bias!.Grad!, reference.Bias!.Grad!, tolerance, "syncbn grad bias");
+        for (int r = 0; r < 2; r++)
+        {
+            GoldenRunner.AssertClose(replicas[r].RunningMean!, reference.RunningMean!, tolerance, $"replica {r} running_mean");
+            GoldenRunner.AssertClose(replicas[r].RunningVar!, reference.RunningVar!, tolerance, $"replica {r} running_var");
+        }
+    }
+
+    [Fact]
+    public void ASingleReplicaGroupIsPlainBatchNorm()
+    {
+        var x = Tensor.Randn([4, 2, 3, 3], new Generator(12));
+        var sync = new SyncBatchNorm(2, new InProcessBatchStatisticsGroup(1).Replica(0));
+        var plain = new BatchNorm2d(2);
+        GoldenRunner.AssertClose(sync.Forward(x), plain.Forward(x), Tolerance.Tight, "single replica");
+        sync.Eval();
+        plain.Eval();
+        GoldenRunner.AssertClose(sync.Forward(x), plain.Forward(x), Tolerance.Tight, "single replica eval");
+    }
+}

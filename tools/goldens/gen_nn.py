@@ -213,6 +213,29 @@ def build():
     basic_case("basic_downsample_train", 4, 8, 2, True)
     basic_case("basic_identity_eval", 6, 6, 1, False)
 
+    # ---- a small ViT end to end (torchvision weights under our timm-style names) ----
+    def vit_case(name, image, patch, layers, heads, dim, mlp, classes):
+        vit = torchvision.models.VisionTransformer(image_size=image, patch_size=patch, num_layers=layers, num_heads=heads,
+                                                   hidden_dim=dim, mlp_dim=mlp, num_classes=classes)
+        ours = {}
+        for key in vit.state_dict():
+            mapped = (key.replace("class_token", "cls_token").replace("conv_proj", "patch_embed.proj")
+                      .replace("encoder.pos_embedding", "pos_embed").replace("encoder.layers.encoder_layer_", "blocks.")
+                      .replace("encoder.ln", "norm").replace("heads.head", "head").replace("ln_1", "norm1").replace("ln_2", "norm2")
+                      .replace("self_attention", "attn").replace("mlp.0", "mlp.fc1").replace("mlp.3", "mlp.fc2"))
+            ours[mapped] = key
+        inputs = {"images": rn(2, 3, image, image)}
+        for mapped, key in ours.items():
+            inputs[mapped] = rn(*vit.state_dict()[key].shape, scale=0.3) + (1.0 if "norm" in mapped and mapped.endswith("weight") else 0.0)
+
+        def fn(images, **weights):
+            return functional_call(vit, {key: weights[mapped] for mapped, key in ours.items()}, (images,))
+
+        fam.case(name, "vit", {"image_size": image, "patch_size": patch, "depth": layers, "num_heads": heads, "embed_dim": dim,
+                               "mlp_ratio": mlp / dim, "num_classes": classes}, inputs, fn)
+
+    vit_case("vit_tiny", 16, 4, 2, 2, 16, 32, 3)
+
     # ---- reference structure: state-dict keys and parameter counts ----
     def count(model):
         return sum(p.numel() for p in model.parameters())

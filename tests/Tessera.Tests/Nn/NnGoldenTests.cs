@@ -23,6 +23,7 @@ public sealed class NnGoldenTests
     public static TheoryData<string> MhaCases => GoldenFile.CaseNames(Family, "multihead_attention");
     public static TheoryData<string> BatchNormCases => GoldenFile.CaseNames(Family, "batch_norm2d");
     public static TheoryData<string> SwinCases => GoldenFile.CaseNames(Family, "swin_block");
+    public static TheoryData<string> VitCases => GoldenFile.CaseNames(Family, "vit");
     public static TheoryData<string> BasicBlockCases => GoldenFile.CaseNames(Family, "basic_block");
 
     [Theory]
@@ -93,6 +94,16 @@ public sealed class NnGoldenTests
                         outputs[key] = buffer.Clone();
             return outputs;
         }, Tolerance.Loose, Tolerance.Loose);
+    }
+
+    [Theory]
+    [MemberData(nameof(VitCases))]
+    public void VisionTransformerMatchesTorchvisionEndToEnd(string name)
+    {
+        var golden = GoldenFile.Get(Family, name);
+        var module = new VisionTransformer(golden.Int("image_size"), golden.Int("patch_size"), 3, golden.Int("embed_dim"), golden.Int("depth"),
+            golden.Int("num_heads"), golden.Float("mlp_ratio"), golden.Int("num_classes"));
+        RunModule(golden, module, inputs => new() { ["y"] = module.Forward(inputs["images"]) }, Tolerance.Loose, Tolerance.Loose);
     }
 
     [Fact]

@@ -57,8 +57,8 @@ public class BatchNorm2d : Layer
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != ExpectedRank)
-            throw new TensorShapeException($"{GetType().Name}: expected a {ExpectedRank}-d input [N, C{(ExpectedRank == 4 ? ", H, W" : ", ...")}], found shape {Shapes.Format(input.Shape)}", nameof(input));
+        if (input.Rank != 4)
+            throw new TensorShapeException($"{GetType().Name}: expected a 4-d input [N, C, H, W], found shape {Shapes.Format(input.Shape)}", nameof(input));
         if (input.Size(1) != NumFeatures)
             throw new TensorShapeException($"{GetType().Name}: expected {NumFeatures} channels, found {input.Size(1)} in shape {Shapes.Format(input.Shape)}", nameof(input));
         // Batch statistics in training, or whenever there are no running ones to use (PyTorch's bn_training).
@@ -72,9 +72,6 @@ public class BatchNorm2d : Layer
         var (runningMean, runningVar) = Training || !useBatchStatistics ? (RunningMean, RunningVar) : (null, null);
         return Functional.BatchNorm(input, runningMean, runningVar, Weight, Bias, useBatchStatistics, momentum, Eps, Reducer);
     }
-
-    /// <summary>Rank of the accepted input (4 for the 2-d form).</summary>
-    protected virtual int ExpectedRank => 4;
 }
 
 /// <summary>

@@ -133,6 +133,18 @@ public sealed class LayerShapeTests
         Assert.Equal(16 * 16 - 4 * 4 * 4, last.Count(v => v == -100f));
     }
 
+    [Fact]
+    public void CachedShiftMaskOutlivesTheStepScope()
+    {
+        var block = new SwinBlock(8, 2, windowSize: 4, shiftSize: 2, generator: new Generator(7));
+        var x = Randn(1, 8, 8, 8);
+        float[] first, second;
+        using (new TensorScope()) first = block.Forward(x).ToArray();
+        using (new TensorScope()) second = block.Forward(x).ToArray();
+        Assert.Equal(first, second);
+        Assert.Same(block.ShiftMask(8, 8), block.ShiftMask(8, 8));
+    }
+
     [Theory]
     [InlineData(2, 2, 1)]
     [InlineData(2, 1, 2)]

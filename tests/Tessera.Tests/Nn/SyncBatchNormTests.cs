@@ -43,15 +43,15 @@ public sealed class SyncBatchNormTests
         })));
 
         var tolerance = new Tolerance(1e-5f, 1e-4f);
-        GoldenRunner.AssertClose(Functional.Cat(outputs, 0), expected, tolerance, "syncbn output");
-        GoldenRunner.AssertClose(Functional.Cat([inputs[0].Grad!, inputs[1].Grad!], 0), union.Grad!, tolerance, "syncbn grad input");
+        GoldenRunner.AssertClose(Functional.Cat(outputs, 0), expected, tolerance, "syncbn/two-replicas out.y");
+        GoldenRunner.AssertClose(Functional.Cat([inputs[0].Grad!, inputs[1].Grad!], 0), union.Grad!, tolerance, "syncbn/two-replicas grad.x");
         // Each replica's weight gradient is its share; their sum is the union's gradient.
-        GoldenRunner.AssertClose(replicas[0].Weight!.Grad! + replicas[1].Weight!.Grad!, reference.Weight!.Grad!, tolerance, "syncbn grad weight");
-        GoldenRunner.AssertClose(replicas[0].Bias!.Grad! + replicas[1].Bias!.Grad!, reference.Bias!.Grad!, tolerance, "syncbn grad bias");
+        GoldenRunner.AssertClose(replicas[0].Weight!.Grad! + replicas[1].Weight!.Grad!, reference.Weight!.Grad!, tolerance, "syncbn/two-replicas grad.weight");
+        GoldenRunner.AssertClose(replicas[0].Bias!.Grad! + replicas[1].Bias!.Grad!, reference.Bias!.Grad!, tolerance, "syncbn/two-replicas grad.bias");
         for (int r = 0; r < 2; r++)
         {
-            GoldenRunner.AssertClose(replicas[r].RunningMean!, reference.RunningMean!, tolerance, $"replica {r} running_mean");
-            GoldenRunner.AssertClose(replicas[r].RunningVar!, reference.RunningVar!, tolerance, $"replica {r} running_var");
+            GoldenRunner.AssertClose(replicas[r].RunningMean!, reference.RunningMean!, tolerance, $"syncbn/two-replicas out.running_mean{r}");
+            GoldenRunner.AssertClose(replicas[r].RunningVar!, reference.RunningVar!, tolerance, $"syncbn/two-replicas out.running_var{r}");
         }
     }
 
@@ -61,9 +61,9 @@ public sealed class SyncBatchNormTests
         var x = Tensor.Randn([4, 2, 3, 3], new Generator(12));
         var sync = new SyncBatchNorm(2, new InProcessBatchStatisticsGroup(1).Replica(0));
         var plain = new BatchNorm2d(2);
-        GoldenRunner.AssertClose(sync.Forward(x), plain.Forward(x), Tolerance.Tight, "single replica");
+        GoldenRunner.AssertClose(sync.Forward(x), plain.Forward(x), Tolerance.Tight, "syncbn/single-replica out.train");
         sync.Eval();
         plain.Eval();
-        GoldenRunner.AssertClose(sync.Forward(x), plain.Forward(x), Tolerance.Tight, "single replica eval");
+        GoldenRunner.AssertClose(sync.Forward(x), plain.Forward(x), Tolerance.Tight, "syncbn/single-replica out.eval");
     }
 }

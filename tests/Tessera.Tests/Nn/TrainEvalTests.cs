@@ -103,7 +103,7 @@ public sealed class TrainEvalTests
         var x = Tensor.Randn([2, 5, 8], new Generator(10));
         Assert.NotEqual(withDropout.Forward(x).ToArray(), without.Forward(x).ToArray());
         withDropout.Eval();
-        GoldenRunner.AssertClose(withDropout.Forward(x), without.Forward(x), Tolerance.Tight, "mha eval");
+        GoldenRunner.AssertClose(withDropout.Forward(x), without.Forward(x), Tolerance.Tight, "nn-train-eval/mha out.eval");
     }
 
     [Fact]

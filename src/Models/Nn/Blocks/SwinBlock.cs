@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Tessera.Autograd;
 using Tessera.Engine;
 using Tessera.Engine.Random;
@@ -95,7 +96,8 @@ public sealed class WindowAttention : Module
 /// </summary>
 public sealed class SwinBlock : Layer
 {
-    private readonly Dictionary<(int Height, int Width), Tensor> _maskCache = new();
+    // Masks per padded map size, shared by every forward (and every virtual device's thread).
+    private readonly ConcurrentDictionary<(int Height, int Width), Tensor> _maskCache = new();
 
     public SwinBlock(int dim, int numHeads, int windowSize = 7, int shiftSize = 0, float mlpRatio = 4f, float dropout = 0f, float dropPath = 0f, Generator? generator = null)
     {
@@ -160,10 +162,16 @@ public sealed class SwinBlock : Layer
     /// <summary>
     /// Swin's SW-MSA mask [nW, ws², ws²] for a (padded) map: the rolled map splits into 3×3
     /// regions (cut at −ws and −shift along each axis); token pairs from different regions get −100.
+    /// Cached per size outside any <see cref="TensorScope"/>, so a step's scope cannot dispose it.
     /// </summary>
-    public Tensor ShiftMask(int height, int width)
+    public Tensor ShiftMask(int height, int width) => _maskCache.GetOrAdd((height, width), size =>
     {
-        if (_maskCache.TryGetValue((height, width), out var cached)) return cached;
+        using (TensorScope.Unscoped())
+            return BuildShiftMask(size.Height, size.Width);
+    });
+
+    private Tensor BuildShiftMask(int height, int width)
+    {
         int ws = WindowSize, n = ws * ws;
         var region = new int[height * width];
         for (int r = 0; r < height; r++)
@@ -185,9 +193,7 @@ public sealed class SwinBlock : Layer
                     }
                 }
             }
-        var tensor = Tensor.FromArray(mask, windowsDown * windowsAcross, n, n);
-        _maskCache[(height, width)] = tensor;
-        return tensor;
+        return Tensor.FromArray(mask, windowsDown * windowsAcross, n, n);
     }
 
     // Slices (0, −ws), (−ws, −shift), (−shift, end) of Swin's mask construction.

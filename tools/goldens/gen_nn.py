@@ -1,5 +1,6 @@
 """nn modules against PyTorch: MultiheadAttention, BatchNorm2d running statistics, a Swin block
-(window and shifted-window attention, reference implementation below) and a ResNet BasicBlock.
+(window and shifted-window attention, reference implementation below), ResNet BasicBlock and
+Bottleneck, FPN and ASPP (torchvision's), and a small ViT end to end.
 
 Module weights are inputs named by their state-dict keys ("in.out_proj.weight"), so the C# test
 loads them into its module with LoadStateDict and compares outputs and the gradients of the input
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 import torchvision
 from torch.nn.utils.stateless import functional_call
 from torchvision.models.resnet import BasicBlock, Bottleneck
+from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from common import Family, seeded
 
@@ -212,6 +214,45 @@ def build():
 
     basic_case("basic_downsample_train", 4, 8, 2, True)
     basic_case("basic_identity_eval", 6, 6, 1, False)
+
+    # ---- torchvision modules whose state-dict names we share: Bottleneck, FPN, ASPP ----
+    def module_case(name, op, args, module, inputs, training, call):
+        params = dict(module.named_parameters())
+        buffers = dict(module.named_buffers())
+        for key, value in params.items():
+            inputs[key] = rn(*value.shape, scale=0.3) + (1.0 if value.dim() == 1 and key.endswith("weight") else 0.0)  # BN scales near 1
+        for key, value in buffers.items():
+            if key.endswith("running_mean"):
+                inputs[key] = rn(*value.shape, scale=0.2)
+            elif key.endswith("running_var"):
+                inputs[key] = torch.rand(value.shape, generator=g) + 0.5
+        module.train(training)
+        data = [k for k in inputs if k not in params and k not in buffers]
+
+        def fn(**tensors):
+            state = {k: (tensors[k].clone() if k in buffers else tensors[k]) for k in list(params) + [b for b in buffers if b in tensors]}
+            for key, value in buffers.items():
+                if key not in state:
+                    state[key] = value.clone()
+            outs = call(lambda *a: functional_call(module, state, a), *[tensors[k] for k in data])
+            if training:
+                for key in buffers:
+                    if key.endswith("running_mean") or key.endswith("running_var"):
+                        outs[key] = state[key]
+            return outs
+
+        fam.case(name, op, args, inputs, fn, grad_inputs=[k for k in data if inputs[k].dtype == torch.float32] + list(params))
+
+    module_case("bottleneck_downsample_train", "bottleneck", {"in_channels": 8, "planes": 4, "stride": 2},
+                Bottleneck(8, 4, 2, nn.Sequential(nn.Conv2d(8, 16, 1, 2, bias=False), nn.BatchNorm2d(16))),
+                {"x": rn(2, 8, 6, 6)}, True, lambda run, x: {"y": run(x)})
+    fpn_channels = [4, 8, 12]
+    module_case("fpn_three_levels", "fpn", {"in_channels": fpn_channels, "out_channels": 6},
+                torchvision.ops.FeaturePyramidNetwork(fpn_channels, 6),
+                {"f0": rn(2, 4, 8, 10), "f1": rn(2, 8, 4, 5), "f2": rn(2, 12, 2, 3)}, False,
+                lambda run, f0, f1, f2: {f"y{i}": v for i, v in enumerate(run({"0": f0, "1": f1, "2": f2}).values())})
+    module_case("aspp_eval", "aspp", {"in_channels": 8, "rates": [1, 2], "out_channels": 6},
+                ASPP(8, [1, 2], 6), {"x": rn(2, 8, 5, 6)}, False, lambda run, x: {"y": run(x)})
 
     # ---- a small ViT end to end (torchvision weights under our timm-style names) ----
     def vit_case(name, image, patch, layers, heads, dim, mlp, classes):

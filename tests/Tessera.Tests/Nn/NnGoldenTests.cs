@@ -96,6 +96,42 @@ public sealed class NnGoldenTests
         }, Tolerance.Loose, Tolerance.Loose);
     }
 
+    [Fact]
+    public void BottleneckMatchesTorchvision()
+    {
+        var golden = GoldenFile.Get(Family, "bottleneck_downsample_train");
+        var module = new Bottleneck(golden.Int("in_channels"), golden.Int("planes"), golden.Int("stride"));
+        RunModule(golden, module, inputs =>
+        {
+            var outputs = new Dictionary<string, Tensor> { ["y"] = module.Forward(inputs["x"]) };
+            foreach (var (key, buffer) in module.NamedBuffers())
+                if (!key.EndsWith("num_batches_tracked", StringComparison.Ordinal))
+                    outputs[key] = buffer.Clone();
+            return outputs;
+        }, Tolerance.Loose, Tolerance.Loose);
+    }
+
+    [Fact]
+    public void FpnMatchesTorchvisionFeaturePyramidNetwork()
+    {
+        var golden = GoldenFile.Get(Family, "fpn_three_levels");
+        var module = new Fpn(golden.Ints("in_channels"), golden.Int("out_channels"));
+        RunModule(golden, module, inputs =>
+        {
+            var outputs = module.Forward([inputs["f0"], inputs["f1"], inputs["f2"]]);
+            return Enumerable.Range(0, outputs.Count).ToDictionary(i => $"y{i}", i => outputs[i]);
+        }, Tolerance.Default, Tolerance.Loose);
+    }
+
+    [Fact]
+    public void AsppMatchesTorchvisionInEvaluation()
+    {
+        var golden = GoldenFile.Get(Family, "aspp_eval");
+        var module = new Tessera.Models.Nn.Heads.Aspp(golden.Int("in_channels"), golden.Ints("rates"), golden.Int("out_channels"));
+        module.Eval();
+        RunModule(golden, module, inputs => new() { ["y"] = module.Forward(inputs["x"]) }, Tolerance.Loose, Tolerance.Loose);
+    }
+
     [Theory]
     [MemberData(nameof(VitCases))]
     public void VisionTransformerMatchesTorchvisionEndToEnd(string name)
@@ -158,9 +194,11 @@ public sealed class NnGoldenTests
             if (golden.GradNames.Contains(key)) t.RequiresGrad = true;
             inputs[key] = t;
         }
-        var (_, unexpected) = module.LoadStateDict(state, strict: false);
+        var (missing, unexpected) = module.LoadStateDict(state, strict: false);
         Assert.Empty(unexpected);
         var parameters = module.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
+        // Every parameter comes from the golden under PyTorch's name; only untouched buffers may be missing.
+        Assert.DoesNotContain(missing, parameters.ContainsKey);
         module.ZeroGrad();
 
         var outputs = forward(inputs);

@@ -46,10 +46,10 @@ public sealed class FpnSegmentationHead : Module
 }
 
 /// <summary>
-/// Atrous spatial pyramid pooling (torchvision's ASPP): "convs.0" a 1x1 conv-BN-ReLU, "convs.1..k"
-/// 3x3 atrous conv-BN-ReLU at each rate, and "convs.k+1" image pooling (global average, 1x1
-/// conv-BN-ReLU, broadcast back); the branches are concatenated and "project"ed by a 1x1
-/// conv-BN-ReLU with dropout.
+/// Atrous spatial pyramid pooling, torchvision's ASPP with its state-dict names: "convs.0" a 1x1
+/// conv-BN-ReLU, "convs.1..k" 3x3 atrous conv-BN-ReLU at each rate, and "convs.k+1" image pooling
+/// (global average, then 1x1 conv-BN-ReLU as items 1-3, broadcast back over the map); the
+/// branches are concatenated and "project"ed by a 1x1 conv-BN-ReLU with dropout.
 /// </summary>
 public sealed class Aspp : Layer
 {
@@ -63,7 +63,8 @@ public sealed class Aspp : Layer
         _branches = [ConvInit.ConvBnRelu(inChannels, outChannels, 1, generator: generator)];
         foreach (int rate in rates)
             _branches.Add(ConvInit.ConvBnRelu(inChannels, outChannels, 3, padding: rate, dilation: rate, generator: generator));
-        _branches.Add(ConvInit.ConvBnRelu(inChannels, outChannels, 1, generator: generator));
+        var pooling = ConvInit.ConvBnRelu(inChannels, outChannels, 1, generator: generator);
+        _branches.Add(new Sequential(new Lambda("AdaptiveAvgPool2d", Functional.GlobalAvgPool2d), pooling.Layers[0], pooling.Layers[1], pooling.Layers[2]));
         Convs = RegisterModule("convs", new ModuleList<Sequential>(_branches));
         Project = RegisterModule("project", new Sequential(
             ConvInit.KaimingConv(outChannels * _branches.Count, outChannels, 1, generator: generator), new BatchNorm2d(outChannels), Lambda.Relu(), new Dropout(dropout, generator)));
@@ -78,7 +79,7 @@ public sealed class Aspp : Layer
         int height = input.Size(2), width = input.Size(3);
         var outputs = new Tensor[_branches.Count];
         for (int i = 0; i < _branches.Count - 1; i++) outputs[i] = _branches[i].Forward(input);
-        var pooled = _branches[^1].Forward(Functional.GlobalAvgPool2d(input));
+        var pooled = _branches[^1].Forward(input); // [B, C, 1, 1]
         outputs[^1] = pooled.Expand(pooled.Size(0), pooled.Size(1), height, width);
         return Project.Forward(Functional.Cat(outputs, 1));
     }

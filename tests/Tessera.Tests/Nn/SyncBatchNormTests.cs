@@ -66,4 +66,60 @@ public sealed class SyncBatchNormTests
         plain.Eval();
         GoldenRunner.AssertClose(sync.Forward(x), plain.Forward(x), Tolerance.Tight, "syncbn/single-replica out.eval");
     }
+
+    [Fact]
+    public async Task VirtualDevicesSharingOneModelSynchroniseThroughTheScope()
+    {
+        var generator = new Generator(13);
+        var parts = new[] { Tensor.Randn([2, 3, 5, 5], generator) + 2f, Tensor.Randn([4, 3, 3, 3], generator) * 0.5f };
+        var gradients = new[] { Tensor.Randn([2, 3, 5, 5], generator), Tensor.Randn([4, 3, 3, 3], generator) };
+        // Spatial sizes differ, so the union is taken over flattened positions: [N, C, H·W] per part.
+        var flat = parts.Select(p => p.Reshape(p.Size(0), 3, 1, -1)).ToArray();
+        var reference = new BatchNorm2d(3);
+        var referenceInputs = flat.Select(f => f.Detach().RequireGrad()).ToArray();
+        // One BatchNorm over both parts' positions: concatenate along the spatial axis per channel.
+        var unionInput = Functional.Cat([referenceInputs[0].Permute(1, 0, 2, 3).Reshape(1, 3, 1, -1), referenceInputs[1].Permute(1, 0, 2, 3).Reshape(1, 3, 1, -1)], 3);
+        var unionOutput = reference.Forward(unionInput);
+        var unionGradient = Functional.Cat([gradients[0].Reshape(2, 3, 1, -1).Permute(1, 0, 2, 3).Reshape(1, 3, 1, -1), gradients[1].Reshape(4, 3, 1, -1).Permute(1, 0, 2, 3).Reshape(1, 3, 1, -1)], 3);
+        Functional.Sum(unionOutput * unionGradient).Backward();
+
+        var shared = new BatchNorm2d(3);
+        foreach (var p in shared.Parameters()) p.RequiresGrad = false; // concurrent leaf accumulation is the trainer's business
+        var group = new InProcessBatchStatisticsGroup(2, TimeSpan.FromSeconds(30));
+        var inputs = parts.Select(p => p.Detach().RequireGrad()).ToArray();
+        var outputs = new Tensor[2];
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(r => Task.Run(() =>
+        {
+            using (SyncBatchNormScope.Use(group.Replica(r), updateRunningStatistics: r == 0))
+            {
+                outputs[r] = shared.Forward(inputs[r]);
+                Functional.Sum(outputs[r] * gradients[r]).Backward();
+            }
+        })));
+        Assert.Null(SyncBatchNormScope.CurrentReducer);
+
+        var tolerance = new Tolerance(1e-5f, 1e-4f);
+        var expectedOutput = unionOutput.Reshape(3, -1).ToArray();
+        var expectedGrad = referenceInputs.Select(r => r.Grad!).ToArray();
+        GoldenRunner.AssertClose(inputs[0].Grad!.Reshape(2, 3, 1, -1), expectedGrad[0], tolerance, "syncbn/shared grad.x0");
+        GoldenRunner.AssertClose(inputs[1].Grad!.Reshape(4, 3, 1, -1), expectedGrad[1], tolerance, "syncbn/shared grad.x1");
+        var union = Functional.Cat([outputs[0].Permute(1, 0, 2, 3).Reshape(3, -1), outputs[1].Permute(1, 0, 2, 3).Reshape(3, -1)], 1);
+        GoldenRunner.AssertClose(union, Tensor.FromArray(expectedOutput, 3, expectedOutput.Length / 3), tolerance, "syncbn/shared out.y");
+        // Updated once (by rank 0), exactly as the single BatchNorm over the union.
+        Assert.Equal(1L, shared.NumBatchesTracked!.Item<long>());
+        GoldenRunner.AssertClose(shared.RunningMean!, reference.RunningMean!, tolerance, "syncbn/shared out.running_mean");
+        GoldenRunner.AssertClose(shared.RunningVar!, reference.RunningVar!, tolerance, "syncbn/shared out.running_var");
+    }
+
+    [Fact]
+    public void ConvertPointsEveryBatchNormOfAModelAtTheReducer()
+    {
+        var model = new Tessera.Models.Nn.Backbones.ResNet(Tessera.Models.Nn.Backbones.ResNetBlock.Bottleneck, [1, 1], [4, 8], numClasses: 0, stemChannels: 8);
+        var reducer = new InProcessBatchStatisticsGroup(1).Replica(0);
+        Assert.Equal(model.NamedModules().Count(m => m.Module is BatchNorm2d), SyncBatchNorm.Convert(model, reducer));
+        Assert.All(model.NamedModules().Select(m => m.Module).OfType<BatchNorm2d>(), bn => Assert.Same(reducer, bn.Reducer));
+        var keys = model.StateDict().Keys.ToList();
+        SyncBatchNorm.Convert(model, null);
+        Assert.Equal(keys, model.StateDict().Keys);
+    }
 }

@@ -10,7 +10,8 @@ namespace Tessera.Models.Nn;
 /// ones with <see cref="Momentum"/> (null: the cumulative average 1/num_batches_tracked, as
 /// PyTorch's momentum=None); evaluation uses the running statistics.
 /// Setting <see cref="Reducer"/> turns the module into SyncBatchNorm: the batch statistics (and
-/// their gradients) are summed over every replica of the reducer's group.
+/// their gradients) are summed over every replica of the reducer's group. Without one, the
+/// reducer of the thread's <see cref="SyncBatchNormScope"/> (if any) is used.
 /// </summary>
 public class BatchNorm2d : Layer
 {
@@ -63,14 +64,16 @@ public class BatchNorm2d : Layer
             throw new TensorShapeException($"{GetType().Name}: expected {NumFeatures} channels, found {input.Size(1)} in shape {Shapes.Format(input.Shape)}", nameof(input));
         // Batch statistics in training, or whenever there are no running ones to use (PyTorch's bn_training).
         bool useBatchStatistics = Training || RunningMean is null;
+        // A replica of a shared model that leaves the running statistics to another one.
+        bool updateRunning = Training && RunningMean is not null && (Reducer is not null || SyncBatchNormScope.UpdatesRunningStatistics);
         float momentum = 0f;
-        if (Training && NumBatchesTracked is not null)
+        if (updateRunning && NumBatchesTracked is not null)
         {
             long seen = ++NumBatchesTracked.AsSpan<long>()[0];
             momentum = Momentum ?? 1f / seen;
         }
-        var (runningMean, runningVar) = Training || !useBatchStatistics ? (RunningMean, RunningVar) : (null, null);
-        return Functional.BatchNorm(input, runningMean, runningVar, Weight, Bias, useBatchStatistics, momentum, Eps, Reducer);
+        var (runningMean, runningVar) = updateRunning || !useBatchStatistics ? (RunningMean, RunningVar) : (null, null);
+        return Functional.BatchNorm(input, runningMean, runningVar, Weight, Bias, useBatchStatistics, momentum, Eps, Reducer ?? SyncBatchNormScope.CurrentReducer);
     }
 }
 
@@ -86,5 +89,23 @@ public sealed class SyncBatchNorm : BatchNorm2d
         : base(numFeatures, eps, momentum, affine, trackRunningStats)
     {
         Reducer = reducer ?? throw new ArgumentNullException(nameof(reducer));
+    }
+
+    /// <summary>
+    /// torch.nn.SyncBatchNorm.convert_sync_batchnorm for a replica's own model copy: points every
+    /// <see cref="BatchNorm2d"/> of <paramref name="model"/> at <paramref name="reducer"/> (in
+    /// place; names and state are unchanged). Returns how many were converted.
+    /// </summary>
+    public static int Convert(Module model, IBatchStatisticsReducer? reducer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        int count = 0;
+        foreach (var (_, module) in model.NamedModules())
+        {
+            if (module is not BatchNorm2d batchNorm) continue;
+            batchNorm.Reducer = reducer;
+            count++;
+        }
+        return count;
     }
 }

@@ -95,7 +95,7 @@ public sealed class SmallConvBackbone : IMultiTaskBackbone
         {
             int outChannels = width << stage;
             _layers.Add(new Conv2d(channels, outChannels, 3, padding: 1, bias: !batchNorm, generator: generator));
-            if (batchNorm) _layers.Add(new DeviceBatchNorm2d(outChannels));
+            if (batchNorm) _layers.Add(new BatchNorm2d(outChannels));
             _layers.Add(Lambda.Relu());
             if (stage < 2) _layers.Add(new MaxPool2d(2));
             channels = outChannels;

@@ -59,7 +59,7 @@ public sealed class SimtTrainerTests
             var grads = AutogradEngine.Grad(taskLoss, head.Select(p => p.Parameter).ToList());
             for (int i = 0; i < head.Count; i++) expected[head[i].Name] = (head[i].Parameter - grads[i]!).ToArray<float>();
         }
-        foreach (var (name, buffer) in reference.NamedBuffers()) expected[name] = buffer.ToArray<float>();
+        foreach (var (name, buffer) in reference.NamedBuffers()) expected[name] = buffer.ToFloat().ToArray();
 
         var actual = Snapshot(model);
         foreach (var (name, values) in expected)

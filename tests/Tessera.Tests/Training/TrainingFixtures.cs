@@ -47,7 +47,7 @@ internal sealed class TinyBackbone : IMultiTaskBackbone
     public TinyBackbone(int width, Generator generator, Func<string, bool>? useBatchNorm = null)
     {
         _useBatchNorm = useBatchNorm ?? (_ => true);
-        _layers = new Sequential(new Conv2d(2, width, 3, padding: 1, generator: generator), new DeviceBatchNorm2d(width), Lambda.Relu(),
+        _layers = new Sequential(new Conv2d(2, width, 3, padding: 1, generator: generator), new BatchNorm2d(width), Lambda.Relu(),
             new Conv2d(width, width, 3, stride: 2, padding: 1, generator: generator));
         Width = width;
     }
@@ -84,7 +84,7 @@ internal static class TrainingFixtures
 
     /// <summary>Every state-dict tensor's values, for bitwise comparisons.</summary>
     public static Dictionary<string, float[]> Snapshot(Module model) =>
-        model.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToArray<float>(), StringComparer.Ordinal);
+        model.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToFloat().ToArray(), StringComparer.Ordinal);
 
     public static void AssertBitwiseEqual(Dictionary<string, float[]> expected, Dictionary<string, float[]> actual)
     {

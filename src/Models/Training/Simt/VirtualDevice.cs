@@ -1,13 +1,14 @@
 using Tessera.Autograd;
 using Tessera.Engine.Random;
+using Tessera.Models.Nn;
 
 namespace Tessera.Models.Training;
 
 /// <summary>
 /// The virtual device a forward runs on. The trainer sets <see cref="Current"/> on each device's
-/// thread for the duration of that device's forward and backward, so batch-norm layers can find
-/// their SyncBN reducer without every forward signature carrying it (the ambient design keeps
-/// backbones written as plain <c>Forward(input)</c> layers usable in SIMT).
+/// thread for the duration of that device's forward and backward, and with it the thread's
+/// <see cref="SyncBatchNormScope"/>, so batch-norm layers find their SyncBN reducer without every
+/// forward signature carrying it (backbones stay plain <c>Forward(input)</c> layers).
 /// </summary>
 public sealed class VirtualDevice
 {
@@ -41,16 +42,24 @@ public sealed class VirtualDevice
     /// <summary>This device's stream for dropout, drop path, Gumbel noise (one per device, so threads never share a stream).</summary>
     public Generator Noise { get; }
 
-    /// <summary>Makes this device current on the calling thread until disposed.</summary>
+    /// <summary>
+    /// Makes this device current on the calling thread until disposed, and opens the
+    /// <see cref="SyncBatchNormScope"/> through which every <see cref="BatchNorm2d"/> of the shared
+    /// model combines its statistics with the other devices.
+    /// </summary>
     public IDisposable Enter()
     {
         var previous = _current;
         _current = this;
-        return new Restore(previous);
+        return new Restore(previous, SyncBatchNormScope.Use(Reducer, UpdatesRunningStatistics));
     }
 
-    private sealed class Restore(VirtualDevice? previous) : IDisposable
+    private sealed class Restore(VirtualDevice? previous, IDisposable batchNorm) : IDisposable
     {
-        public void Dispose() => _current = previous;
+        public void Dispose()
+        {
+            batchNorm.Dispose();
+            _current = previous;
+        }
     }
 }

@@ -65,7 +65,7 @@ public sealed record Features(IReadOnlyList<Tensor> Maps)
 /// <summary>
 /// The shared part of a multi-task model: maps (task, input) to features. The task name lets
 /// routed backbones (GPPF's per-task unit choice) pick their path; plain backbones ignore it.
-/// Batch-norm layers inside take their SyncBN reducer from <see cref="VirtualDevice.Current"/>.
+/// Batch-norm layers inside take their SyncBN reducer from the device's <see cref="Nn.SyncBatchNormScope"/>.
 /// </summary>
 public interface IMultiTaskBackbone
 {

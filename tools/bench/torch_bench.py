@@ -87,6 +87,36 @@ def gumbel_route():
     return step(forward, True, [logits] + units)
 
 
+def train_step(model, optimizer):
+    torch.manual_seed(0)
+    images = torch.randn(64, 3, 64, 64)
+    labels = torch.tensor([i * 7 % 10 for i in range(64)])
+    model.train()
+
+    def run():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+    return run
+
+
+def small_cnn():
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(128, 10))
+    return train_step(model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+
+
+def vit_tiny():
+    model = torchvision.models.VisionTransformer(image_size=64, patch_size=8, num_layers=6, num_heads=3,
+                                                 hidden_dim=192, mlp_dim=768, num_classes=10)
+    return train_step(model, torch.optim.AdamW(model.parameters(), lr=1e-3))
+
+
 def cases():
     """name -> (flops, factory returning the timed callable)."""
     out = {}
@@ -110,6 +140,8 @@ def cases():
     out["roialign_fwd_512roi_256c_7x7"] = (0, lambda: roialign(False))
     out["roialign_fwdbwd_512roi_256c_7x7"] = (0, lambda: roialign(True))
     out["gumbel_route_combine_N2_32x64x28x28_fwdbwd"] = (0, gumbel_route)
+    out["train_step_smallcnn_64x3x64x64"] = (0, small_cnn)
+    out["train_step_vit_tiny_p8_d192_L6_64x3x64x64"] = (0, vit_tiny)
     return out
 
 
@@ -117,7 +149,10 @@ def run(name, min_seconds=1.0):
     flops, factory = cases()[name]
     torch.manual_seed(0)
     ms = timed(factory(), min_seconds=min_seconds)
-    return {"bench": name, "ms": round(ms, 4), "gflops": round(flops / (ms * 1e6), 2) if flops else 0}
+    result = {"bench": name, "ms": round(ms, 4), "gflops": round(flops / (ms * 1e6), 2) if flops else 0}
+    if name.startswith("train_step_"):
+        result["images_per_s"] = round(64 / (ms / 1000), 2)
+    return result
 
 
 def main():

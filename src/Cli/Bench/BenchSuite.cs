@@ -1,5 +1,8 @@
 using Tessera.Autograd;
 using Tessera.Engine.Random;
+using Tessera.Models.Nn;
+using Tessera.Models.Nn.Backbones;
+using Tessera.Models.Optim;
 using F = Tessera.Autograd.Functional;
 
 namespace Tessera.Cli.Bench;
@@ -25,6 +28,7 @@ public static class BenchSuite
         AddAttention(cases);
         AddRoiAlign(cases);
         AddGumbelRouting(cases);
+        AddTrainingSteps(cases);
         return cases;
     }
 
@@ -129,6 +133,46 @@ public static class BenchSuite
             var noise = new Generator(7);
             return () => Step(() => F.RoutedCombine(F.GumbelSoftmax(logits, tau: 1f, generator: noise), units), true, [logits, .. units]);
         }));
+    }
+
+    /// <summary>
+    /// Whole training steps (forward, cross-entropy, backward, optimiser step) at batch 64 of
+    /// 3×64×64: the spec's small CNN (three conv-BN-ReLU blocks, SGD with momentum) and ViT-tiny
+    /// (patch 8, dim 192, 6 layers, 3 heads, AdamW). tools/bench/torch_bench.py builds the same models.
+    /// </summary>
+    private static void AddTrainingSteps(List<BenchCase> cases)
+    {
+        cases.Add(new BenchCase("train_step_smallcnn_64x3x64x64", "training step: 3 conv-BN-ReLU blocks + linear, batch 64 of 3x64x64, SGD momentum", 0, () =>
+        {
+            var generator = new Generator(8);
+            var model = new Sequential(
+                new Conv2d(3, 32, 3, padding: 1, generator: generator), new BatchNorm2d(32), Lambda.Relu(), new MaxPool2d(2),
+                new Conv2d(32, 64, 3, padding: 1, generator: generator), new BatchNorm2d(64), Lambda.Relu(), new MaxPool2d(2),
+                new Conv2d(64, 128, 3, padding: 1, generator: generator), new BatchNorm2d(128), Lambda.Relu(),
+                new Lambda("GlobalAvgPool", x => F.GlobalAvgPool2d(x).Flatten(1)), new Linear(128, 10, generator: generator));
+            return TrainStep(model, new Sgd(model.Parameters(), 0.01f, momentum: 0.9f), generator);
+        }, ItemsPerRun: 64));
+        cases.Add(new BenchCase("train_step_vit_tiny_p8_d192_L6_64x3x64x64", "training step: ViT-tiny (patch 8, dim 192, 6 layers, 3 heads), batch 64 of 3x64x64, AdamW", 0, () =>
+        {
+            var generator = new Generator(9);
+            var model = new VisionTransformer(imageSize: 64, patchSize: 8, embedDim: 192, depth: 6, numHeads: 3, numClasses: 10, generator: generator);
+            return TrainStep(model, new AdamW(model.Parameters(), 1e-3f), generator);
+        }, ItemsPerRun: 64));
+    }
+
+    private static Action TrainStep(Layer model, Optimizer optimizer, Generator generator)
+    {
+        var images = Tensor.Randn([64, 3, 64, 64], generator);
+        var labels = Tensor.FromArray(Enumerable.Range(0, 64).Select(i => (long)(i * 7 % 10)).ToArray(), 64);
+        model.Train();
+        return () =>
+        {
+            using var scope = new TensorScope();
+            optimizer.ZeroGrad();
+            var loss = F.CrossEntropy(model.Forward(images), labels);
+            loss.Backward();
+            optimizer.Step();
+        };
     }
 
     /// <summary>Runs forward (and backward of sum(output · 1) when asked) inside a scope that returns every temporary.</summary>

@@ -217,21 +217,24 @@ public static class SceneRenderer
         for (int c = 0; c < 3; c++)
         {
             var channel = image.AsSpan(c * plane, plane);
-            // [1 2 1] / 4 along rows into scratch, then along columns back (edges clamp).
+            // [1 2 1] / 4 along rows into scratch, then along columns back; edges repeat the border pixel.
             for (int y = 0; y < size; y++)
             {
                 int row = y * size;
-                for (int x = 0; x < size; x++)
-                {
-                    float left = channel[row + Math.Max(0, x - 1)], right = channel[row + Math.Min(size - 1, x + 1)];
-                    scratch[row + x] = 0.25f * (left + right) + 0.5f * channel[row + x];
-                }
+                scratch[row] = 0.75f * channel[row] + 0.25f * channel[row + 1];
+                for (int x = 1; x < size - 1; x++)
+                    scratch[row + x] = 0.25f * (channel[row + x - 1] + channel[row + x + 1]) + 0.5f * channel[row + x];
+                scratch[row + size - 1] = 0.75f * channel[row + size - 1] + 0.25f * channel[row + size - 2];
             }
             for (int y = 0; y < size; y++)
             {
                 int up = Math.Max(0, y - 1) * size, row = y * size, down = Math.Min(size - 1, y + 1) * size;
+                var outRow = channel.Slice(row, size);
+                var a = scratch.AsSpan(up, size);
+                var m = scratch.AsSpan(row, size);
+                var b = scratch.AsSpan(down, size);
                 for (int x = 0; x < size; x++)
-                    channel[row + x] = 0.25f * (scratch[up + x] + scratch[down + x]) + 0.5f * scratch[row + x];
+                    outRow[x] = 0.25f * (a[x] + b[x]) + 0.5f * m[x];
             }
         }
     }
@@ -260,8 +263,12 @@ public static class SceneRenderer
                 if (y > maxY[id]) maxY[id] = y;
             }
         }
-        float[] image = buffers.Image;
-        for (int i = 0; i < image.Length; i++) image[i] = Math.Clamp(image[i], 0f, 1f);
+        // Noise and blur can leave [0, 1]; blending alone cannot.
+        if (layout.PixelNoise > 0f || layout.Blur)
+        {
+            float[] image = buffers.Image;
+            for (int i = 0; i < image.Length; i++) image[i] = Math.Clamp(image[i], 0f, 1f);
+        }
 
         // Objects hidden entirely behind nearer ones (or too thin to own a pixel) leave the annotations.
         Span<byte> remap = stackalloc byte[count + 1];

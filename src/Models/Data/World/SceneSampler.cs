@@ -11,6 +11,8 @@ public static class SceneSampler
     {
         if (size is < 16 or > 1024)
             throw new ArgumentOutOfRangeException(nameof(size), size, "scene size must be in 16..1024 (the world is designed for 32..256)");
+        if (domain.MinObjects < 1 || domain.MaxObjects < domain.MinObjects || domain.MaxObjects > 250)
+            throw new ArgumentException($"a domain needs 1 <= MinObjects <= MaxObjects <= 250 (every scene has a main object); got {domain.MinObjects}..{domain.MaxObjects}");
         int typeIndex = random.Pick(domain.SceneTypes);
         var type = SceneTypes.All[typeIndex];
         var palette = random.Pick(domain.Palettes);
@@ -61,7 +63,7 @@ public static class SceneSampler
             var colour = Palettes.Colour(palette, colourIndex);
             float scale = random.LogRange(domain.MinScale, domain.MaxScale);
             if (main) scale = Math.Max(scale, random.Range(domain.MinScale, domain.MaxScale)); // the main object tends to be the largest
-            if (domain.Perspective) scale *= 3f / depths[i];
+            if (domain.Perspective) scale *= Math.Clamp(3f / depths[i], 0.5f, 1.8f); // nearer is bigger, within limits
             float radius = Math.Max(1.5f, scale * size);
             float cx, cy;
             if (main && domain.CentredMain)

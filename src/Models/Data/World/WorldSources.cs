@@ -37,7 +37,7 @@ public static class WorldSources
             new WorldDomain { MinObjects = 3, MaxObjects = 6, MinScale = 0.09f, MaxScale = 0.22f, Noise = 0.01f, Palettes = [PaletteKind.Earth, PaletteKind.Pastel] },
             "objects and stuff; 12 object + 9 stuff classes"),
         new("stuff-seg", "COCO-Stuff", WorldTask.Segmentation,
-            new WorldDomain { MinObjects = 0, MaxObjects = 3, MinScale = 0.05f, MaxScale = 0.12f, SceneTypes = [0, 1, 2, 3, 4, 5, 5, 6, 6], Palettes = [PaletteKind.Pastel], Blur = true },
+            new WorldDomain { MinObjects = 1, MaxObjects = 3, MinScale = 0.05f, MaxScale = 0.12f, SceneTypes = [0, 1, 2, 3, 4, 5, 5, 6, 6], Palettes = [PaletteKind.Pastel], Blur = true },
             "backgrounds; 9 stuff classes + 'thing'") { Segmentation = SegmentationLabels.StuffOnly },
         new("depth", "KITTI / NYU", WorldTask.Depth,
             new WorldDomain { MinObjects = 3, MaxObjects = 7, MinScale = 0.1f, MaxScale = 0.2f, Perspective = true, SceneTypes = [4, 5, 6], Palettes = [PaletteKind.Dark, PaletteKind.Muted], Noise = 0.02f },

@@ -17,7 +17,7 @@ internal static class DataCommand
     {
         var command = new Command("data", "Inspect data sources: list them, preview samples as a PNG, print label spaces and statistics.")
         {
-            CreateList(), CreatePreview(), CreateStats(),
+            CreateList(), CreatePreview(), CreateStats(), CreateBench(), CreateCache(),
         };
         return command;
     }
@@ -90,6 +90,67 @@ internal static class DataCommand
             }
             var world = WorldSources.Get(name);
             PrintStats(world, WorldStats.Measure(world, n, CheckSize(parse.GetValue(size)), parse.GetValue(seed), parse.GetValue(split)!));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateBench()
+    {
+        var names = new Argument<string[]>("sources") { Description = "Sources to time (all when omitted).", Arity = ArgumentArity.ZeroOrMore };
+        var count = new Option<int>("--count") { Description = "Scenes per source.", DefaultValueFactory = _ => 2000 };
+        var size = new Option<int>("--size") { Description = "Scene side in pixels (32..256).", DefaultValueFactory = _ => WorldGenerator.DefaultSize };
+        var command = new Command("bench", "Time scene generation per source: one thread with reused buffers (the per-core rate), and batches of 64 as tensors on all threads.") { names, count, size };
+        command.SetAction(parse =>
+        {
+            int n = Math.Max(1, parse.GetValue(count)), side = CheckSize(parse.GetValue(size));
+            var selected = parse.GetValue(names) is { Length: > 0 } list ? list.Select(WorldSources.Get).ToList() : WorldSources.All.ToList();
+            var table = new Table().AddColumns("source", "scenes/s (1 thread)", $"scenes/s as batches of 64 ({Environment.ProcessorCount} threads)");
+            double slowest = double.MaxValue;
+            foreach (var source in selected)
+            {
+                double single = WorldStats.ScenesPerSecond(source, n, side);
+                slowest = Math.Min(slowest, single);
+                int batches = Math.Max(1, n / 64);
+                var start = System.Diagnostics.Stopwatch.GetTimestamp();
+                int length = WorldGenerator.SplitLength(source, "train", 0) ?? int.MaxValue;
+                for (int b = 0; b < batches; b++)
+                    using (WorldBatch.Create(source, "train", Enumerable.Range(b * 64, 64).Select(i => (long)(i % length)).ToArray(), 0, side)) { }
+                double batched = batches * 64 / System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                table.AddRow(source.Name, single.ToString("F0", Invariant), batched.ToString("F0", Invariant));
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"slowest source: {slowest:F0} scenes/s per core at {side}x{side}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateCache()
+    {
+        var source = new Argument<string>("source") { Description = "Source or suite name." };
+        var output = new Option<string>("--out") { Description = "Folder for the shards.", Required = true };
+        var count = new Option<int>("--count") { Description = "Scenes to cache (default: the whole split for suites, else 10000).", DefaultValueFactory = _ => 0 };
+        var shardSize = new Option<int>("--shard-size") { Description = "Scenes per shard file.", DefaultValueFactory = _ => 1000 };
+        var size = new Option<int>("--size") { Description = "Scene side in pixels (32..256).", DefaultValueFactory = _ => WorldGenerator.DefaultSize };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the source.", DefaultValueFactory = _ => 0 };
+        var split = new Option<string>("--split") { Description = "Split to cache.", DefaultValueFactory = _ => "train" };
+        var command = new Command("cache", "Write a split to on-disk shards (optional; generation is fast enough to stream).") { source, output, count, shardSize, size, seed, split };
+        command.SetAction(parse =>
+        {
+            var world = WorldSources.Get(parse.GetValue(source)!);
+            int side = CheckSize(parse.GetValue(size)), perShard = Math.Max(1, parse.GetValue(shardSize));
+            ulong key = parse.GetValue(seed);
+            string splitName = parse.GetValue(split)!, folder = parse.GetValue(output)!;
+            int total = parse.GetValue(count) is > 0 and var c ? c : WorldGenerator.SplitLength(world, splitName, key) ?? 10_000;
+            Directory.CreateDirectory(folder);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            for (int start = 0, shard = 0; start < total; start += perShard, shard++)
+            {
+                string path = Path.Combine(folder, $"{world.Name}-{splitName}-s{key}-{side}px-{shard:D5}.tshard");
+                SceneShard.Write(path, world, splitName, key, side, start, Math.Min(perShard, total - start));
+            }
+            AnsiConsole.MarkupLineInterpolated($"cached {total} scenes of {world.Name}/{splitName} in {folder} ({watch.Elapsed.TotalSeconds:F1} s)");
             return 0;
         });
         return command;

@@ -38,14 +38,27 @@ public sealed class WorldBatch : IDisposable
 
     public int Count => Captions.Count;
 
+    /// <summary>Labels of one scene besides its pixel maps (what <see cref="Pack"/> needs from a producer).</summary>
+    internal sealed record Labels(int Class, IReadOnlyList<bool> Tags, string Caption, IReadOnlyList<Box> Boxes, IReadOnlyList<int> BoxLabels);
+
     /// <summary>Generates the scenes <paramref name="indices"/> of a split in parallel and packs them.</summary>
     public static WorldBatch Create(WorldSource source, string split, IReadOnlyList<long> indices, ulong seed, int size = WorldGenerator.DefaultSize,
                                     int captionLength = 16, ImageNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(indices);
+        return Pack(source, size, indices.Count, captionLength, normalisation, (b, buffers) =>
+        {
+            var scene = WorldGenerator.Generate(source, split, indices[b], seed, size, buffers);
+            return new Labels(source.ClassOf(scene.Layout), scene.Tags, scene.Caption, scene.Boxes, scene.Objects.Select(o => (int)o.Shape).ToArray());
+        });
+    }
+
+    /// <summary>Packs <paramref name="batch"/> scenes: <paramref name="fill"/>(b, buffers) writes scene b's image, semantic and depth maps and returns its labels.</summary>
+    internal static WorldBatch Pack(WorldSource source, int size, int batch, int captionLength, ImageNormalisation? normalisation, Func<int, SceneBuffers, Labels> fill)
+    {
         normalisation ??= ImageNormalisation.Default;
-        int batch = indices.Count, plane = size * size;
+        int plane = size * size;
         var images = new float[batch * 3 * plane];
         var classes = new long[batch];
         var tags = new float[batch * ShapeSdf.Count];
@@ -60,7 +73,7 @@ public sealed class WorldBatch : IDisposable
             var buffers = new SceneBuffers(size);
             for (int b = from; b < to; b++)
             {
-                var scene = WorldGenerator.Generate(source, split, indices[b], seed, size, buffers);
+                var labels = fill(b, buffers);
                 for (int c = 0; c < 3; c++)
                 {
                     float mean = normalisation.Mean[c], inv = 1f / normalisation.Std[c];
@@ -68,23 +81,23 @@ public sealed class WorldBatch : IDisposable
                     var dst = images.AsSpan((b * 3 + c) * plane, plane);
                     for (int i = 0; i < plane; i++) dst[i] = (src[i] - mean) * inv;
                 }
-                classes[b] = source.ClassOf(scene.Layout);
-                for (int t = 0; t < ShapeSdf.Count; t++) tags[b * ShapeSdf.Count + t] = scene.Tags[t] ? 1f : 0f;
+                classes[b] = labels.Class;
+                for (int t = 0; t < ShapeSdf.Count; t++) tags[b * ShapeSdf.Count + t] = labels.Tags[t] ? 1f : 0f;
                 for (int i = 0; i < plane; i++) semantic[b * plane + i] = source.SegmentationClass(buffers.Semantic[i]);
                 buffers.Depth.CopyTo(depth, b * plane);
-                captions[b] = scene.Caption;
-                CaptionVocabulary.Encode(scene.Caption, tokens.AsSpan(b * captionLength, captionLength));
-                int count = scene.Boxes.Count;
+                captions[b] = labels.Caption;
+                CaptionVocabulary.Encode(labels.Caption, tokens.AsSpan(b * captionLength, captionLength));
+                int count = labels.Boxes.Count;
                 boxes[b] = new float[count * 4];
                 boxLabels[b] = new long[count];
                 for (int k = 0; k < count; k++)
                 {
-                    var box = scene.Boxes[k];
+                    var box = labels.Boxes[k];
                     boxes[b][k * 4] = box.X1;
                     boxes[b][k * 4 + 1] = box.Y1;
                     boxes[b][k * 4 + 2] = box.X2;
                     boxes[b][k * 4 + 3] = box.Y2;
-                    boxLabels[b][k] = (long)scene.Objects[k].Shape;
+                    boxLabels[b][k] = labels.BoxLabels[k];
                 }
             }
         });

@@ -76,6 +76,7 @@ public static class SceneSampler
                 cx = random.Range(radius * 0.6f, size - radius * 0.6f);
                 cy = random.Range(radius * 0.6f, size - radius * 0.6f);
             }
+            float aspect = random.LogRange(1f / domain.MaxAspect, domain.MaxAspect);
             objects[i] = new SceneObject
             {
                 Shape = shape,
@@ -87,7 +88,7 @@ public static class SceneSampler
                 CenterY = cy,
                 Radius = radius,
                 Rotation = random.Range(-MathF.PI, MathF.PI),
-                Aspect = random.LogRange(1f / domain.MaxAspect, domain.MaxAspect),
+                Aspect = shape == ShapeKind.Diamond ? MathF.Min(aspect, 1f / aspect) : aspect,
                 Depth = depths[i],
                 TextureFrequency = random.Range(2f, 4f),
             };

@@ -44,7 +44,8 @@ public static class ShapeSdf
         ShapeKind.Star => Star5(x, y + 0.05f, 1f, 0.45f),
         ShapeKind.Cross => MathF.Min(Box(x, y, 0.95f, 0.32f), Box(x, y, 0.32f, 0.95f)),
         ShapeKind.Ring => MathF.Abs(MathF.Sqrt(x * x + y * y) - 0.7f) - 0.25f,
-        ShapeKind.Diamond => (MathF.Abs(x) + MathF.Abs(y) - 0.95f) * 0.70710678f,
+        // A tall rhombus (diagonals 1.0 x 1.96), never a rotated square; the sampler only stretches it taller.
+        ShapeKind.Diamond => (0.98f * MathF.Abs(x) + 0.5f * MathF.Abs(y) - 0.49f) * 0.9094f,
         ShapeKind.Hexagon => Hexagon(x, y, 0.82f),
         ShapeKind.Arrow => MathF.Min(Box(x + 0.35f, y, 0.6f, 0.22f), Triangle(y, -(x - 0.3f), 0.6f)),
         ShapeKind.Heart => Heart(x, y),

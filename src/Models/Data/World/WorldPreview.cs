@@ -34,11 +34,18 @@ public static class WorldPreview
             var scene = WorldGenerator.Generate(source, split, n, seed, size, buffers);
             int left = 6 + (n % columns) * cellWidth, top = originY + (n / columns) * cellHeight;
             canvas.DrawImage(buffers.Image, size, size, left, top, scale);
+            // Masks: a light tint (so the object's own colour stays readable) and a solid outline.
             for (int y = 0; y < imageSide; y++)
                 for (int x = 0; x < imageSide; x++)
                 {
-                    int id = buffers.Instance[(y / scale) * size + x / scale];
-                    if (id > 0) canvas.Blend(left + x, top + y, s_instanceColours[(id - 1) % s_instanceColours.Length], 0.35f);
+                    int sx = x / scale, sy = y / scale, id = buffers.Instance[sy * size + sx];
+                    if (id == 0) continue;
+                    var colour = s_instanceColours[(id - 1) % s_instanceColours.Length];
+                    bool edge = (x % scale == 0 && (sx == 0 || buffers.Instance[sy * size + sx - 1] != id))
+                             || (x % scale == scale - 1 && (sx == size - 1 || buffers.Instance[sy * size + sx + 1] != id))
+                             || (y % scale == 0 && (sy == 0 || buffers.Instance[(sy - 1) * size + sx] != id))
+                             || (y % scale == scale - 1 && (sy == size - 1 || buffers.Instance[(sy + 1) * size + sx] != id));
+                    canvas.Blend(left + x, top + y, colour, edge ? 0.9f : 0.2f);
                 }
             for (int k = 0; k < scene.Boxes.Count; k++)
             {

@@ -24,7 +24,7 @@ public sealed class SceneObject
     /// <summary>Half extents of the axis-aligned box holding the rotated shape, in pixels.</summary>
     public (float HalfWidth, float HalfHeight) HalfExtent()
     {
-        float c = MathF.Abs(MathF.Cos(Rotation)), s = MathF.Abs(MathF.Sin(Rotation));
+        float c = MathF.Abs(DeterministicMath.Cos(Rotation)), s = MathF.Abs(DeterministicMath.Sin(Rotation));
         float rx = Radius * Aspect * 1.1f, ry = Radius / Aspect * 1.1f;
         return (c * rx + s * ry, s * rx + c * ry);
     }
@@ -32,7 +32,7 @@ public sealed class SceneObject
     /// <summary>The frame mapping pixel (x, y) to unit coordinates: u = Ux*x + Uy*y + U0, v likewise.</summary>
     internal Frame LocalFrame()
     {
-        float c = MathF.Cos(Rotation), s = MathF.Sin(Rotation);
+        float c = DeterministicMath.Cos(Rotation), s = DeterministicMath.Sin(Rotation);
         float sx = 1f / (Radius * Aspect), sy = Aspect / Radius;
         return new Frame(c * sx, s * sx, -(c * CenterX + s * CenterY) * sx,
                          -s * sy, c * sy, -(-s * CenterX + c * CenterY) * sy,

@@ -42,7 +42,7 @@ public sealed class SceneRandom
     public T Pick<T>(IReadOnlyList<T> items) => items[NextInt(items.Count)];
 
     /// <summary>A log-uniform draw, for scales and aspect ratios.</summary>
-    public float LogRange(float low, float high) => MathF.Exp(Range(MathF.Log(low), MathF.Log(high)));
+    public float LogRange(float low, float high) => DeterministicMath.Exp(Range(DeterministicMath.Log(low), DeterministicMath.Log(high)));
 }
 
 /// <summary>Stable keys: (source, split, index, seed) → a 64-bit Generator seed, identical on every machine.</summary>

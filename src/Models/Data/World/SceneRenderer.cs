@@ -37,7 +37,7 @@ public static class SceneRenderer
         Array.Clear(buffers.Instance);
         byte stuff = (byte)(ShapeSdf.Count + StuffClasses.Of(layout.Family));
         float inv = 1f / size;
-        float cos = MathF.Cos(layout.Angle), sin = MathF.Sin(layout.Angle);
+        float cos = DeterministicMath.Cos(layout.Angle), sin = DeterministicMath.Sin(layout.Angle);
         Rgb a = layout.Primary, b = layout.Secondary;
         float period = size / layout.Frequency;
         for (int y = 0; y < size; y++)

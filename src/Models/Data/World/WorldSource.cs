@@ -86,9 +86,13 @@ public sealed record WorldSource(string Name, string Like, WorldTask Task, World
     }
 
     /// <summary>Segmentation class of a semantic-map value (see <see cref="SceneBuffers.Semantic"/>) under this source's labels.</summary>
-    public int SegmentationClass(byte semantic) => Segmentation == SegmentationLabels.ObjectsAndStuff
-        ? semantic
+    /// <remarks>255 (padding from augmentations) stays 255, the ignore index of the losses.</remarks>
+    public int SegmentationClass(byte semantic) => semantic == IgnoreIndex ? IgnoreIndex
+        : Segmentation == SegmentationLabels.ObjectsAndStuff ? semantic
         : semantic >= ShapeSdf.Count ? semantic - ShapeSdf.Count : StuffClasses.Count;
+
+    /// <summary>Semantic label of pixels with no target (padding); pass it as the loss's ignore index.</summary>
+    public const int IgnoreIndex = 255;
 
     public int SegmentationClassCount => Segmentation == SegmentationLabels.ObjectsAndStuff ? ShapeSdf.Count + StuffClasses.Count : StuffClasses.Count + 1;
 

@@ -41,15 +41,10 @@ public class WorldAnnotationTests
                         Assert.InRange(b.Depth[p], 2f, SceneRenderer.FarDepth);
                     }
                     // Occlusion follows depth: the visible object is the nearest of those whose shape covers the pixel.
+                    // DistanceAt evaluates exactly what the rasteriser does, so no edge tolerance is needed.
                     SceneObject? nearest = null;
-                    bool ambiguous = false;
                     foreach (var candidate in scene.Layout.Objects)
-                    {
-                        float d = candidate.DistanceAt(x, y);
-                        if (MathF.Abs(d) < 0.05f) ambiguous = true; // on an edge the incremental rasteriser may round either way
-                        if (d <= 0f && (nearest is null || candidate.Depth < nearest.Depth)) nearest = candidate;
-                    }
-                    if (ambiguous) continue;
+                        if (candidate.Covers(x, y) && (nearest is null || candidate.Depth < nearest.Depth)) nearest = candidate;
                     if (nearest is null) Assert.Equal(0, id);
                     else
                     {

@@ -39,12 +39,12 @@ public sealed class SceneObject
                          Radius * MathF.Min(Aspect, 1f / Aspect));
     }
 
-    /// <summary>Signed distance in pixels from the pixel centre (x + 0.5, y + 0.5); negative inside.</summary>
+    /// <summary>Signed distance in pixels from the pixel centre (x + 0.5, y + 0.5); negative inside. Bit-identical to what the renderer evaluates.</summary>
     public float DistanceAt(int x, int y)
     {
         var f = LocalFrame();
         float px = x + 0.5f, py = y + 0.5f;
-        return ShapeSdf.Distance(Shape, f.Ux * px + f.Uy * py + f.U0, f.Vx * px + f.Vy * py + f.V0) * f.PixelsPerUnit;
+        return ShapeSdf.Distance(Shape, f.U(px, py), f.V(px, py)) * f.PixelsPerUnit;
     }
 
     /// <summary>Whether the unoccluded shape would own pixel (x, y) (coverage at least one half).</summary>
@@ -53,10 +53,10 @@ public sealed class SceneObject
     internal readonly record struct Frame(float Ux, float Uy, float U0, float Vx, float Vy, float V0, float PixelsPerUnit)
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float U(float x, float y) => Ux * x + Uy * y + U0;
+        public float U(float x, float y) => Ux * x + (Uy * y + U0); // the renderer's association: row constant first
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float V(float x, float y) => Vx * x + Vy * y + V0;
+        public float V(float x, float y) => Vx * x + (Vy * y + V0);
     }
 }
 

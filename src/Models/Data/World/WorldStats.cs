@@ -77,9 +77,10 @@ public static class WorldStats
     {
         ArgumentNullException.ThrowIfNull(source);
         var buffers = new SceneBuffers(size);
-        for (int i = 0; i < Math.Min(count, 50); i++) WorldGenerator.Generate(source, "train", i, seed + 1, size, buffers); // warm-up (JIT)
+        int length = WorldGenerator.SplitLength(source, "train", seed) ?? int.MaxValue; // suites are finite: wrap around
+        for (int i = 0; i < Math.Min(count, 50); i++) WorldGenerator.Generate(source, "train", i % length, seed + 1, size, buffers); // warm-up (JIT)
         long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < count; i++) WorldGenerator.Generate(source, "train", i % Math.Max(1, WorldGenerator.SplitLength(source, "train", seed) ?? int.MaxValue), seed, size, buffers);
+        for (int i = 0; i < count; i++) WorldGenerator.Generate(source, "train", i % length, seed, size, buffers);
         return count / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 }

@@ -6,4 +6,5 @@ root.Add(TrainCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(EvalCommand.Create());
 root.Add(ProbeCommand.Create());
+root.Add(DataCommand.Create());
 return CliRunner.Run(root, args);

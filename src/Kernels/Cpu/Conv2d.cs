@@ -126,23 +126,51 @@ public static unsafe class Conv2d
         }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
-        new Span<float>(gradWeight, geometry.OutChannels * patch).Clear();
-        var buffer = geometry.IsPointwise ? null : GC.AllocateUninitializedArray<float>(patch * plane, pinned: true);
-        fixed (float* columns = buffer)
+        int weightSize = geometry.OutChannels * patch;
+        // Images are summed in fixed groups (each group's partial gradient computed by one task with
+        // serial GEMMs), then the partials are added in group order: parallel, yet the same sums
+        // whatever the thread count.
+        int groupCount = (geometry.BatchSize + ImagesPerWeightGroup - 1) / ImagesPerWeightGroup;
+        var partials = groupCount == 1 ? null : GC.AllocateUninitializedArray<float>(groupCount * weightSize, pinned: true);
+        fixed (float* partialStart = partials)
         {
-            // Images in sequence (they all add into gradWeight); each GEMM is parallel over its rows.
-            for (int image = 0; image < geometry.BatchSize; image++)
-                for (int g = 0; g < geometry.Groups; g++)
+            float* partialBase = partialStart;
+            CpuParallel.For(groupCount, 1, (from, to) =>
+            {
+                using var serial = groupCount > 1 ? CpuParallel.SerialScope() : null;
+                var buffer = geometry.IsPointwise ? null : GC.AllocateUninitializedArray<float>(patch * plane, pinned: true);
+                fixed (float* columns = buffer)
                 {
-                    float* source = input + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
-                    float* cols = geometry.IsPointwise ? source : columns;
-                    if (!geometry.IsPointwise)
-                        Im2col(source, geometry, cols);
-                    float* grad = gradOutput + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
-                    Gemm.Run(false, true, outPerGroup, patch, plane, 1f, grad, plane, cols, plane, 1f, gradWeight + (long)g * outPerGroup * patch, patch);
+                    for (int group = from; group < to; group++)
+                    {
+                        float* target = partialBase == null ? gradWeight : partialBase + (long)group * weightSize;
+                        new Span<float>(target, weightSize).Clear();
+                        int end = Math.Min(geometry.BatchSize, (group + 1) * ImagesPerWeightGroup);
+                        for (int image = group * ImagesPerWeightGroup; image < end; image++)
+                            for (int g = 0; g < geometry.Groups; g++)
+                            {
+                                float* source = input + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
+                                float* cols = geometry.IsPointwise ? source : columns;
+                                if (!geometry.IsPointwise)
+                                    Im2col(source, geometry, cols);
+                                float* grad = gradOutput + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
+                                Gemm.Run(false, true, outPerGroup, patch, plane, 1f, grad, plane, cols, plane, 1f, target + (long)g * outPerGroup * patch, patch);
+                            }
+                    }
                 }
+            });
+            if (partialBase != null)
+            {
+                var total = new Span<float>(gradWeight, weightSize);
+                new ReadOnlySpan<float>(partialBase, weightSize).CopyTo(total);
+                for (int group = 1; group < groupCount; group++)
+                    TensorPrimitives.Add(total, new ReadOnlySpan<float>(partialBase + (long)group * weightSize, weightSize), total);
+            }
         }
     }
+
+    /// <summary>Images per partial weight gradient in <see cref="BackwardWeight"/> (fixed, so sums do not depend on threads).</summary>
+    private const int ImagesPerWeightGroup = 4;
 
     /// <summary>gradBias[c] = sum of gradOutput[:, c, :, :]. Overwrites gradBias.</summary>
     public static void BackwardBias(float* gradOutput, int batchSize, int channelCount, int planeSize, float* gradBias)

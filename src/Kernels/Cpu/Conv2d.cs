@@ -182,6 +182,14 @@ public static unsafe class Conv2d
         }
     }
 
+    /// <summary>Output columns [start, end) whose input column ow * stride + offset lies in [0, inWidth).</summary>
+    private static (int Start, int End) ValidColumns(int offset, int stride, int inWidth, int outWidth)
+    {
+        int start = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        int end = Math.Min(outWidth, (inWidth - offset + stride - 1) / stride);
+        return (Math.Min(start, outWidth), Math.Max(end, Math.Min(start, outWidth)));
+    }
+
     /// <summary>Floats of unfolded columns per GEMM in the forward (~1 MiB: fits L2 beside the packed panels).</summary>
     private const int ColumnChunkFloats = 256 * 1024;
 
@@ -235,11 +243,14 @@ public static unsafe class Conv2d
                             continue;
                         }
                         float* sourceRow = plane + (long)ih * inW;
-                        for (int ow = 0; ow < outW; ow++)
-                        {
-                            int iw = ow * shape.StrideWidth + wOffset;
-                            line[ow] = (uint)iw < (uint)inW ? sourceRow[iw] : 0f;
-                        }
+                        var (owStart, owEnd) = ValidColumns(wOffset, shape.StrideWidth, inW, outW);
+                        new Span<float>(line, owStart).Clear();
+                        if (shape.StrideWidth == 1)
+                            new ReadOnlySpan<float>(sourceRow + owStart + wOffset, owEnd - owStart).CopyTo(new Span<float>(line + owStart, owEnd - owStart));
+                        else
+                            for (int ow = owStart, iw = owStart * shape.StrideWidth + wOffset; ow < owEnd; ow++, iw += shape.StrideWidth)
+                                line[ow] = sourceRow[iw];
+                        new Span<float>(line + owEnd, outW - owEnd).Clear();
                     }
                 }
     }
@@ -265,10 +276,15 @@ public static unsafe class Conv2d
                             continue;
                         float* targetRow = plane + (long)ih * inW;
                         float* line = source + oh * outW;
-                        for (int ow = 0; ow < outW; ow++)
+                        var (owStart, owEnd) = ValidColumns(wOffset, shape.StrideWidth, inW, outW);
+                        if (shape.StrideWidth == 1)
                         {
-                            int iw = ow * shape.StrideWidth + wOffset;
-                            if ((uint)iw < (uint)inW)
+                            var span = new Span<float>(targetRow + owStart + wOffset, owEnd - owStart);
+                            TensorPrimitives.Add(span, new ReadOnlySpan<float>(line + owStart, owEnd - owStart), span);
+                        }
+                        else
+                        {
+                            for (int ow = owStart, iw = owStart * shape.StrideWidth + wOffset; ow < owEnd; ow++, iw += shape.StrideWidth)
                                 targetRow[iw] += line[ow];
                         }
                     }

@@ -64,7 +64,7 @@ public static unsafe class Conv2d
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         // Unfold a few output rows at a time so the column block stays in L2 while the GEMM reads it.
-        int rowsPerChunk = geometry.IsPointwise ? geometry.OutHeight : Math.Clamp(ColumnChunkFloats / Math.Max(patch * geometry.OutWidth, 1), 1, geometry.OutHeight);
+        int rowsPerChunk = RowsPerChunk(geometry);
         PerImage(geometry, patch * rowsPerChunk * geometry.OutWidth, (image, columns) =>
         {
             for (int g = 0; g < geometry.Groups; g++)
@@ -109,18 +109,27 @@ public static unsafe class Conv2d
         }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
-        PerImage(geometry, patch * plane, (image, columns) =>
+        int rowsPerChunk = RowsPerChunk(geometry);
+        PerImage(geometry, patch * rowsPerChunk * geometry.OutWidth, (image, columns) =>
         {
             for (int g = 0; g < geometry.Groups; g++)
             {
                 float* target = gradInput + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
-                float* gradCols = geometry.IsPointwise ? target : columns;
                 float* source = gradOutput + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
-                Gemm.Run(true, false, patch, plane, outPerGroup, 1f, weight + (long)g * outPerGroup * patch, patch, source, plane, 0f, gradCols, plane);
-                if (!geometry.IsPointwise)
+                float* groupWeight = weight + (long)g * outPerGroup * patch;
+                if (geometry.IsPointwise)
                 {
-                    new Span<float>(target, geometry.InChannelsPerGroup * geometry.InPlane).Clear();
-                    Col2im(gradCols, geometry, target);
+                    Gemm.Run(true, false, patch, plane, outPerGroup, 1f, groupWeight, patch, source, plane, 0f, target, plane);
+                    continue;
+                }
+                new Span<float>(target, geometry.InChannelsPerGroup * geometry.InPlane).Clear();
+                for (int oh = 0; oh < geometry.OutHeight; oh += rowsPerChunk)
+                {
+                    int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
+                    int pixels = rowsHere * geometry.OutWidth;
+                    // gradColumns[patch, pixels] = weightᵀ · gradOutput[:, chunk], then folded back into the image.
+                    Gemm.Run(true, false, patch, pixels, outPerGroup, 1f, groupWeight, patch, source + (long)oh * geometry.OutWidth, plane, 0f, columns, pixels);
+                    Col2im(columns, geometry, target, oh, rowsHere);
                 }
             }
         });
@@ -140,6 +149,7 @@ public static unsafe class Conv2d
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         int weightSize = geometry.OutChannels * patch;
+        int rowsPerChunk = RowsPerChunk(geometry);
         // Images are summed in fixed groups (each group's partial gradient computed by one task with
         // serial GEMMs), then the partials are added in group order: parallel, yet the same sums
         // whatever the thread count.
@@ -151,7 +161,7 @@ public static unsafe class Conv2d
             CpuParallel.For(groupCount, 1, (from, to) =>
             {
                 using var serial = groupCount > 1 ? CpuParallel.SerialScope() : null;
-                var buffer = geometry.IsPointwise ? null : GC.AllocateUninitializedArray<float>(patch * plane, pinned: true);
+                var buffer = geometry.IsPointwise ? null : GC.AllocateUninitializedArray<float>(patch * rowsPerChunk * geometry.OutWidth, pinned: true);
                 fixed (float* columns = buffer)
                 {
                     for (int group = from; group < to; group++)
@@ -163,11 +173,21 @@ public static unsafe class Conv2d
                             for (int g = 0; g < geometry.Groups; g++)
                             {
                                 float* source = input + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
-                                float* cols = geometry.IsPointwise ? source : columns;
-                                if (!geometry.IsPointwise)
-                                    Im2col(source, geometry, cols);
                                 float* grad = gradOutput + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
-                                Gemm.Run(false, true, outPerGroup, patch, plane, 1f, grad, plane, cols, plane, 1f, target + (long)g * outPerGroup * patch, patch);
+                                float* groupTarget = target + (long)g * outPerGroup * patch;
+                                if (geometry.IsPointwise)
+                                {
+                                    Gemm.Run(false, true, outPerGroup, patch, plane, 1f, grad, plane, source, plane, 1f, groupTarget, patch);
+                                    continue;
+                                }
+                                for (int oh = 0; oh < geometry.OutHeight; oh += rowsPerChunk)
+                                {
+                                    int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
+                                    int pixels = rowsHere * geometry.OutWidth;
+                                    Im2col(source, geometry, columns, oh, rowsHere);
+                                    // gradWeight += gradOutput[:, chunk] · columnsᵀ
+                                    Gemm.Run(false, true, outPerGroup, patch, pixels, 1f, grad + (long)oh * geometry.OutWidth, plane, columns, pixels, 1f, groupTarget, patch);
+                                }
                             }
                     }
                 }
@@ -190,8 +210,12 @@ public static unsafe class Conv2d
         return (Math.Min(start, outWidth), Math.Max(end, Math.Min(start, outWidth)));
     }
 
-    /// <summary>Floats of unfolded columns per GEMM in the forward (~1 MiB: fits L2 beside the packed panels).</summary>
+    /// <summary>Floats of unfolded columns per GEMM (~1 MiB: fits L2 beside the packed panels).</summary>
     private const int ColumnChunkFloats = 256 * 1024;
+
+    /// <summary>Output rows unfolded per GEMM so a column block holds about <see cref="ColumnChunkFloats"/>.</summary>
+    private static int RowsPerChunk(in Conv2dGeometry g) =>
+        g.IsPointwise ? Math.Max(g.OutHeight, 1) : Math.Clamp(ColumnChunkFloats / Math.Max(g.PatchSize * g.OutWidth, 1), 1, Math.Max(g.OutHeight, 1));
 
     /// <summary>Images per partial weight gradient in <see cref="BackwardWeight"/> (fixed, so sums do not depend on threads).</summary>
     private const int ImagesPerWeightGroup = 4;
@@ -255,27 +279,32 @@ public static unsafe class Conv2d
                 }
     }
 
-    /// <summary>The adjoint of <see cref="Im2col"/>: adds every column entry back to its input position. Accumulates into input.</summary>
+    /// <summary>
+    /// The adjoint of <see cref="Im2col"/> over output rows [rowStart, rowStart + rowCount) (all when
+    /// rowCount &lt; 0): adds every column entry back to its input position. Accumulates into input.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Col2im(float* columns, in Conv2dGeometry shape, float* input)
+    public static void Col2im(float* columns, in Conv2dGeometry shape, float* input, int rowStart = 0, int rowCount = -1)
     {
-        // columns [patchSize, outHeight * outWidth]; input [inChannelsPerGroup, inHeight, inWidth]
-        int inH = shape.InHeight, inW = shape.InWidth, outH = shape.OutHeight, outW = shape.OutWidth;
+        // columns [patchSize, rowCount * outWidth]; input [inChannelsPerGroup, inHeight, inWidth]
+        int inH = shape.InHeight, inW = shape.InWidth, outW = shape.OutWidth;
+        if (rowCount < 0) rowCount = shape.OutHeight - rowStart;
+        int rowEnd = rowStart + rowCount;
         int row = 0;
         for (int c = 0; c < shape.InChannelsPerGroup; c++)
             for (int kh = 0; kh < shape.KernelHeight; kh++)
                 for (int kw = 0; kw < shape.KernelWidth; kw++, row++)
                 {
                     float* plane = input + (long)c * inH * inW;
-                    float* source = columns + (long)row * outH * outW;
+                    float* source = columns + (long)row * rowCount * outW;
                     int wOffset = kw * shape.DilationWidth - shape.PaddingWidth;
-                    for (int oh = 0; oh < outH; oh++)
+                    for (int oh = rowStart; oh < rowEnd; oh++)
                     {
                         int ih = oh * shape.StrideHeight - shape.PaddingHeight + kh * shape.DilationHeight;
                         if ((uint)ih >= (uint)inH)
                             continue;
                         float* targetRow = plane + (long)ih * inW;
-                        float* line = source + oh * outW;
+                        float* line = source + (long)(oh - rowStart) * outW;
                         var (owStart, owEnd) = ValidColumns(wOffset, shape.StrideWidth, inW, outW);
                         if (shape.StrideWidth == 1)
                         {

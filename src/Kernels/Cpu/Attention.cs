@@ -14,8 +14,8 @@ namespace Tessera.Kernels.Cpu;
 /// </summary>
 public static unsafe class Attention
 {
-    /// <summary>Query rows per task: large enough for the GEMMs, small enough to spread over threads.</summary>
-    public const int QueryBlock = 32;
+    /// <summary>Query rows per task: large enough that packing k and v is amortised over many rows, small enough to spread over threads.</summary>
+    public const int QueryBlock = 128;
 
     /// <summary>
     /// An additive bias read through strides: element (b, i, j) is

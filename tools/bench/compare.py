@@ -3,9 +3,10 @@
 
   OPENBLAS_CORETYPE=Cooperlake /usr/bin/python3 tools/bench/compare.py [names...] [--rounds 3] [--markdown]
 
-For every benchmark, alternates the two sides for several rounds (Tessera through
-`tessera bench NAME --json`, PyTorch in this process) and reports the median of each side's
-medians and ratio = PyTorch ms / Tessera ms (>= 1 means Tessera is faster).
+For every benchmark, alternates the two sides for several rounds, each in a fresh process
+(`tessera bench NAME --json` and `torch_bench.py NAME --json`, so peak memory is per bench),
+and reports the median of each side's medians and ratio = PyTorch ms / Tessera ms (>= 1 means
+Tessera is faster), plus both sides' peak resident memory.
 """
 import json
 import os
@@ -26,6 +27,12 @@ def tessera(name, seconds):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def torch_side(name, seconds):
+    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_bench.py"), name, "--json"],
+                         check=True, capture_output=True, text=True, env=dict(os.environ)).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main():
     argv = sys.argv[1:]
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 3
@@ -40,22 +47,25 @@ def main():
         ours, theirs = [], []
         for _ in range(rounds):
             ours.append(tessera(name, 1.0))
-            theirs.append(torch_bench.run(name))
+            theirs.append(torch_side(name, 1.0))
         t_ms = statistics.median(r["ms"] for r in ours)
         p_ms = statistics.median(r["ms"] for r in theirs)
         row = {"bench": name, "tessera_ms": t_ms, "torch_ms": p_ms, "ratio": p_ms / t_ms,
                "tessera_gflops": statistics.median(r["gflops"] for r in ours), "torch_gflops": statistics.median(r["gflops"] for r in theirs)}
         if "images_per_s" in ours[0]:
             row["tessera_images_per_s"] = statistics.median(r["images_per_s"] for r in ours)
+            row["torch_images_per_s"] = statistics.median(r["images_per_s"] for r in theirs)
+        row["tessera_peak_mb"] = max(r.get("peak_mb", 0) for r in ours)
+        row["torch_peak_mb"] = max(r.get("peak_mb", 0) for r in theirs)
         rows.append(row)
         if not markdown:
             print(json.dumps(row), flush=True)
     if markdown:
-        print("| bench | Tessera ms | PyTorch ms | ratio (PyTorch/Tessera) | Tessera GFLOP/s | PyTorch GFLOP/s |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| bench | Tessera ms | PyTorch ms | ratio (PyTorch/Tessera) | Tessera GFLOP/s | PyTorch GFLOP/s | peak MB Tessera / PyTorch |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             g = lambda v: f"{v:.1f}" if v else "-"
-            print(f"| {r['bench']} | {r['tessera_ms']:.2f} | {r['torch_ms']:.2f} | {r['ratio']:.2f} | {g(r['tessera_gflops'])} | {g(r['torch_gflops'])} |")
+            print(f"| {r['bench']} | {r['tessera_ms']:.2f} | {r['torch_ms']:.2f} | {r['ratio']:.2f} | {g(r['tessera_gflops'])} | {g(r['torch_gflops'])} | {r['tessera_peak_mb']:.0f} / {r['torch_peak_mb']:.0f} |")
 
 
 if __name__ == "__main__":

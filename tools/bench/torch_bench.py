@@ -6,6 +6,7 @@ Run under Debian's PyTorch with OpenBLAS told its CPU type (see ../../../shared/
 compare.py imports this module to alternate the two sides in one run.
 """
 import json
+import resource
 import statistics
 import sys
 import time
@@ -152,6 +153,8 @@ def run(name, min_seconds=1.0):
     result = {"bench": name, "ms": round(ms, 4), "gflops": round(flops / (ms * 1e6), 2) if flops else 0}
     if name.startswith("train_step_"):
         result["images_per_s"] = round(64 / (ms / 1000), 2)
+    # Peak resident memory of this process so far (compare.py runs one bench per process).
+    result["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
 
 

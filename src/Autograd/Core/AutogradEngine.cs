@@ -28,7 +28,34 @@ public static class AutogradEngine
     /// there, as PyTorch does). <paramref name="gradient"/> defaults to 1 for a one-element root.
     /// The graph is kept, so calling Backward twice accumulates twice.
     /// </summary>
-    public static void Backward(Tensor root, Tensor? gradient = null)
+    public static void Backward(Tensor root, Tensor? gradient = null) =>
+        Walk(root, gradient, (leaf, grad) =>
+        {
+            AccumulateInto(leaf, grad);
+            return false;
+        });
+
+    /// <summary>
+    /// d(root)/d(leaf) for every leaf the root depends on, returned in a map instead of written to
+    /// <see cref="Tensor.Grad"/> (so several threads may differentiate through shared parameters at
+    /// once, as the SIMT trainer's virtual devices do). Non-leaf RetainGrad flags are honoured.
+    /// </summary>
+    public static Dictionary<Tensor, Tensor> LeafGradients(Tensor root, Tensor? gradient = null)
+    {
+        var result = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        Walk(root, gradient, (leaf, grad) =>
+        {
+            result[leaf] = grad;
+            return true;
+        });
+        return result;
+    }
+
+    /// <summary>
+    /// The reverse sweep shared by <see cref="Backward"/> and <see cref="LeafGradients"/>: hands every
+    /// leaf's total gradient to <paramref name="leafSink"/>, which returns whether it keeps that tensor.
+    /// </summary>
+    private static void Walk(Tensor root, Tensor? gradient, Func<Tensor, Tensor, bool> leafSink)
     {
         ArgumentNullException.ThrowIfNull(root);
         if (!root.RequiresGrad)
@@ -46,30 +73,88 @@ public static class AutogradEngine
 
         var order = TopologicalOrder(root);
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        var pending = new GradientRefs(gradient);
         using var noGrad = GradMode.NoGrad();
         for (int i = order.Count - 1; i >= 0; i--)
         {
             var tensor = order[i];
             if (!grads.Remove(tensor, out var grad))
                 continue;
+            pending.Release(grad);
             var node = tensor.GradFn;
-            if (node is null || tensor.RetainsGrad)
-                AccumulateInto(tensor, grad);
             if (node is null)
+            {
+                if (leafSink(tensor, grad)) pending.Hold(grad);
+                else pending.DisposeIfUnused(grad);
                 continue;
-            var inputGrads = node.BackwardRule(grad);
+            }
+            if (tensor.RetainsGrad)
+                AccumulateInto(tensor, grad);
+            Tensor?[] inputGrads;
+            // Temporaries a rule creates die with the rule; only the gradients it returns move on.
+            using (var ruleScope = new TensorScope())
+            {
+                inputGrads = node.BackwardRule(grad);
+                foreach (var inputGrad in inputGrads)
+                    if (inputGrad is not null) ruleScope.MoveToOuter(inputGrad);
+            }
             if (inputGrads.Length != node.Inputs.Count)
                 throw new InvalidOperationException($"{node.Name} backward returned {inputGrads.Length} gradients for {node.Inputs.Count} inputs");
+            var spent = new List<Tensor> { grad };
             for (int k = 0; k < inputGrads.Length; k++)
             {
                 var input = node.Inputs[k];
                 var inputGrad = inputGrads[k];
                 if (inputGrad is null || !input.RequiresGrad)
+                {
+                    if (inputGrad is not null) spent.Add(inputGrad);
                     continue;
+                }
                 if (!Shapes.Equal(inputGrad.Shape, input.Shape))
                     throw new InvalidOperationException($"{node.Name} backward produced a gradient of shape {Shapes.Format(inputGrad.Shape)} for input {k} of shape {Shapes.Format(input.Shape)}");
-                grads[input] = grads.TryGetValue(input, out var existing) ? Functional.Add(existing, inputGrad) : inputGrad;
+                if (grads.TryGetValue(input, out var existing))
+                {
+                    grads[input] = Functional.Add(existing, inputGrad);
+                    pending.Release(existing);
+                    spent.Add(existing);
+                    spent.Add(inputGrad);
+                }
+                else
+                {
+                    grads[input] = inputGrad;
+                }
+                pending.Hold(grads[input]);
             }
+            // Gradients nobody holds any more go back to the memory pool now, not at the end of the step.
+            foreach (var tensorGrad in spent)
+                pending.DisposeIfUnused(tensorGrad);
+        }
+    }
+
+    /// <summary>
+    /// Counts how many pending gradient entries hold each gradient tensor (rules may return the same
+    /// tensor for several inputs), so a gradient is disposed only once nothing refers to it; the
+    /// caller's own gradient argument is never disposed.
+    /// </summary>
+    private sealed class GradientRefs(Tensor callerGradient)
+    {
+        private readonly Dictionary<Tensor, int> _holders = new(ReferenceEqualityComparer.Instance) { [callerGradient] = 1 };
+
+        public void Hold(Tensor t) => _holders[t] = _holders.GetValueOrDefault(t) + 1;
+
+        public void Release(Tensor t)
+        {
+            if (_holders.TryGetValue(t, out int count))
+            {
+                if (count <= 1) _holders.Remove(t);
+                else _holders[t] = count - 1;
+            }
+        }
+
+        public void DisposeIfUnused(Tensor t)
+        {
+            if (!ReferenceEquals(t, callerGradient) && !_holders.ContainsKey(t))
+                t.Dispose();
         }
     }
 

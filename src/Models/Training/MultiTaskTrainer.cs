@@ -11,7 +11,7 @@ namespace Tessera.Models.Training;
 /// own batch and input size, and runs the shared backbone, that task's head and its loss.
 /// Devices run on one thread each, concurrently, because batch norm is synchronised across all of
 /// them (cross-task SyncBN through <see cref="DeviceStatisticsGroup"/>). Each device's gradients
-/// are kept apart (<see cref="DeviceGradients"/>), then parameter p gets
+/// are kept apart (<see cref="AutogradEngine.LeafGradients"/>), then parameter p gets
 /// (1 / N^p) Σ_{devices d that used p} grad_d(p): a task average, not a sample average, and a head
 /// no device used this step gets no gradient (so no update, as in the paper). Sums run in device
 /// order, so a run is bitwise deterministic for a seed whatever the thread timing.
@@ -218,7 +218,7 @@ public sealed class MultiTaskTrainer
         var output = Model.Forward(task.Name, batch);
         var loss = task.LossWeight == 1.0 ? output.Loss : output.Loss * (float)task.LossWeight;
         double lossValue = output.Loss.Item();
-        var gradients = DeviceGradients.Compute(loss);
+        var gradients = AutogradEngine.LeafGradients(loss);
         // The gradients outlive this device's scope: the main thread averages them.
         var kept = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         using (TensorScope.Unscoped())

@@ -300,9 +300,9 @@ public sealed partial class Tensor : IDisposable
     {
         switch (source.DType.ElementSize())
         {
-            case 1: StridedCopy.Run(source.Pointer<byte>(), source._shape, source._strides, denseDestination.Pointer<byte>()); break;
-            case 4: StridedCopy.Run(source.Pointer<int>(), source._shape, source._strides, denseDestination.Pointer<int>()); break;
-            case 8: StridedCopy.Run(source.Pointer<long>(), source._shape, source._strides, denseDestination.Pointer<long>()); break;
+            case 1: StridedCopy.ToDense(source.Pointer<byte>(), source._shape, source._strides, denseDestination.Pointer<byte>()); break;
+            case 4: StridedCopy.ToDense(source.Pointer<int>(), source._shape, source._strides, denseDestination.Pointer<int>()); break;
+            case 8: StridedCopy.ToDense(source.Pointer<long>(), source._shape, source._strides, denseDestination.Pointer<long>()); break;
             default: throw new InvalidOperationException($"no copy kernel for {source.DType}");
         }
     }

@@ -15,11 +15,15 @@ public static class Philox
     private const uint W0 = 0x9E3779B9;
     private const uint W1 = 0xBB67AE85;
 
+    /// <summary>The block for (seed, block index): the layout every Tessera RNG kernel uses.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (uint X0, uint X1, uint X2, uint X3) Block(ulong seed, ulong block)
+    public static (uint X0, uint X1, uint X2, uint X3) Block(ulong seed, ulong block) =>
+        Block((uint)block, (uint)(block >> 32), 0, 0, (uint)seed, (uint)(seed >> 32));
+
+    /// <summary>Philox4x32-10 of a full 128-bit counter and 64-bit key (checked against the Random123 known answers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (uint X0, uint X1, uint X2, uint X3) Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {
-        uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
-        uint c0 = (uint)block, c1 = (uint)(block >> 32), c2 = 0, c3 = 0;
         for (int round = 0; round < 10; round++)
         {
             ulong p0 = (ulong)M0 * c0;

@@ -9,6 +9,8 @@ public static class CpuParallel
 {
     private static int _maxThreads = Environment.ProcessorCount;
 
+    [ThreadStatic] private static int _serialDepth;
+
     /// <summary>Threads a kernel may use (default: the processor count). 1 makes every kernel serial.</summary>
     public static int MaxThreads
     {
@@ -27,7 +29,7 @@ public static class CpuParallel
         if (count <= 0)
             return;
         minChunk = Math.Max(1, minChunk);
-        int threads = _maxThreads;
+        int threads = _serialDepth > 0 ? 1 : _maxThreads;
         int chunks = Math.Min(count / minChunk, threads * 4);
         if (threads == 1 || chunks <= 1)
         {
@@ -48,6 +50,28 @@ public static class CpuParallel
         const long MinWorkPerChunk = 32_768;
         int minChunk = (int)Math.Clamp(MinWorkPerChunk / Math.Max(1, costPerItem), 1, int.MaxValue);
         For(count, minChunk, body);
+    }
+
+    /// <summary>
+    /// Until disposed, kernels called on this thread run serially (an outer loop that is already
+    /// parallel, such as one GEMM per batch, uses this so inner kernels do not split again).
+    /// </summary>
+    public static IDisposable SerialScope()
+    {
+        _serialDepth++;
+        return new EndSerial();
+    }
+
+    private sealed class EndSerial : IDisposable
+    {
+        private bool _done;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            _serialDepth--;
+        }
     }
 
     /// <summary>Runs with <see cref="MaxThreads"/> temporarily set; restores it on dispose.</summary>

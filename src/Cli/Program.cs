@@ -1,0 +1,6 @@
+using System.CommandLine;
+using Tessera.Cli.Commands;
+
+var root = new RootCommand("tessera: a deep-learning engine in C#. Train reduced-scale multi-task vision models, run kernel benchmarks, inspect GPU kernels.");
+root.Add(TrainCommand.Create());
+return CliRunner.Run(root, args);

@@ -1,0 +1,206 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Tessera.Engine.Threading;
+
+namespace Tessera.Kernels.Cpu;
+
+/// <summary>
+/// SGEMM in the Goto/BLIS style for AVX-512: B is packed into 32-column panels and A into 6-row
+/// panels per cache block, and a 6×32 register-tile micro-kernel (12 zmm accumulators, two B
+/// vectors, one broadcast of A) runs the inner product with FMAs. The micro-kernel is a leaf loop
+/// with no calls, so the accumulators stay in registers (see docs/PERFORMANCE.md).
+/// Same contract as <see cref="Gemm.Run"/>: C = alpha·op(A)·op(B) + beta·C, row-major.
+/// </summary>
+public static unsafe class GemmAvx512Packed
+{
+    public const int MR = 6;
+    public const int NR = 32;
+    private const int KC = 256;
+    private const int MC = 72;
+    private const int NC = 2048;
+
+    public static bool IsSupported => Avx512F.IsSupported;
+
+    public static void Run(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        if (m == 0 || n == 0)
+            return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        int nBlock = Math.Min(NC, RoundUp(n, NR));
+        int kBlock = Math.Min(KC, k);
+        // Packed B is shared by every thread of a (jc, pc) block; each thread packs its own A.
+        float[] packedB = GC.AllocateUninitializedArray<float>(nBlock * kBlock, pinned: true);
+        fixed (float* pb = packedB)
+        {
+            for (int jc = 0; jc < n; jc += NC)
+            {
+                int nc = Math.Min(NC, n - jc);
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kc = Math.Min(KC, k - pc);
+                    float* pbLocal = pb;
+                    int nPanels = (nc + NR - 1) / NR;
+                    CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
+                    {
+                        for (int panel = from; panel < to; panel++)
+                            PackB(transposeB, b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pbLocal + (long)panel * NR * kc);
+                    });
+                    float betaHere = pc == 0 ? beta : 1f;
+                    int mBlocks = (m + MC - 1) / MC;
+                    CpuParallel.ForCost(mBlocks, 2L * MC * nc * kc, (from, to) =>
+                    {
+                        float* pa = stackalloc float[MC * KC];
+                        float* edge = stackalloc float[MR * NR];
+                        for (int block = from; block < to; block++)
+                        {
+                            int ic = block * MC;
+                            int mc = Math.Min(MC, m - ic);
+                            PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
+                            for (int jr = 0; jr < nc; jr += NR)
+                            {
+                                int nr = Math.Min(NR, nc - jr);
+                                float* bPanel = pbLocal + (long)(jr / NR) * NR * kc;
+                                for (int ir = 0; ir < mc; ir += MR)
+                                {
+                                    int mr = Math.Min(MR, mc - ir);
+                                    float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
+                                    if (mr == MR && nr == NR)
+                                    {
+                                        MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc);
+                                    }
+                                    else
+                                    {
+                                        // Edge tile: compute into a full scratch tile, copy the valid part.
+                                        for (int r = 0; r < MR; r++)
+                                            for (int col = 0; col < NR; col++)
+                                                edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
+                                        MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, edge, NR);
+                                        for (int r = 0; r < mr; r++)
+                                            for (int col = 0; col < nr; col++)
+                                                cTile[(long)r * ldc + col] = edge[r * NR + col];
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[6, 32] = alpha · Apanel[6, kc] · Bpanel[kc, 32] + beta · C (beta = 0 ignores old C, so
+    /// NaN garbage there does not leak). Apanel is k-major (6 values per k), Bpanel 32 values per k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* c, int ldc)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* ap = aPanel;
+        float* bp = bPanel;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Avx512F.LoadVector512(bp);
+            var b1 = Avx512F.LoadVector512(bp + 16);
+            var a0 = Vector512.Create(ap[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(ap[1]);
+            c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(ap[2]);
+            c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(ap[3]);
+            c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(ap[4]);
+            c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(ap[5]);
+            c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
+            ap += MR;
+            bp += NR;
+        }
+        var va = Vector512.Create(alpha);
+        Store(c, va, beta, c00, c01);
+        Store(c + ldc, va, beta, c10, c11);
+        Store(c + 2L * ldc, va, beta, c20, c21);
+        Store(c + 3L * ldc, va, beta, c30, c31);
+        Store(c + 4L * ldc, va, beta, c40, c41);
+        Store(c + 5L * ldc, va, beta, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* row, Vector512<float> alpha, float beta, Vector512<float> left, Vector512<float> right)
+    {
+        if (beta == 0f)
+        {
+            Avx512F.Store(row, left * alpha);
+            Avx512F.Store(row + 16, right * alpha);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Avx512F.Store(row, Avx512F.FusedMultiplyAdd(left, alpha, Avx512F.LoadVector512(row) * vb));
+            Avx512F.Store(row + 16, Avx512F.FusedMultiplyAdd(right, alpha, Avx512F.LoadVector512(row + 16) * vb));
+        }
+    }
+
+    /// <summary>Packs A[ic..ic+mc, pc..pc+kc] into 6-row panels, k-major, zero-padding the last panel.</summary>
+    private static void PackA(bool transposeA, float* a, int lda, int ic, int mc, int pc, int kc, float* packed)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            float* panel = packed + (long)ir * kc;
+            for (int p = 0; p < kc; p++)
+            {
+                for (int r = 0; r < mr; r++)
+                {
+                    int row = ic + ir + r, col = pc + p;
+                    panel[p * MR + r] = transposeA ? a[(long)col * lda + row] : a[(long)row * lda + col];
+                }
+                for (int r = mr; r < MR; r++) panel[p * MR + r] = 0f;
+            }
+        }
+    }
+
+    /// <summary>Packs B[pc..pc+kc, j0..j0+nr] into one 32-column panel, zero-padding missing columns.</summary>
+    private static void PackB(bool transposeB, float* b, int ldb, int pc, int kc, int j0, int nr, float* panel)
+    {
+        for (int p = 0; p < kc; p++)
+        {
+            float* dst = panel + (long)p * NR;
+            if (!transposeB)
+            {
+                new ReadOnlySpan<float>(b + (long)(pc + p) * ldb + j0, nr).CopyTo(new Span<float>(dst, nr));
+            }
+            else
+            {
+                for (int col = 0; col < nr; col++) dst[col] = b[(long)(j0 + col) * ldb + pc + p];
+            }
+            for (int col = nr; col < NR; col++) dst[col] = 0f;
+        }
+    }
+
+    private static void ScaleC(int m, int n, float beta, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else for (int j = 0; j < n; j++) row[j] *= beta;
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+}

@@ -1,0 +1,174 @@
+using Tessera.Autograd;
+using Tessera.Engine;
+
+namespace Tessera.Models.Nn;
+
+/// <summary>
+/// Base of every layer and model, in PyTorch's concepts with .NET casing. Subclasses register
+/// their parameters, buffers and child modules by name in their constructor
+/// (<see cref="RegisterParameter"/>, <see cref="RegisterBuffer"/>, <see cref="RegisterModule{T}"/>);
+/// registration order is the order of <see cref="NamedParameters"/> and of the state dict, and
+/// never depends on how properties happen to be initialised.
+/// </summary>
+public abstract class Module
+{
+    private readonly List<(string Name, Tensor Tensor)> _parameters = new();
+    private readonly List<(string Name, Tensor Tensor)> _buffers = new();
+    private readonly List<(string Name, Module Module)> _children = new();
+
+    /// <summary>True in training mode (dropout active, batch norm uses batch statistics).</summary>
+    public bool Training { get; private set; } = true;
+
+    /// <summary>Registers a parameter (made a leaf that requires grad) and returns it.</summary>
+    protected Tensor RegisterParameter(string name, Tensor parameter)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        CheckName(name);
+        if (!parameter.IsLeaf)
+            parameter = parameter.Detach();
+        parameter.RequiresGrad = true;
+        parameter.Name = name;
+        _parameters.Add((name, parameter));
+        return parameter;
+    }
+
+    /// <summary>Registers persistent state that is not trained (running statistics...).</summary>
+    protected Tensor RegisterBuffer(string name, Tensor buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        CheckName(name);
+        _buffers.Add((name, buffer));
+        return buffer;
+    }
+
+    protected T RegisterModule<T>(string name, T module) where T : Module
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        CheckName(name);
+        _children.Add((name, module));
+        return module;
+    }
+
+    /// <summary>Replaces a registered buffer's tensor (buffers that are reassigned rather than updated in place).</summary>
+    protected void SetBuffer(string name, Tensor value)
+    {
+        int index = _buffers.FindIndex(b => b.Name == name);
+        if (index < 0)
+            throw new ArgumentException($"{GetType().Name}: no buffer named '{name}'", nameof(name));
+        _buffers[index] = (name, value);
+    }
+
+    public IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
+
+    public IEnumerable<Module> Children() => _children.Select(c => c.Module);
+
+    /// <summary>This module and every descendant, with dotted names ("" for this one).</summary>
+    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
+    {
+        yield return (prefix, this);
+        foreach (var (name, child) in _children)
+            foreach (var item in child.NamedModules(Join(prefix, name)))
+                yield return item;
+    }
+
+    public IEnumerable<(string Name, Tensor Parameter)> NamedParameters(string prefix = "")
+    {
+        foreach (var (name, p) in _parameters) yield return (Join(prefix, name), p);
+        foreach (var (name, child) in _children)
+            foreach (var item in child.NamedParameters(Join(prefix, name)))
+                yield return item;
+    }
+
+    public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Parameter);
+
+    public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "")
+    {
+        foreach (var (name, b) in _buffers) yield return (Join(prefix, name), b);
+        foreach (var (name, child) in _children)
+            foreach (var item in child.NamedBuffers(Join(prefix, name)))
+                yield return item;
+    }
+
+    /// <summary>Sets training mode on this module and every descendant.</summary>
+    public Module Train(bool mode = true)
+    {
+        foreach (var (_, module) in NamedModules())
+            module.Training = mode;
+        return this;
+    }
+
+    public Module Eval() => Train(false);
+
+    /// <summary>Clears every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters())
+            p.Grad = null;
+    }
+
+    /// <summary>
+    /// Moves parameters and buffers to <paramref name="device"/>. Only the CPU has a backend in
+    /// this build, so any other device is a clear error rather than a silent fallback.
+    /// </summary>
+    public Module To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (!device.IsCpu)
+            throw new TensorDeviceException($"To: device {device} has no backend in this build yet; modules live on {Device.Cpu}");
+        return this;
+    }
+
+    /// <summary>Parameters and buffers by dotted name (the tensors themselves, not copies).</summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, p) in NamedParameters()) state[name] = p;
+        foreach (var (name, b) in NamedBuffers()) state[name] = b;
+        return state;
+    }
+
+    /// <summary>
+    /// Copies matching entries into this module's tensors. Returns the keys the module has but the
+    /// dict lacks (missing) and the dict's keys the module does not have (unexpected); with
+    /// <paramref name="strict"/> either list being non-empty is an error. A shape mismatch is always an error.
+    /// </summary>
+    public (IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected) LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var own = StateDict();
+        var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToList();
+        var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToList();
+        if (strict && (missing.Count > 0 || unexpected.Count > 0))
+            throw new ArgumentException($"LoadStateDict: keys do not match {GetType().Name}: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}]; pass strict: false to load the overlap", nameof(state));
+        foreach (var (key, target) in own)
+        {
+            if (!state.TryGetValue(key, out var source)) continue;
+            if (!Shapes.Equal(source.Shape, target.Shape))
+                throw new TensorShapeException($"LoadStateDict: '{key}' expected shape {Shapes.Format(target.Shape)}, found {Shapes.Format(source.Shape)}", nameof(state));
+            if (source.DType != target.DType)
+                throw new TensorDTypeException($"LoadStateDict: '{key}' expected {target.DType.Name()}, found {source.DType.Name()}", nameof(state));
+            using (GradMode.NoGrad())
+                target.CopyFrom(source);
+        }
+        return (missing, unexpected);
+    }
+
+    /// <summary>Parameter count (elements).</summary>
+    public long ParameterCount() => Parameters().Sum(p => (long)p.Numel);
+
+    private void CheckName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('.', StringComparison.Ordinal))
+            throw new ArgumentException($"{GetType().Name}: names must be non-empty and contain no '.', found '{name}'", nameof(name));
+        if (_parameters.Any(p => p.Name == name) || _buffers.Any(b => b.Name == name) || _children.Any(c => c.Name == name))
+            throw new ArgumentException($"{GetType().Name}: '{name}' is already registered", nameof(name));
+    }
+
+    private static string Join(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;
+}
+
+/// <summary>A module mapping one tensor to one tensor (most layers).</summary>
+public abstract class Layer : Module
+{
+    public abstract Tensor Forward(Tensor input);
+}

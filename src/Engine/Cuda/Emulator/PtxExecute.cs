@@ -1,0 +1,151 @@
+namespace Tessera.Engine.Cuda.Emulator;
+
+/// <summary>Instruction semantics, following the PTX ISA for the types the compiler emits.</summary>
+internal sealed partial class PtxInterpreter
+{
+    private void Execute(EmulatedThread t)
+    {
+        List<PInstruction> code = _kernel.Code;
+        ulong[] r = t.Registers;
+        while (true)
+        {
+            PInstruction ins = code[t.Pc];
+            if (ins.Guard >= 0 && (r[ins.Guard] != 0) == ins.GuardNegated)
+            {
+                t.Pc++;
+                continue;
+            }
+            try
+            {
+                switch (ins.Kind)
+                {
+                    case PKind.Bra:
+                        t.Pc = ins.Target;
+                        continue;
+                    case PKind.Ret:
+                        t.Status = ThreadStatus.Exited;
+                        return;
+                    case PKind.Bar:
+                        t.Pc++;
+                        t.Status = ThreadStatus.AtBarrier;
+                        return;
+                    case PKind.Shfl:
+                        t.Status = ThreadStatus.AtShuffle;
+                        return;
+                    case PKind.Membar:
+                        break;
+                    case PKind.Ld:
+                        r[ins.Dest.Register] = Load(t, ins);
+                        break;
+                    case PKind.St:
+                        Store(t, ins);
+                        break;
+                    case PKind.Atom:
+                        r[ins.Dest.Register] = AtomicOp(t, ins);
+                        break;
+                    default:
+                        r[ins.Dest.Register] = Compute(t, ins);
+                        break;
+                }
+            }
+            catch (PtxEmulatorException e)
+            {
+                throw Fault(t, e.Message, e);
+            }
+            t.Pc++;
+        }
+    }
+
+    private ulong Read(EmulatedThread t, POperand o) => o.Kind switch
+    {
+        OperandKind.Register => t.Registers[o.Register],
+        OperandKind.Immediate => o.Bits,
+        _ => Symbol(t, o.Symbol!),
+    };
+
+    private ulong Symbol(EmulatedThread t, string name) => name switch
+    {
+        "%tid.x" => (ulong)t.X, "%tid.y" => (ulong)t.Y, "%tid.z" => (ulong)t.Z,
+        "%ntid.x" => (ulong)_block.X, "%ntid.y" => (ulong)_block.Y, "%ntid.z" => (ulong)_block.Z,
+        "%ctaid.x" => (ulong)_blockX, "%ctaid.y" => (ulong)_blockY, "%ctaid.z" => (ulong)_blockZ,
+        "%nctaid.x" => (ulong)_grid.X, "%nctaid.y" => (ulong)_grid.Y, "%nctaid.z" => (ulong)_grid.Z,
+        "%laneid" => (ulong)t.Lane,
+        "%dynamic_smem_size" => (ulong)_dynamicShared,
+        _ when _variables.TryGetValue(name, out PVariable? v) => v.Offset < 0 ? (ulong)_kernel.StaticSharedBytes : (ulong)v.Offset,
+        _ => throw new PtxEmulatorException($"unknown symbol '{name}'"),
+    };
+
+    private Span<byte> Memory(EmulatedThread t, PSpace space, ulong address, int size, string access)
+    {
+        switch (space)
+        {
+            case PSpace.Global:
+                return _memory.Span(address, size, access + " global memory");
+            case PSpace.Shared:
+                if (address + (ulong)size > (ulong)_shared.Length)
+                    throw new PtxEmulatorException($"{access} shared memory out of bounds: bytes [{address}, {address + (ulong)size}) of {_shared.Length}");
+                return _shared.AsSpan((int)address, size);
+            case PSpace.Local:
+                if (t.Local is null || address + (ulong)size > (ulong)t.Local.Length)
+                    throw new PtxEmulatorException($"{access} local memory out of bounds: bytes [{address}, {address + (ulong)size}) of {t.Local?.Length ?? 0}");
+                return t.Local.AsSpan((int)address, size);
+            default:
+                throw new PtxEmulatorException($"{access}: generic addressing is not emulated; the compiler emits explicit state spaces");
+        }
+    }
+
+    private ulong Load(EmulatedThread t, PInstruction ins)
+    {
+        int size = ins.Type.Size();
+        ReadOnlySpan<byte> bytes;
+        if (ins.Space == PSpace.Param)
+        {
+            PParam p = _kernel.Params.Find(x => x.Name == ins.Sources[0].Symbol)
+                ?? throw new PtxEmulatorException($"unknown parameter '{ins.Sources[0].Symbol}'");
+            bytes = _params.AsSpan(p.Offset, size);
+        }
+        else
+        {
+            bytes = Memory(t, ins.Space, Read(t, ins.Sources[0]), size, "load from");
+        }
+        ulong raw = 0;
+        for (int i = size - 1; i >= 0; i--)
+            raw = raw << 8 | bytes[i];
+        return ins.Type switch
+        {
+            PType.S8 => (uint)(sbyte)raw,
+            PType.S16 => (uint)(short)raw,
+            _ => raw,
+        };
+    }
+
+    private void Store(EmulatedThread t, PInstruction ins)
+    {
+        int size = ins.Type.Size();
+        Span<byte> bytes = Memory(t, ins.Space, Read(t, ins.Sources[0]), size, "store to");
+        ulong value = Read(t, ins.Sources[1]);
+        for (int i = 0; i < size; i++, value >>= 8)
+            bytes[i] = (byte)value;
+    }
+
+    private ulong AtomicOp(EmulatedThread t, PInstruction ins)
+    {
+        int size = ins.Type.Size();
+        Span<byte> bytes = Memory(t, ins.Space, Read(t, ins.Sources[0]), size, "atomic on");
+        ulong old = size == 4 ? BitConverter.ToUInt32(bytes) : BitConverter.ToUInt64(bytes);
+        ulong b = Read(t, ins.Sources[1]);
+        ulong result = ins.Modifier switch
+        {
+            "exch" => b,
+            "cas" => old == (size == 4 ? (uint)b : b) ? Read(t, ins.Sources[2]) : old,
+            "add" => Arithmetic(PKind.Add, ins.Type, old, b),
+            "min" => Arithmetic(PKind.Min, ins.Type, old, b),
+            _ => Arithmetic(PKind.Max, ins.Type, old, b),
+        };
+        if (size == 4)
+            BitConverter.TryWriteBytes(bytes, (uint)result);
+        else
+            BitConverter.TryWriteBytes(bytes, result);
+        return old;
+    }
+}

@@ -106,15 +106,16 @@ public static class KernelCompiler
     internal static void Optimize(Function f)
     {
         Cfg.ResolveUses(f);
-        for (int round = 0; round < 64; round++)
+        for (int round = 0; round < 512; round++)
         {
             bool changed = ConstantFolding.Run(f);
             changed |= DeadCode.Run(f);
             changed |= SimplifyCfg.Run(f);
-            if (!changed)
+            if (!changed && !LoopUnrolling.Run(f) && !LocalPromotion.Run(f))
                 break;
         }
         Cfg.SplitCriticalEdges(f);
+        AddressSpaces.Infer(f);
     }
 
     private static string CacheKey(MethodInfo method, GpuTarget target, IReadOnlyDictionary<string, object> specialisation)

@@ -113,7 +113,7 @@ internal sealed partial class Translator
                 IrType type = Unify(incoming.Select(x => ((Value)x.Stack[i]).Type));
                 var phi = new Phi(_block, type);
                 foreach ((Block pred, AbstractValue[] s) in incoming)
-                    phi.Incoming.Add((pred, Coerce((Value)s[i], type)));
+                    phi.Incoming.Add((pred, CoerceIn(pred, (Value)s[i], type)));
                 if (type == IrType.Ptr)
                     phi.Space = incoming.Select(x => ((Value)x.Stack[i]).Space).Distinct().Count() == 1 ? ((Value)first).Space : AddressSpace.None;
                 _block.Phis.Add(phi);
@@ -132,6 +132,18 @@ internal sealed partial class Translator
             Branch(_block, f.Blocks[next]);
             FlowTo(next, stack);
         }
+    }
+
+    /// <summary>Converts <paramref name="v"/> at the end of <paramref name="block"/> (a predecessor feeding a phi).</summary>
+    private Value CoerceIn(Block block, Value v, IrType type)
+    {
+        if (v.Type == type)
+            return v;
+        Block saved = _block;
+        _block = block;
+        Value result = Coerce(v, type);
+        _block = saved;
+        return result;
     }
 
     private static IrType Unify(IEnumerable<IrType> types)

@@ -186,7 +186,7 @@ internal sealed partial class Translator
         if (operands.Any(o => o is not Value))
             throw Error($"the variable '{v.Name}' refers to different locals on different paths", "Use the same ref target on every path, or copy the value into a plain variable.");
         for (int i = 0; i < operands.Count; i++)
-            phi.Incoming.Add((phi.Block.Preds[i], Coerce((Value)operands[i], v.Type)));
+            phi.Incoming.Add((phi.Block.Preds[i], CoerceIn(phi.Block.Preds[i], (Value)operands[i], v.Type)));
         if (phi.Type == IrType.Ptr)
             phi.Space = operands.Cast<Value>().Where(o => !ReferenceEquals(o, phi)).Select(o => o.Resolve().Space).Distinct().Count() == 1
                 ? ((Value)same!).Resolve().Space : AddressSpace.None;

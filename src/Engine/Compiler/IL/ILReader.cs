@@ -42,7 +42,7 @@ internal static class ILReader
             {
                 case OperandType.InlineNone: operand = null; break;
                 case OperandType.ShortInlineBrTarget: operand = pos + 1 + (sbyte)il[pos]; pos += 1; break;
-                case OperandType.ShortInlineI: operand = op == OpCodes.Ldc_I4_S ? (sbyte)il[pos] : il[pos]; pos += 1; break;
+                case OperandType.ShortInlineI: operand = op == OpCodes.Ldc_I4_S ? (int)(sbyte)il[pos] : (int)il[pos]; pos += 1; break;
                 case OperandType.ShortInlineVar: operand = (int)il[pos]; pos += 1; break;
                 case OperandType.InlineVar: operand = (int)BinaryPrimitives.ReadUInt16LittleEndian(s[pos..]); pos += 2; break;
                 case OperandType.InlineBrTarget: operand = pos + 4 + BinaryPrimitives.ReadInt32LittleEndian(s[pos..]); pos += 4; break;

@@ -114,6 +114,22 @@ internal sealed class Inst : Value
     /// <summary>SharedBase/LocalBase: which allocation.</summary>
     public int Symbol { get; init; }
 
+    /// <summary>A copy with other operands (for loop unrolling).</summary>
+    public Inst Clone(Value[] args) => new(Op, Type, args)
+    {
+        Space = Space,
+        Unsigned = Unsigned,
+        Unordered = Unordered,
+        Cmp = Cmp,
+        Mem = Mem,
+        Special = Special,
+        Shuffle = Shuffle,
+        Atomic = Atomic,
+        Fence = Fence,
+        SourceUnsigned = SourceUnsigned,
+        Symbol = Symbol,
+    };
+
     public bool HasSideEffects => Op is Op.Store or Op.Barrier or Op.Fence or Op.Atomic or Op.Shuffle;
 
     public bool IsPure => !HasSideEffects && Op != Op.Load;

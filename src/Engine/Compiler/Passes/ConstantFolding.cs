@@ -77,6 +77,8 @@ internal static class ConstantFolding
         Value[] a = i.Args;
         if (i.Op == Op.Select && a[0] is Const c0)
             return c0.Bits != 0 ? a[1] : a[2];
+        if (i.Op == Op.PtrAdd && a[1] is Const outer && a[0] is Inst { Op: Op.PtrAdd } p && p.Args[1] is Const innerOffset)
+            return null == i.Block ? null : Reassociate(i, p, outer, innerOffset);
         if (i.Op == Op.Not && a[0] is Inst { Op: Op.Not } inner)
             return inner.Args[0];
         if (!i.IsPure || i.Op is Op.Special or Op.SharedBase or Op.LocalBase or Op.DynamicSharedBase)
@@ -102,6 +104,18 @@ internal static class ConstantFolding
             return null;
         }
         catch (OverflowException)
+        {
+            return null;
+        }
+    }
+
+    internal static Const? EvaluateConstant(Inst i, Const[] c)
+    {
+        try
+        {
+            return Evaluate(i, c);
+        }
+        catch (ArithmeticException)
         {
             return null;
         }
@@ -189,6 +203,14 @@ internal static class ConstantFolding
             return r is null ? null : Const.Int(t, r.Value);
         }
         return null;
+    }
+
+    /// <summary>(p + c1) + c2 → p + (c1 + c2), so constant offsets from a base stay visible.</summary>
+    private static Value Reassociate(Inst i, Inst inner, Const outer, Const innerOffset)
+    {
+        var merged = new Inst(Op.PtrAdd, IrType.Ptr, inner.Args[0], Const.Int(IrType.I64, outer.Bits + innerOffset.Bits)) { Space = i.Space, Block = i.Block };
+        i.Block!.Insts.Insert(i.Block.Insts.IndexOf(i), merged);
+        return merged;
     }
 
     private static ulong Unsigned(Const c) => c.Type == IrType.I32 ? (uint)c.Bits : (ulong)c.Bits;

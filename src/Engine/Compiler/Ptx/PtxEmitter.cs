@@ -69,7 +69,7 @@ internal sealed class PtxEmitter
             sb.Append(CultureInfo.InvariantCulture, $"\t.shared .align {a.Alignment} .b8 {a.Name}[{a.Bytes}];\n");
         if (_f.UsesDynamicShared)
             sb.Append("\t.extern .shared .align 16 .b8 dsmem[];\n");
-        foreach (MemoryAllocation a in _f.LocalAllocations)
+        foreach (MemoryAllocation a in _f.LocalAllocations.Where(a => a.Bytes > 0))
             sb.Append(CultureInfo.InvariantCulture, $"\t.local .align {a.Alignment} .b8 {a.Name}[{a.Bytes}];\n");
         foreach ((string prefix, string type) in new[] { ("%p", "pred"), ("%r", "b32"), ("%rd", "b64"), ("%f", "f32"), ("%fd", "f64") })
             if (_counts[prefix] > 0)

@@ -138,7 +138,15 @@ public static class KernelNames
     {
         ArgumentNullException.ThrowIfNull(method);
         string name = $"{method.DeclaringType?.Name}.{method.Name}";
-        return method.IsGenericMethod ? $"{name}<{string.Join(",", method.GetGenericArguments().Select(t => t.Name))}>" : name;
+        return method.IsGenericMethod ? $"{name}<{string.Join(",", method.GetGenericArguments().Select(Pretty))}>" : name;
+    }
+
+    private static string Pretty(Type t)
+    {
+        if (!t.IsGenericType)
+            return t.Name;
+        string name = t.Name[..t.Name.IndexOf('`', StringComparison.Ordinal)];
+        return $"{name}<{string.Join(",", t.GetGenericArguments().Select(Pretty))}>";
     }
 
     /// <summary>The PTX .entry name: type, method, generic arguments and specialisation values.</summary>

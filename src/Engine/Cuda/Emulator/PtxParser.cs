@@ -13,14 +13,27 @@ internal static class PtxParser
     {
         var kernels = new List<PKernel>();
         string[] lines = ptx.Replace("\r", "", StringComparison.Ordinal).Split('\n');
+        var externShared = new List<string>();
         int n = 0;
         while (n < lines.Length)
         {
             string line = Clean(lines[n]);
             if (line.StartsWith(".visible .entry ", StringComparison.Ordinal) || line.StartsWith(".entry ", StringComparison.Ordinal))
-                kernels.Add(ParseEntry(lines, ref n));
+            {
+                PKernel k = ParseEntry(lines, ref n);
+                foreach (string name in externShared)
+                {
+                    k.HasDynamicShared = true;
+                    k.Variables.Add(new PVariable(name, PSpace.Shared, 0, 16, -1));
+                }
+                kernels.Add(k);
+            }
             else
+            {
+                if (line.StartsWith(".extern .shared", StringComparison.Ordinal))
+                    externShared.Add(line.TrimEnd(';').Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1].Replace("[]", "", StringComparison.Ordinal));
                 n++;
+            }
         }
         if (kernels.Count == 0)
             throw new PtxEmulatorException("the PTX module has no .entry; expected text produced by Tessera's kernel compiler");

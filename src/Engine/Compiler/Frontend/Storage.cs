@@ -29,6 +29,19 @@ internal sealed class StructSlots(Type type, FieldInfo[] fields, object[] member
     }
 }
 
+/// <summary>A local or argument of a class type: an error as soon as it is used.</summary>
+internal sealed class ManagedSlot(Type type, string name)
+{
+    public Type Type { get; } = type;
+    public string Name { get; } = name;
+}
+
+/// <summary>A managed object reference pushed by ldstr or ldnull: an error as soon as it is used.</summary>
+internal sealed class ManagedReference(string what) : AbstractValue
+{
+    public string What { get; } = what;
+}
+
 /// <summary>The address of an argument, local or field of one (from ldloca/ldarga/ldflda): resolved at compile time.</summary>
 internal sealed class SlotAddress(object storage) : AbstractValue
 {

@@ -57,6 +57,8 @@ internal sealed partial class Translator
     {
         var ctor = (ConstructorInfo)ResolveMethod(ins.Int);
         Type type = ctor.DeclaringType!;
+        if (typeof(Exception).IsAssignableFrom(type))
+            throw Unsupported("throw");
         if (!type.IsValueType)
             throw ClassError(type, "'new " + type.Name + "(...)'");
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Gpu.DeviceSpan<>))

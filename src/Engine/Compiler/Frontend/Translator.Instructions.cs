@@ -111,6 +111,12 @@ internal sealed partial class Translator
                     StoreThrough(Pop(stack), ResolveType(ins.Int), value);
                     return;
                 }
+            case "ldstr":
+                stack.Add(new ManagedReference("a string"));
+                return;
+            case "ldnull":
+                stack.Add(new ManagedReference("null"));
+                return;
             case "sizeof":
                 stack.Add(Const.Int(IrType.I32, SizeOf(ResolveType(ins.Int))));
                 return;

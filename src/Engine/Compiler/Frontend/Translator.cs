@@ -217,21 +217,30 @@ internal sealed partial class Translator
         }
         IrType? t = ClrTypes.RegisterType(type);
         if (t is null)
+        {
+            if (!type.IsValueType)
+                return new ManagedSlot(type, name);
             throw ClassError(type, "a variable of type " + type.Name);
+        }
         return new Variable(t.Value, name);
     }
 
     private AbstractValue ReadStorage(object storage) => storage switch
     {
         Variable v => ReadVariable(v, _block),
+        ManagedSlot m => throw ClassError(m.Type, "a variable of type " + m.Type.Name),
         StructSlots s => new StructValue(s.Type, s.Members.Select(ReadStorage).ToArray()),
         _ => throw new InvalidOperationException("unknown storage"),
     };
 
     private void WriteStorage(object storage, AbstractValue value)
     {
+        if (value is ManagedReference reference)
+            throw Error($"{reference.What} is a managed object", "Kernels work on numbers, structs and DeviceSpan<T> views only.");
         switch (storage)
         {
+            case ManagedSlot m:
+                throw ClassError(m.Type, "a variable of type " + m.Type.Name);
             case Variable v:
                 WriteVariable(v, _block, value is Value val ? Coerce(val, v.Type) : value);
                 break;
@@ -246,6 +255,8 @@ internal sealed partial class Translator
 
     private void ZeroStorage(object storage)
     {
+        if (storage is ManagedSlot)
+            return;
         if (storage is Variable v)
         {
             if (v.Type != IrType.Ptr)

@@ -1,0 +1,115 @@
+using Tessera.Engine.Gpu;
+
+namespace Tessera.Tests.Gpu;
+
+/// <summary>Kernels that exist to test one compiler or emulator feature each.</summary>
+internal static class TestKernels
+{
+    private static readonly float s_scale = 3f;
+
+    [Kernel]
+    public static void ScaleByStaticReadonly(DeviceSpan<float> input, DeviceSpan<float> output)
+    {
+        if (Elementwise.Index(output.Length, out int i))
+            output[i] = input[i] * s_scale;
+    }
+
+    [Kernel]
+    public static void ApplyFunctor<TOp>(DeviceSpan<float> input, TOp op, DeviceSpan<float> output) where TOp : struct, IAffine
+    {
+        if (Elementwise.Index(output.Length, out int i))
+            output[i] = op.Apply(input[i]);
+    }
+
+    [Kernel]
+    public static void FillRepeated(DeviceSpan<float> output, [Specialize] int repeat, float value)
+    {
+        if (Elementwise.Index(output.Length, out int i))
+        {
+            float sum = 0f;
+            for (int r = 0; r < repeat; r++)
+                sum += value;
+            output[i] = sum;
+        }
+    }
+
+    [Kernel]
+    public static void Atomics(DeviceSpan<float> values, DeviceSpan<float> floatSum, DeviceSpan<float> floatMax, DeviceSpan<int> intMin, DeviceSpan<int> intMax, DeviceSpan<int> claims, DeviceSpan<long> longSum)
+    {
+        if (!Elementwise.Index(values.Length, out int i))
+            return;
+        float v = values[i];
+        Atomic.Add(ref floatSum[0], v);
+        Atomic.Max(ref floatMax[0], v);
+        Atomic.Min(ref intMin[0], (int)(v * 1000f));
+        Atomic.Max(ref intMax[0], (int)(v * 1000f));
+        Atomic.Add(ref longSum[0], (long)i);
+        // Every thread tries to claim slot i % 8; exactly one claim per slot wins.
+        Fence.Device();
+        Atomic.CompareExchange(ref claims[i % 8], i, -1);
+    }
+
+    /// <summary>No barrier between the writes and the read: a race.</summary>
+    [Kernel]
+    public static void RacyLastThreadSum(DeviceSpan<float> input, DeviceSpan<float> output)
+    {
+        DeviceSpan<float> cache = Shared.Allocate<float>(64);
+        int t = Grid.ThreadX;
+        cache[t] = input[t];
+        if (t == Grid.BlockDimX - 1)
+        {
+            float sum = 0f;
+            for (int i = 0; i < Grid.BlockDimX; i++)
+                sum += cache[i];
+            output[0] = sum;
+        }
+    }
+
+    [Kernel]
+    public static void DivergentWarpOperations(DeviceSpan<float> output)
+    {
+        float v = Grid.ThreadX;
+        if (Warp.LaneId < 16)
+            v = Warp.ShuffleXor(v, 1);
+        else
+            Block.Barrier();
+        output[Grid.ThreadX] = v;
+    }
+
+    [Kernel]
+    public static void ShuffleModes(DeviceSpan<int> output)
+    {
+        int lane = Warp.LaneId;
+        int w = Grid.ThreadX / 32 * 32 * 4;
+        output[w + lane] = Warp.ShuffleDown(lane * 10, 3);
+        output[w + 32 + lane] = Warp.ShuffleUp(lane * 10, 2);
+        output[w + 64 + lane] = Warp.Shuffle(lane * 10, 5);
+        output[w + 96 + lane] = Warp.ShuffleXor(lane * 10, 7);
+    }
+
+    [Kernel]
+    public static void Conversions(DeviceSpan<float> input, DeviceSpan<int> asInt, DeviceSpan<uint> asUnsigned, DeviceSpan<long> asLong, DeviceSpan<double> asDouble, DeviceSpan<short> asShort)
+    {
+        if (!Elementwise.Index(input.Length, out int i))
+            return;
+        float x = input[i];
+        asInt[i] = (int)x;
+        asUnsigned[i] = (uint)MathF.Abs(x) >> 1;
+        asLong[i] = (long)x * 3_000_000_000L;
+        asDouble[i] = x / 3.0;
+        asShort[i] = (short)((int)x * 1000);
+    }
+}
+
+public interface IAffine
+{
+    float Apply(float x);
+}
+
+public struct Affine : IAffine
+{
+    public float Scale;
+    public float Bias;
+
+    public readonly float Apply(float x) => x * Scale + Bias;
+}

@@ -249,7 +249,7 @@ internal sealed partial class Translator
             _ => throw Error($"Atomic.{name} is not an atomic the compiler knows", "Use Add, Min, Max, Exchange or CompareExchange."),
         };
         Value[] operands = op == AtomicOp.CompareExchange
-            ? [address, Coerce(Scalar(args[3]), type), Coerce(Scalar(args[2]), type)]
+            ? [address, Coerce(Scalar(args[2]), type), Coerce(Scalar(args[1]), type)]
             : [address, Coerce(Scalar(args[1]), type)];
         return Emit(new Inst(Op.Atomic, type, operands) { Atomic = op, Mem = mem });
     }

@@ -158,9 +158,9 @@ public static class KernelNames
         sb.Append(method.DeclaringType?.Name).Append('_').Append(method.Name);
         if (method.IsGenericMethod)
             foreach (Type t in method.GetGenericArguments())
-                sb.Append('_').Append(t.Name);
+                sb.Append('_').Append(Pretty(t));
         foreach (KeyValuePair<string, object> kv in specialisation.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             sb.Append('_').Append(kv.Key).Append(Convert.ToString(kv.Value, CultureInfo.InvariantCulture));
-        return new string(sb.ToString().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_').ToArray());
+        return new string(sb.ToString().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_').ToArray()).Replace("__", "_", StringComparison.Ordinal).TrimEnd('_');
     }
 }

@@ -111,7 +111,7 @@ public static class KernelCompiler
             bool changed = ConstantFolding.Run(f);
             changed |= DeadCode.Run(f);
             changed |= SimplifyCfg.Run(f);
-            if (!changed && !LoopUnrolling.Run(f) && !LocalPromotion.Run(f))
+            if (!changed && !LoopUnrolling.Run(f) && !LocalPromotion.Run(f) && !CommonSubexpressions.Run(f))
                 break;
         }
         Cfg.SplitCriticalEdges(f);

@@ -72,16 +72,19 @@ public class CompilerFeatureTests
         Assert.Contains(".version 7.8", a.Ptx, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void VectorAddPtxMatchesGoldenSnapshot()
+    [Theory]
+    [InlineData(typeof(VectorAdd), nameof(VectorAdd.Add))]
+    [InlineData(typeof(BlockReduce), nameof(BlockReduce.Sum))]
+    [InlineData(typeof(RowSoftmax), nameof(RowSoftmax.Forward))]
+    public void PtxMatchesGoldenSnapshot(Type owner, string name)
     {
-        string here = SourcePath();
         // Instruction selection is reviewable: regenerate with TESSERA_UPDATE_GOLDENS=1 when it changes on purpose.
-        string golden = Path.Combine(Path.GetDirectoryName(here)!, "Goldens", "VectorAdd_Add.ptx");
-        string ptx = KernelCompiler.Compile(typeof(VectorAdd).GetMethod(nameof(VectorAdd.Add))!).Ptx;
+        CompiledKernel kernel = KernelCompiler.Compile(owner.GetMethod(name)!);
+        string golden = Path.Combine(Path.GetDirectoryName(SourcePath())!, "Goldens", kernel.EntryName + ".ptx");
         if (Environment.GetEnvironmentVariable("TESSERA_UPDATE_GOLDENS") == "1")
-            File.WriteAllText(golden, ptx);
-        Assert.Equal(File.ReadAllText(golden), ptx);
+            File.WriteAllText(golden, kernel.Ptx);
+        Assert.True(File.Exists(golden), $"missing golden {golden}; create it with TESSERA_UPDATE_GOLDENS=1");
+        Assert.Equal(File.ReadAllText(golden), kernel.Ptx);
     }
 
     [Fact]

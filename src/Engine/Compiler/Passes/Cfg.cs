@@ -96,4 +96,36 @@ internal static class Cfg
             }
         }
     }
+
+    /// <summary>For each reachable block, the blocks that dominate it (itself included).</summary>
+    public static Dictionary<Block, HashSet<Block>> Dominators(Function f)
+    {
+        List<Block> order = Cfg.ReversePostOrder(f);
+        var all = new HashSet<Block>(order);
+        var dom = order.ToDictionary(b => b, b => b == f.Entry ? new HashSet<Block> { b } : new HashSet<Block>(all));
+        bool changed = true;
+        while (changed)
+        {
+            changed = false;
+            foreach (Block b in order.Skip(1))
+            {
+                HashSet<Block>? meet = null;
+                foreach (Block p in b.Preds.Where(all.Contains))
+                {
+                    if (meet is null)
+                        meet = new HashSet<Block>(dom[p]);
+                    else
+                        meet.IntersectWith(dom[p]);
+                }
+                meet ??= [];
+                meet.Add(b);
+                if (!meet.SetEquals(dom[b]))
+                {
+                    dom[b] = meet;
+                    changed = true;
+                }
+            }
+        }
+        return dom;
+    }
 }

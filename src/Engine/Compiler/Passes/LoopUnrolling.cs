@@ -26,7 +26,7 @@ internal static class LoopUnrolling
 
     private static Dictionary<Block, HashSet<Block>> NaturalLoops(Function f)
     {
-        Dictionary<Block, HashSet<Block>> dominators = Dominators(f);
+        Dictionary<Block, HashSet<Block>> dominators = Cfg.Dominators(f);
         var loops = new Dictionary<Block, HashSet<Block>>();
         foreach (Block latch in f.Blocks)
             foreach (Block header in latch.Targets)
@@ -43,37 +43,6 @@ internal static class LoopUnrolling
                                 work.Push(p);
                 }
         return loops;
-    }
-
-    private static Dictionary<Block, HashSet<Block>> Dominators(Function f)
-    {
-        List<Block> order = Cfg.ReversePostOrder(f);
-        var all = new HashSet<Block>(order);
-        var dom = order.ToDictionary(b => b, b => b == f.Entry ? new HashSet<Block> { b } : new HashSet<Block>(all));
-        bool changed = true;
-        while (changed)
-        {
-            changed = false;
-            foreach (Block b in order.Skip(1))
-            {
-                HashSet<Block>? meet = null;
-                foreach (Block p in b.Preds.Where(all.Contains))
-                {
-                    if (meet is null)
-                        meet = new HashSet<Block>(dom[p]);
-                    else
-                        meet.IntersectWith(dom[p]);
-                }
-                meet ??= [];
-                meet.Add(b);
-                if (!meet.SetEquals(dom[b]))
-                {
-                    dom[b] = meet;
-                    changed = true;
-                }
-            }
-        }
-        return dom;
     }
 
     private static bool TryUnroll(Function f, Block header, HashSet<Block> body)

@@ -12,12 +12,13 @@ internal static class SimplifyCfg
         Cfg.RemoveUnreachable(f);
         changed |= f.Blocks.Count != before;
         bool again = true;
+        var removed = new HashSet<Block>();
         while (again)
         {
             again = false;
             foreach (Block b in f.Blocks.ToList())
             {
-                if (b.Kind != TerminatorKind.Branch)
+                if (b.Kind != TerminatorKind.Branch || removed.Contains(b))
                     continue;
                 Block s = b.Targets[0];
                 if (s == b || s == f.Entry)
@@ -44,9 +45,9 @@ internal static class SimplifyCfg
                                     phi.Incoming[k] = (b, phi.Incoming[k].Value);
                     }
                     f.Blocks.Remove(s);
-                    Cfg.ResolveUses(f);
+                    removed.Add(s);
                     again = changed = true;
-                    break;
+                    continue;
                 }
                 if (b.Insts.Count == 0 && b.Phis.Count == 0 && b != f.Entry && s.Phis.Count == 0)
                 {
@@ -71,11 +72,14 @@ internal static class SimplifyCfg
                     b.Preds.Clear();
                     b.Targets = [];
                     f.Blocks.Remove(b);
+                    removed.Add(b);
                     again = changed = true;
-                    break;
+                    continue;
                 }
             }
         }
+        if (changed)
+            Cfg.ResolveUses(f);
         return changed;
     }
 }

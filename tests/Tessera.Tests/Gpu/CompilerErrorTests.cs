@@ -56,6 +56,9 @@ internal static class BrokenKernels
     [Kernel]
     public static void DoubleExp(DeviceSpan<double> output) => output[0] = Math.Exp(output[0]);
 
+    [Kernel]
+    public static void FloatRemainder(DeviceSpan<float> output) => output[0] %= 3f;
+
     public static void NotAKernel(DeviceSpan<float> output) => output[0] = 1f;
 }
 
@@ -73,6 +76,7 @@ public class CompilerErrorTests
         { nameof(BrokenKernels.ReadsMutableStatic), ["static field", "static readonly"] },
         { nameof(BrokenKernels.SharedOfRuntimeSize), ["compile-time constant", "Shared.Dynamic"] },
         { nameof(BrokenKernels.DoubleExp), ["Math.Exp(double)", "MathF"] },
+        { nameof(BrokenKernels.FloatRemainder), ["remainder", "MathF.Truncate"] },
     };
 
     [Theory]

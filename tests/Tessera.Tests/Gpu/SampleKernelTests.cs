@@ -29,6 +29,13 @@ public class SampleKernelTests
         launcher.Launch(Kernel(typeof(ElementwiseMap), "Map", typeof(float), typeof(Relu)), 7, 128, input, output);
         Assert.Equal(x.Select(v => MathF.Max(v, 0f)).ToArray(), output.ToArray());
 
+        var cpu = new float[x.Length];
+        var pins = new List<GCHandle>();
+        DeviceSpan<float> vx = GpuTestSupport.Pin(x, pins), vy = GpuTestSupport.Pin(cpu, pins);
+        CpuGrid.Launch(7, 128, () => ElementwiseMap.Map<float, Relu>(vx, vy));
+        GpuTestSupport.Unpin(pins);
+        Assert.Equal(cpu, output.ToArray());
+
         launcher.Launch(Kernel(typeof(ElementwiseMap), "Map", typeof(float), typeof(GeluTanh)), 7, 128, input, output);
         float[] gelu = x.Select(v => (float)(0.5 * v * (1 + Math.Tanh(0.7978845608 * (v + 0.044715 * v * v * v))))).ToArray();
         GpuTestSupport.AssertClose(gelu, output.ToArray(), 1e-6f, 1e-6f, "GELU(tanh) on the emulator");

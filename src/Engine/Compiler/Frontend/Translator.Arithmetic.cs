@@ -87,6 +87,8 @@ internal sealed partial class Translator
         IrType type = Unify([a.Type == IrType.Pred ? IrType.I32 : a.Type, b.Type == IrType.Pred ? IrType.I32 : b.Type]);
         if (type.IsFloat() && op is Op.And or Op.Or or Op.Xor)
             throw Error("a bitwise operation on floating-point values", "Use BitConverter.SingleToInt32Bits first.");
+        if (type.IsFloat() && op == Op.Rem)
+            throw Error("the floating-point remainder (%) has no PTX instruction", "Write x - MathF.Truncate(x / y) * y.");
         return Emit(new Inst(op, type, Coerce(a, type, unsigned), Coerce(b, type, unsigned)) { Unsigned = unsigned });
     }
 

@@ -165,6 +165,12 @@ internal sealed partial class Translator
         Frame f = Current;
         ILBlock taken = f.Blocks.Keys.First(k => k.Start == ins.Targets[0]);
         ILBlock fallthrough = f.Blocks.Keys.First(k => k.Start == ins.Next);
+        if (taken == fallthrough)
+        {
+            // A branch to the next instruction (an empty if body): both ways lead to the same block.
+            UnconditionalBranch(ins, stack);
+            return;
+        }
         Block block = _block;
         block.Kind = TerminatorKind.CondBranch;
         block.Condition = AsPred(condition);

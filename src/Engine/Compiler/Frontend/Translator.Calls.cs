@@ -118,6 +118,8 @@ internal sealed partial class Translator
             if (name == "get_LaneId")
                 return Emit(new Inst(Op.Special, IrType.I32) { Special = SpecialReg.LaneId });
             Value v = Scalar(args[0]);
+            if (v.Type.Is64())
+                throw Error("a 64-bit value is shuffled; shfl.sync moves 32 bits", "Shuffle float or int values (split a long or double into two ints).");
             ShuffleMode mode = name switch { "ShuffleXor" => ShuffleMode.Xor, "ShuffleDown" => ShuffleMode.Down, "ShuffleUp" => ShuffleMode.Up, _ => ShuffleMode.Index };
             return Emit(new Inst(Op.Shuffle, v.Type, v, Coerce(Scalar(args[1]), IrType.I32)) { Shuffle = mode });
         }

@@ -78,9 +78,10 @@ public class CompilerFeatureTests
     [InlineData(typeof(RowSoftmax), nameof(RowSoftmax.Forward))]
     public void PtxMatchesGoldenSnapshot(Type owner, string name)
     {
-        // Instruction selection is reviewable: regenerate with TESSERA_UPDATE_GOLDENS=1 when it changes on purpose.
+        // Instruction selection is reviewable: regenerate with TESSERA_UPDATE_GOLDENS=1 (in Debug and in Release)
+        // when it changes on purpose. Debug and Release IL differ (e.g. a compare kept in a local), so each has its file.
         CompiledKernel kernel = KernelCompiler.Compile(owner.GetMethod(name)!);
-        string golden = Path.Combine(Path.GetDirectoryName(SourcePath())!, "Goldens", kernel.EntryName + ".ptx");
+        string golden = Path.Combine(Path.GetDirectoryName(SourcePath())!, "Goldens", $"{kernel.EntryName}.{Configuration}.ptx");
         if (Environment.GetEnvironmentVariable("TESSERA_UPDATE_GOLDENS") == "1")
             File.WriteAllText(golden, kernel.Ptx);
         Assert.True(File.Exists(golden), $"missing golden {golden}; create it with TESSERA_UPDATE_GOLDENS=1");
@@ -115,6 +116,12 @@ public class CompilerFeatureTests
         Assert.True(fresh.CompileTime > TimeSpan.Zero);
         Assert.Equal(KernelCompiler.Compile(method).Ptx, fresh.Ptx);
     }
+
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
 
     private static string SourcePath([CallerFilePath] string path = "") => path;
 

@@ -38,6 +38,27 @@ public class PtxasTests(ITestOutputHelper output)
     }
 
     [PtxasFact]
+    public void FeatureTestKernelsAssemble()
+    {
+        // Conversions, 64-bit and CAS atomics, fences, every shuffle mode, struct functors, loops with break.
+        string ptxas = Ptxas.Find()!;
+        var kernels = typeof(TestKernels).GetMethods().Concat(typeof(LanguageKernels).GetMethods())
+            .Where(m => m.GetCustomAttributes(typeof(Tessera.Engine.Gpu.KernelAttribute), false).Length > 0)
+            .Select(m => m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(Affine)) : m)
+            .ToList();
+        Assert.True(kernels.Count >= 10);
+        foreach (GpuTarget target in new[] { GpuTarget.Sm80, GpuTarget.Sm90 })
+            foreach (var m in kernels)
+            {
+                var constants = new Dictionary<string, object>();
+                if (m.Name == nameof(TestKernels.FillRepeated))
+                    constants["repeat"] = 3;
+                PtxasReport report = Ptxas.Check(ptxas, KernelCompiler.Compile(m, target, constants));
+                Assert.False(report.Spills, $"{m.Name} spills on {report.Target}");
+            }
+    }
+
+    [PtxasFact]
     public void BrokenPtxIsReportedWithTheLog()
     {
         CompiledKernel good = GpuKernelTable.All[0].Compile();

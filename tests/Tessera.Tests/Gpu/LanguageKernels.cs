@@ -45,10 +45,30 @@ internal static class LanguageKernels
                 break;
             }
         }
+        int bucket;
+        switch (Math.Abs(input[i] % 6))
+        {
+            case 0:
+                bucket = 11;
+                break;
+            case 1:
+                bucket = 22;
+                break;
+            case 2:
+            case 3:
+                bucket = 33;
+                break;
+            case 4:
+                bucket = Math.Clamp(input[i], -5, 5);
+                break;
+            default:
+                bucket = -1;
+                break;
+        }
         bool negative = input[i] < 0;
         uint bits = (uint)input[i];
         long wide = (long)input[i] * input[i] * 1000L;
-        output[i] = steps + 1000 * firstMultipleOfSeven + (negative ? 7 : 0) + (int)(bits >> 28) + (int)(wide % 977) + Math.Max(Math.Abs(input[i]) % 13, 3);
+        output[i] = bucket * 100_000 + steps + 1000 * firstMultipleOfSeven + (negative ? 7 : 0) + (int)(bits >> 28) + (int)(wide % 977) + Math.Max(Math.Abs(input[i]) % 13, 3);
     }
 
     [Kernel]

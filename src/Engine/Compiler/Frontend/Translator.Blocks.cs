@@ -181,6 +181,31 @@ internal sealed partial class Translator
         FlowTo(fallthrough, stack);
     }
 
+    /// <summary>A jump table becomes a chain of equality tests (the default is the fall-through).</summary>
+    private void Switch(ILInstruction ins, Value selector, List<AbstractValue> stack)
+    {
+        Frame f = Current;
+        Value value = Coerce(selector, IrType.I32);
+        int[] targets = ins.Targets;
+        for (int k = 0; k < targets.Length; k++)
+        {
+            ILBlock target = f.Blocks.Keys.First(b => b.Start == targets[k]);
+            Block next = _function.NewBlock();
+            Block block = _block;
+            block.Kind = TerminatorKind.CondBranch;
+            block.Condition = Compare(CmpKind.Eq, value, Const.Int(IrType.I32, k), false, false);
+            block.Targets = [f.Blocks[target], next];
+            Function.AddEdge(block, f.Blocks[target]);
+            Function.AddEdge(block, next);
+            FlowTo(target, stack);
+            Seal(next);
+            _block = next;
+        }
+        ILBlock fallthrough = f.Blocks.Keys.First(b => b.Start == ins.Next);
+        Branch(_block, f.Blocks[fallthrough]);
+        FlowTo(fallthrough, stack);
+    }
+
     private void UnconditionalBranch(ILInstruction ins, List<AbstractValue> stack)
     {
         Frame f = Current;

@@ -164,6 +164,14 @@ internal sealed partial class Translator
 
     private Value? MathIntrinsic(Type owner, string name, MethodInfo method, AbstractValue[] args)
     {
+        if (name == "Clamp" && args.Length == 3)
+        {
+            // min(max(x, low), high); the BCL's check that low <= high would throw, so it is not inlined.
+            IrType t = ClrTypes.RegisterType(method.ReturnType)!.Value;
+            bool u = ClrTypes.IsUnsigned(method.ReturnType);
+            Value low = Emit(new Inst(Op.Max, t, Coerce(Scalar(args[0]), t, u), Coerce(Scalar(args[1]), t, u)) { Unsigned = u });
+            return Emit(new Inst(Op.Min, t, low, Coerce(Scalar(args[2]), t, u)) { Unsigned = u });
+        }
         Op? op = name switch
         {
             "Sqrt" => Op.Sqrt, "Abs" => Op.Abs, "Min" => Op.Min, "Max" => Op.Max, "Floor" => Op.Floor, "Ceiling" => Op.Ceil,

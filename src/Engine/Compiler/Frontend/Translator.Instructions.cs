@@ -80,6 +80,9 @@ internal sealed partial class Translator
                     ConditionalBranch(name.StartsWith("brtrue", StringComparison.Ordinal) ? c : Not(c), ins, stack);
                     return;
                 }
+            case "switch":
+                Switch(ins, PopValue(stack), stack);
+                return;
             case "call" or "callvirt":
                 Call(ins, stack, name == "callvirt");
                 return;
@@ -152,7 +155,6 @@ internal sealed partial class Translator
         "localloc" => Error("stackalloc (localloc) has a size the compiler cannot bound", "Use Local.Allocate<T>(constant) for per-thread arrays."),
         "ldstr" => Error("strings are managed objects", "Remove the string; kernels cannot log or format text."),
         "ldftn" or "ldvirtftn" or "calli" => Error("delegates and function pointers cannot be inlined", "Write the function as a struct implementing IUnaryOp<T>/IBinaryOp<T> and pass it as a type argument."),
-        "switch" => Error("switch statements over dense cases compile to a jump table, which is not supported", "Write the cases as if/else."),
         "leave" or "leave.s" or "endfinally" or "endfilter" => Error("exception handling blocks are not supported", "Remove try/catch/finally."),
         "castclass" or "isinst" or "ldnull" => Error("the kernel uses object references or null", "Use structs and views; there is no managed heap on the device."),
         _ when name.StartsWith("ldelem", StringComparison.Ordinal) || name.StartsWith("stelem", StringComparison.Ordinal)

@@ -96,9 +96,19 @@ public static class KernelCompiler
             if (method.GetParameters().All(p => p.Name != name))
                 throw new ArgumentException($"kernel '{KernelNames.Of(method)}' has no parameter '{name}' to specialise; parameters are {string.Join(", ", method.GetParameters().Select(p => p.Name))}", nameof(specialisation));
         var clock = Stopwatch.StartNew();
-        Function f = Translator.Translate(method, specialisation);
-        Optimize(f);
-        string ptx = PtxEmitter.Emit(f, TargetName(target), KernelNames.Of(method));
+        string ptx;
+        Function f;
+        try
+        {
+            f = Translator.Translate(method, specialisation);
+            Optimize(f);
+            ptx = PtxEmitter.Emit(f, TargetName(target), KernelNames.Of(method));
+        }
+        catch (Exception e) when (e is not KernelCompileException)
+        {
+            throw new KernelCompileException($"kernel '{KernelNames.Of(method)}': internal compiler error ({e.GetType().Name}: {e.Message}). " +
+                "The kernel may use a construct the compiler mishandles; simplify the failing statement and report the kernel.", e);
+        }
         int shared = f.SharedAllocations.Sum(a => a.Bytes);
         return new CompiledKernel(method, f.Name, ptx, target, specialisation, shared, clock.Elapsed);
     }

@@ -58,7 +58,10 @@ public sealed class CompiledKernel
 /// </summary>
 public static class KernelCompiler
 {
-    private static readonly ConcurrentDictionary<string, Lazy<CompiledKernel>> s_cache = new();
+    private static readonly ConcurrentDictionary<CacheKey, Lazy<CompiledKernel>> s_cache = new();
+
+    /// <summary>Constructed MethodInfos are unique per generic instantiation, so the method itself carries its generic arguments.</summary>
+    private readonly record struct CacheKey(MethodInfo Method, GpuTarget Target, string Specialisation);
 
     public static string TargetName(GpuTarget target) => target == GpuTarget.Sm90 ? "sm_90" : "sm_80";
 
@@ -70,7 +73,7 @@ public static class KernelCompiler
     {
         ArgumentNullException.ThrowIfNull(method);
         specialisation ??= new Dictionary<string, object>();
-        string key = CacheKey(method, target, specialisation);
+        var key = new CacheKey(method, target, SpecialisationKey(specialisation));
         Lazy<CompiledKernel> entry = s_cache.GetOrAdd(key, _ => new Lazy<CompiledKernel>(() => CompileUncached(method, target, specialisation)));
         try
         {
@@ -128,15 +131,14 @@ public static class KernelCompiler
         AddressSpaces.Infer(f);
     }
 
-    private static string CacheKey(MethodInfo method, GpuTarget target, IReadOnlyDictionary<string, object> specialisation)
+    private static string SpecialisationKey(IReadOnlyDictionary<string, object> specialisation)
     {
+        if (specialisation.Count == 0)
+            return "";
         var sb = new StringBuilder();
-        sb.Append(method.Module.ModuleVersionId).Append(':').Append(method.MetadataToken).Append(':').Append(method.DeclaringType?.AssemblyQualifiedName);
-        foreach (Type t in method.GetGenericArguments())
-            sb.Append('|').Append(t.AssemblyQualifiedName);
         foreach (KeyValuePair<string, object> kv in specialisation.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            sb.Append('|').Append(kv.Key).Append('=').Append(Convert.ToString(kv.Value, CultureInfo.InvariantCulture));
-        return sb.Append('|').Append(target).ToString();
+            sb.Append(kv.Key).Append('=').Append(Convert.ToString(kv.Value, CultureInfo.InvariantCulture)).Append('|');
+        return sb.ToString();
     }
 }
 

@@ -16,6 +16,7 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(ElementwiseMap), nameof(ElementwiseMap.Map), typeof(float), typeof(GeluTanh)),
         KernelEntry.For(typeof(ElementwiseMap), nameof(ElementwiseMap.Map), typeof(int), typeof(Square<int>)),
         KernelEntry.For(typeof(ElementwiseMap), nameof(ElementwiseMap.Map), typeof(double), typeof(Square<double>)),
+        KernelEntry.For(typeof(ElementwiseMap), nameof(ElementwiseMap.Map), typeof(Half), typeof(Square<Half>)),
         KernelEntry.For(typeof(ElementwiseMap), nameof(ElementwiseMap.Zip), typeof(float), typeof(MultiplyAddOne<float>)),
         KernelEntry.For(typeof(BlockReduce), nameof(BlockReduce.Sum)),
         KernelEntry.For(typeof(BlockReduce), nameof(BlockReduce.SumDynamic)),

@@ -88,6 +88,13 @@ internal static class TestKernels
     }
 
     [Kernel]
+    public static void MinMax(DeviceSpan<float> x, DeviceSpan<float> y, DeviceSpan<float> output)
+    {
+        if (Elementwise.Index(output.Length, out int i))
+            output[i] = MinMaxOp.Apply(x[i], y[i]);
+    }
+
+    [Kernel]
     public static void Conversions(DeviceSpan<float> input, DeviceSpan<int> asInt, DeviceSpan<uint> asUnsigned, DeviceSpan<long> asLong, DeviceSpan<double> asDouble, DeviceSpan<short> asShort)
     {
         if (!Elementwise.Index(input.Length, out int i))
@@ -112,4 +119,16 @@ public struct Affine : IAffine
     public float Bias;
 
     public readonly float Apply(float x) => x * Scale + Bias;
+}
+
+/// <summary>f16 through System.Half: stored as 16 bits, computed in f32.</summary>
+public readonly struct HalfScale : IUnaryOp<Half>
+{
+    public static Half Apply(Half x) => (Half)((float)x * 2.5f + 1f);
+}
+
+/// <summary>MathF.Min/Max and Math.Min/Max propagate NaN as .NET does.</summary>
+public readonly struct MinMaxOp : IBinaryOp<float>
+{
+    public static float Apply(float x, float y) => MathF.Min(x, y) + 10f * MathF.Max(x, -y) + (float)Math.Max((double)x, (double)y);
 }

@@ -50,6 +50,20 @@ internal static class PtxInstructions
             case Op.Not:
                 e.L($"not.{PtxEmitter.Bits(t)} {e.D(i)}, {e.R(a[0])};");
                 return;
+            case Op.Min or Op.Max when t == IrType.F32:
+                // .NaN: a NaN operand gives NaN, as MathF.Min/Max do (sm_80+).
+                e.L($"{i.Op.ToString().ToLowerInvariant()}.NaN.f32 {e.D(i)}, {e.A(a[0])}, {e.A(a[1])};");
+                return;
+            case Op.Min or Op.Max when t == IrType.F64:
+                {
+                    // min.f64 has no .NaN form: pick a + b (NaN) when either operand is NaN.
+                    string m = e.Temp(IrType.F64), sum = e.Temp(IrType.F64), p = e.Temp(IrType.Pred);
+                    e.L($"{i.Op.ToString().ToLowerInvariant()}.f64 {m}, {e.A(a[0])}, {e.A(a[1])};");
+                    e.L($"add.rn.f64 {sum}, {e.A(a[0])}, {e.A(a[1])};");
+                    e.L($"setp.nan.f64 {p}, {e.A(a[0])}, {e.A(a[1])};");
+                    e.L($"selp.f64 {e.D(i)}, {sum}, {m}, {p};");
+                    return;
+                }
             case Op.Min or Op.Max:
                 e.L($"{i.Op.ToString().ToLowerInvariant()}.{PtxEmitter.Arith(t, i.Unsigned)} {e.D(i)}, {e.A(a[0])}, {e.A(a[1])};");
                 return;

@@ -51,7 +51,7 @@ internal sealed partial class PtxInterpreter
             case PKind.Neg or PKind.Not or PKind.Abs or PKind.Sqrt or PKind.Rsqrt or PKind.Ex2 or PKind.Lg2 or PKind.Sin or PKind.Cos:
                 return Unary(ins.Kind, ins.Type, a);
             default:
-                return Arithmetic(ins.Kind, ins.Type, a, Read(t, s[1]));
+                return Arithmetic(ins.Kind, ins.Type, a, Read(t, s[1]), ins.Modifier == "NaN");
         }
     }
 
@@ -84,7 +84,7 @@ internal sealed partial class PtxInterpreter
         return Truncate(kind switch { PKind.Neg => -v, PKind.Not => ~v, PKind.Abs => Math.Abs(v), _ => throw new PtxEmulatorException($"{kind} is not defined for integers") }, type);
     }
 
-    private static ulong Arithmetic(PKind kind, PType type, ulong a, ulong b)
+    private static ulong Arithmetic(PKind kind, PType type, ulong a, ulong b, bool propagateNaN = false)
     {
         if (type == PType.F32)
         {
@@ -92,6 +92,8 @@ internal sealed partial class PtxInterpreter
             return Bits(kind switch
             {
                 PKind.Add => x + y, PKind.Sub => x - y, PKind.Mul => x * y, PKind.Div => x / y,
+                PKind.Min when propagateNaN => MathF.Min(x, y),
+                PKind.Max when propagateNaN => MathF.Max(x, y),
                 PKind.Min => float.IsNaN(x) ? y : float.IsNaN(y) ? x : MathF.Min(x, y),
                 PKind.Max => float.IsNaN(x) ? y : float.IsNaN(y) ? x : MathF.Max(x, y),
                 _ => throw new PtxEmulatorException($"{kind} is not defined for f32"),
@@ -143,8 +145,10 @@ internal sealed partial class PtxInterpreter
             double x = type == PType.F32 ? F32(a) : F64(a), y = type == PType.F32 ? F32(b) : F64(b);
             bool nan = double.IsNaN(x) || double.IsNaN(y);
             bool unordered = op.Length == 3 && op[2] == 'u';
+            if (op is "nan" or "num")
+                return nan == (op == "nan");
             if (nan)
-                return unordered || op == "nan";
+                return unordered;
             return op[..2] switch { "eq" => x == y, "ne" => x != y, "lt" => x < y, "le" => x <= y, "gt" => x > y, "ge" => x >= y, _ => throw new PtxEmulatorException($"setp.{op} is not emulated") };
         }
         long sx = Integer(a, type), sy = Integer(b, type);

@@ -47,6 +47,7 @@ internal static class PtxInstructionParser
             PKind.Shfl => mods[1],
             PKind.Atom => mods.First(m => m is "add" or "min" or "max" or "exch" or "cas"),
             PKind.Mul => mods.FirstOrDefault(m => m is "lo" or "hi" or "wide") ?? "",
+            PKind.Min or PKind.Max => mods.Contains("NaN") ? "NaN" : "",
             _ => "",
         };
         if (kind == PKind.Bra)

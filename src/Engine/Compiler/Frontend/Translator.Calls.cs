@@ -145,6 +145,10 @@ internal sealed partial class Translator
         {
             return AtomicCall(name, (MethodInfo)method, args);
         }
+        else if (owner == typeof(Half) && name == "op_Explicit" && HalfConversion((MethodInfo)method, args) is AbstractValue converted)
+        {
+            return converted;
+        }
         else if (owner == typeof(BitConverter) && name is "SingleToInt32Bits" or "Int32BitsToSingle" or "DoubleToInt64Bits" or "Int64BitsToDouble" or "SingleToUInt32Bits" or "UInt32BitsToSingle")
         {
             IrType to = ClrTypes.RegisterType(((MethodInfo)method).ReturnType)!.Value;
@@ -159,6 +163,17 @@ internal sealed partial class Translator
                 throw Error($"Math.{name}(double) has no device implementation", "Use the MathF (float) version, or Math.Sqrt/Abs/Min/Max/Floor/Ceiling/Round/FusedMultiplyAdd for doubles.");
         }
         handled = false;
+        return null;
+    }
+
+    /// <summary>(float)half and (Half)float as the hardware conversions (cvt.f32.f16, cvt.rn.f16.f32).</summary>
+    private AbstractValue? HalfConversion(MethodInfo method, AbstractValue[] args)
+    {
+        Type from = method.GetParameters()[0].ParameterType, to = method.ReturnType;
+        if (from == typeof(Half) && to == typeof(float) && args[0] is StructValue half)
+            return Emit(new Inst(Op.HalfToFloat, IrType.F32, Coerce((Value)half.Fields[0], IrType.I32)));
+        if (from == typeof(float) && to == typeof(Half))
+            return new StructValue(typeof(Half), [Emit(new Inst(Op.FloatToHalf, IrType.I32, Coerce(Scalar(args[0]), IrType.F32)))]);
         return null;
     }
 

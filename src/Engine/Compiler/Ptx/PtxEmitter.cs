@@ -14,7 +14,7 @@ internal sealed class PtxEmitter
     private readonly Function _f;
     private readonly StringBuilder _body = new();
     private readonly Dictionary<Value, string> _regs = [];
-    private readonly Dictionary<string, int> _counts = new() { ["%p"] = 0, ["%r"] = 0, ["%rd"] = 0, ["%f"] = 0, ["%fd"] = 0 };
+    private readonly Dictionary<string, int> _counts = new() { ["%p"] = 0, ["%h"] = 0, ["%r"] = 0, ["%rd"] = 0, ["%f"] = 0, ["%fd"] = 0 };
     private readonly Dictionary<Block, string> _labels = [];
 
     private PtxEmitter(Function f) => _f = f;
@@ -71,7 +71,7 @@ internal sealed class PtxEmitter
             sb.Append(CultureInfo.InvariantCulture, $"\t.shared .align {a.Alignment} .b8 {a.Name}[{a.Bytes}];\n");
         foreach (MemoryAllocation a in _f.LocalAllocations.Where(a => a.Bytes > 0))
             sb.Append(CultureInfo.InvariantCulture, $"\t.local .align {a.Alignment} .b8 {a.Name}[{a.Bytes}];\n");
-        foreach ((string prefix, string type) in new[] { ("%p", "pred"), ("%r", "b32"), ("%rd", "b64"), ("%f", "f32"), ("%fd", "f64") })
+        foreach ((string prefix, string type) in new[] { ("%p", "pred"), ("%h", "b16"), ("%r", "b32"), ("%rd", "b64"), ("%f", "f32"), ("%fd", "f64") })
             if (_counts[prefix] > 0)
                 sb.Append(CultureInfo.InvariantCulture, $"\t.reg .{type} {prefix}<{_counts[prefix] + 1}>;\n");
         sb.Append('\n').Append(_body).Append("}\n");
@@ -190,6 +190,9 @@ internal sealed class PtxEmitter
     internal string R(Value v) => InReg(v);
     internal void L(string text) => Line(text);
     internal string Temp(IrType t) => NewReg(t);
+
+    /// <summary>A 16-bit register (f16 conversions).</summary>
+    internal string Temp16() => "%h" + (++_counts["%h"]).ToString(CultureInfo.InvariantCulture);
     internal string FunctionName => _f.Name;
     internal Function Function => _f;
     internal static string Arith(IrType t, bool unsigned) => ArithType(t, unsigned);

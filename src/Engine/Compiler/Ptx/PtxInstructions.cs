@@ -95,6 +95,20 @@ internal static class PtxInstructions
             case Op.Convert:
                 Convert(e, i);
                 return;
+            case Op.HalfToFloat:
+                {
+                    string h = e.Temp16();
+                    e.L($"cvt.u16.u32 {h}, {e.R(a[0])};");
+                    e.L($"cvt.f32.f16 {e.D(i)}, {h};");
+                    return;
+                }
+            case Op.FloatToHalf:
+                {
+                    string h = e.Temp16();
+                    e.L($"cvt.rn.f16.f32 {h}, {e.R(a[0])};");
+                    e.L($"cvt.u32.u16 {e.D(i)}, {h};");
+                    return;
+                }
             case Op.BitCast:
                 e.L($"mov.b{(t.Is64() ? 64 : 32)} {e.D(i)}, {e.R(a[0])};");
                 return;

@@ -168,11 +168,13 @@ internal sealed partial class PtxInterpreter
         PType to = ins.Type, from = ins.SourceType;
         if (from.IsFloat())
         {
-            double x = from == PType.F32 ? F32(a) : F64(a);
+            double x = from switch { PType.F16 => (float)BitConverter.UInt16BitsToHalf((ushort)a), PType.F32 => F32(a), _ => F64(a) };
             x = ins.Modifier switch
             {
                 "rmi" => Math.Floor(x), "rpi" => Math.Ceiling(x), "rni" => Math.Round(x, MidpointRounding.ToEven), "rzi" => Math.Truncate(x), _ => x,
             };
+            if (to == PType.F16)
+                return BitConverter.HalfToUInt16Bits((Half)x);
             if (to == PType.F32)
                 return Bits((float)x);
             if (to == PType.F64)

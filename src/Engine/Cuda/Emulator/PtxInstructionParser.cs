@@ -6,7 +6,7 @@ namespace Tessera.Engine.Cuda.Emulator;
 internal static class PtxInstructionParser
 {
     private static readonly HashSet<string> s_typeNames =
-        ["pred", "b8", "u8", "s8", "b16", "u16", "s16", "b32", "u32", "s32", "b64", "u64", "s64", "f32", "f64"];
+        ["pred", "b8", "u8", "s8", "b16", "u16", "s16", "f16", "b32", "u32", "s32", "b64", "u64", "s64", "f32", "f64"];
 
     public static PInstruction Parse(string text, Dictionary<string, int> registers, string[] lines, int n)
     {

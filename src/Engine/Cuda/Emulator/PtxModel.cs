@@ -8,7 +8,7 @@ internal enum PKind
 }
 
 /// <summary>Element types of PTX instructions.</summary>
-internal enum PType { Pred, B8, U8, S8, B16, U16, S16, B32, U32, S32, B64, U64, S64, F32, F64 }
+internal enum PType { Pred, B8, U8, S8, B16, U16, S16, F16, B32, U32, S32, B64, U64, S64, F32, F64 }
 
 internal enum PSpace { None, Global, Shared, Local, Param }
 
@@ -64,12 +64,12 @@ internal static class PTypes
     {
         PType.Pred => 1,
         PType.B8 or PType.U8 or PType.S8 => 1,
-        PType.B16 or PType.U16 or PType.S16 => 2,
+        PType.B16 or PType.U16 or PType.S16 or PType.F16 => 2,
         PType.B32 or PType.U32 or PType.S32 or PType.F32 => 4,
         _ => 8,
     };
 
     public static bool IsSigned(this PType t) => t is PType.S8 or PType.S16 or PType.S32 or PType.S64;
 
-    public static bool IsFloat(this PType t) => t is PType.F32 or PType.F64;
+    public static bool IsFloat(this PType t) => t is PType.F16 or PType.F32 or PType.F64;
 }

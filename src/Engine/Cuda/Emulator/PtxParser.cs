@@ -138,7 +138,7 @@ internal static class PtxParser
     internal static PType ParseType(string text, string[] lines, int n) => text switch
     {
         "pred" => PType.Pred, "b8" => PType.B8, "u8" => PType.U8, "s8" => PType.S8,
-        "b16" => PType.B16, "u16" => PType.U16, "s16" => PType.S16,
+        "b16" => PType.B16, "u16" => PType.U16, "s16" => PType.S16, "f16" => PType.F16,
         "b32" => PType.B32, "u32" => PType.U32, "s32" => PType.S32,
         "b64" => PType.B64, "u64" => PType.U64, "s64" => PType.S64,
         "f32" => PType.F32, "f64" => PType.F64,

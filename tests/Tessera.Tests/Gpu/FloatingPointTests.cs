@@ -40,3 +40,26 @@ public class MinMaxTests
         Assert.Equal(x.Zip(y, MinMaxOp.Apply).ToArray(), output.ToArray());
     }
 }
+
+public class WideShuffleTests
+{
+    [Fact]
+    public void DoubleAndLongShufflesAndStructViews()
+    {
+        var random = new Random(41);
+        Point2[] points = Enumerable.Range(0, 64).Select(_ => new Point2((float)random.NextDouble() * 4 - 2, (float)random.NextDouble() * 4 - 2)).ToArray();
+        using var driver = new PtxEmulatorDriver();
+        using var launcher = new KernelLauncher(driver);
+        using var input = DeviceBuffer<Point2>.From(driver, points);
+        using var doubles = DeviceBuffer<double>.Allocate(driver, 2);
+        using var longs = DeviceBuffer<long>.Allocate(driver, 2);
+        launcher.Launch(typeof(TestKernels).GetMethod(nameof(TestKernels.WideWarpSums))!, 1, 64, input, doubles, longs);
+        for (int w = 0; w < 2; w++)
+        {
+            var warp = points.Skip(32 * w).Take(32).ToArray();
+            double expected = warp.Sum(p => (double)p.X * p.Y);
+            Assert.True(Math.Abs(expected - doubles.ToArray()[w]) < 1e-12, $"warp {w}: {doubles.ToArray()[w]} vs {expected}");
+            Assert.Equal(warp.Sum(p => (long)(p.X * 1e6f) << 8), longs.ToArray()[w]);
+        }
+    }
+}

@@ -94,6 +94,26 @@ internal static class TestKernels
             output[i] = MinMaxOp.Apply(x[i], y[i]);
     }
 
+    /// <summary>Warp sums of doubles and longs (64-bit shuffles) and an array of structs.</summary>
+    [Kernel]
+    public static void WideWarpSums(DeviceSpan<Point2> points, DeviceSpan<double> doubleSums, DeviceSpan<long> longSums)
+    {
+        int i = Grid.GlobalX;
+        Point2 p = points[i];
+        double d = (double)p.X * p.Y;
+        long l = (long)(p.X * 1e6f) << 8;
+        for (int mask = 16; mask > 0; mask >>= 1)
+        {
+            d += Warp.ShuffleXor(d, mask);
+            l += Warp.ShuffleXor(l, mask);
+        }
+        if (Warp.LaneId == 0)
+        {
+            doubleSums[i / 32] = d;
+            longSums[i / 32] = l;
+        }
+    }
+
     [Kernel]
     public static void Conversions(DeviceSpan<float> input, DeviceSpan<int> asInt, DeviceSpan<uint> asUnsigned, DeviceSpan<long> asLong, DeviceSpan<double> asDouble, DeviceSpan<short> asShort)
     {

@@ -118,10 +118,20 @@ internal sealed partial class Translator
             if (name == "get_LaneId")
                 return Emit(new Inst(Op.Special, IrType.I32) { Special = SpecialReg.LaneId });
             Value v = Scalar(args[0]);
-            if (v.Type.Is64())
-                throw Error("a 64-bit value is shuffled; shfl.sync moves 32 bits", "Shuffle float or int values (split a long or double into two ints).");
             ShuffleMode mode = name switch { "ShuffleXor" => ShuffleMode.Xor, "ShuffleDown" => ShuffleMode.Down, "ShuffleUp" => ShuffleMode.Up, _ => ShuffleMode.Index };
-            return Emit(new Inst(Op.Shuffle, v.Type, v, Coerce(Scalar(args[1]), IrType.I32)) { Shuffle = mode });
+            Value lane = Coerce(Scalar(args[1]), IrType.I32);
+            if (!v.Type.Is64())
+                return Emit(new Inst(Op.Shuffle, v.Type, v, lane) { Shuffle = mode });
+            // shfl.sync moves 32 bits: shuffle both halves of a long or double.
+            Value bits = v.Type == IrType.I64 ? v : Emit(new Inst(Op.BitCast, IrType.I64, v));
+            Value low = Emit(new Inst(Op.Convert, IrType.I32, bits));
+            Value high = Emit(new Inst(Op.Convert, IrType.I32, Emit(new Inst(Op.Shr, IrType.I64, bits, Const.Int(IrType.I32, 32)) { Unsigned = true })));
+            Value lowOut = Emit(new Inst(Op.Shuffle, IrType.I32, low, lane) { Shuffle = mode });
+            Value highOut = Emit(new Inst(Op.Shuffle, IrType.I32, high, lane) { Shuffle = mode });
+            Value joined = Emit(new Inst(Op.Or, IrType.I64,
+                Emit(new Inst(Op.Shl, IrType.I64, Emit(new Inst(Op.Convert, IrType.I64, highOut) { SourceUnsigned = true }), Const.Int(IrType.I32, 32))),
+                Emit(new Inst(Op.Convert, IrType.I64, lowOut) { SourceUnsigned = true })));
+            return v.Type == IrType.I64 ? joined : Emit(new Inst(Op.BitCast, IrType.F64, joined));
         }
         else if (owner == typeof(Gpu.Block) && name == "Barrier")
         {

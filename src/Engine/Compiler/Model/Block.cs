@@ -20,7 +20,10 @@ public static class Fence
     public static void System() => Thread.MemoryBarrier();
 }
 
-/// <summary>Warp-level operations over 32 lanes (full mask; every lane of the warp must take part).</summary>
+/// <summary>
+/// Warp-level operations over 32 lanes (full mask; every lane of the warp must take part).
+/// 64-bit values are shuffled as two 32-bit halves.
+/// </summary>
 public static class Warp
 {
     public const int Size = 32;
@@ -29,6 +32,9 @@ public static class Warp
     public static int LaneId => CpuGrid.Current.ThreadX & (Size - 1);
 
     public static float ShuffleXor(float value, int laneMask) => throw CpuGrid.NeedsDevice("Warp.ShuffleXor");
+    public static double ShuffleXor(double value, int laneMask) => throw CpuGrid.NeedsDevice("Warp.ShuffleXor");
+    public static long ShuffleXor(long value, int laneMask) => throw CpuGrid.NeedsDevice("Warp.ShuffleXor");
+    public static double ShuffleDown(double value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleDown");
     public static int ShuffleXor(int value, int laneMask) => throw CpuGrid.NeedsDevice("Warp.ShuffleXor");
     public static float ShuffleDown(float value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleDown");
     public static int ShuffleDown(int value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleDown");

@@ -301,6 +301,4 @@ internal sealed partial class Translator
         return Error($"{what} uses the class type {type.FullName}; classes live on the managed heap, which kernels cannot reach",
             "Use unmanaged structs, scalars and DeviceSpan<T> views instead.");
     }
-
-    private static OpCode OpOf(ILInstruction ins) => ins.OpCode;
 }

@@ -16,6 +16,7 @@ public sealed record PtxEmulatorOptions
 /// <summary>
 /// A CUDA driver that executes PTX text on the CPU. Launches run synchronously on the calling
 /// thread; streams and events exist so that code written for the real driver runs unchanged.
+/// One instance is one device: use it from one thread at a time.
 /// </summary>
 public sealed class PtxEmulatorDriver : IDriver
 {

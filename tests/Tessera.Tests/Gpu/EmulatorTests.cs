@@ -36,6 +36,17 @@ public class EmulatorTests
     }
 
     [Fact]
+    public void SpinningThreadIsPreempted()
+    {
+        using var driver = new PtxEmulatorDriver();
+        using var launcher = new KernelLauncher(driver);
+        using var flag = DeviceBuffer<int>.From(driver, [0]);
+        using var output = DeviceBuffer<int>.From(driver, [0]);
+        launcher.Launch(typeof(SpinKernels).GetMethod(nameof(SpinKernels.WaitForLastThread))!, 1, 64, flag, output);
+        Assert.Equal(1, output.ToArray()[0]);
+    }
+
+    [Fact]
     public void DivergentBarrierAndShuffleDeadlockIsReported()
     {
         using var driver = new PtxEmulatorDriver();

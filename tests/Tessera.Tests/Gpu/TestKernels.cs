@@ -152,3 +152,25 @@ public readonly struct MinMaxOp : IBinaryOp<float>
 {
     public static float Apply(float x, float y) => MathF.Min(x, y) + 10f * MathF.Max(x, -y) + (float)Math.Max((double)x, (double)y);
 }
+
+/// <summary>Thread 0 waits (spins) until the last thread of the block has published a flag.</summary>
+internal static class SpinKernels
+{
+    [Kernel]
+    public static void WaitForLastThread(DeviceSpan<int> flag, DeviceSpan<int> output)
+    {
+        int t = Grid.ThreadX;
+        if (t == 0)
+        {
+            int spins = 0;
+            while (Atomic.CompareExchange(ref flag[0], 0, 0) == 0)
+                spins++;
+            output[0] = 1;
+        }
+        else if (t == Grid.BlockDimX - 1)
+        {
+            Fence.Device();
+            Atomic.Exchange(ref flag[0], 1);
+        }
+    }
+}

@@ -3,11 +3,14 @@ namespace Tessera.Engine.Cuda.Emulator;
 /// <summary>Instruction semantics, following the PTX ISA for the types the compiler emits.</summary>
 internal sealed partial class PtxInterpreter
 {
+    /// <summary>Instructions a thread runs before the scheduler moves on to the next thread.</summary>
+    private const int TimeSlice = 1 << 16;
+
     private void Execute(EmulatedThread t)
     {
         List<PInstruction> code = _kernel.Code;
         ulong[] r = t.Registers;
-        while (true)
+        for (int budget = TimeSlice; budget > 0; budget--)
         {
             PInstruction ins = code[t.Pc];
             if (ins.Guard >= 0 && (r[ins.Guard] != 0) == ins.GuardNegated)

@@ -21,7 +21,8 @@ internal sealed class EmulatedThread
 
 /// <summary>
 /// Runs one launch: blocks one after another, and within a block each thread as a state machine
-/// that runs until it reaches bar.sync, a shuffle or ret. Barriers release when every live thread
+/// that runs until it reaches bar.sync, a shuffle or ret, or uses up its time slice (so a thread
+/// spinning on another thread's write lets that thread run). Barriers release when every live thread
 /// of the block waits; shuffles when every live lane of the warp waits. A state nobody can leave is
 /// reported as a deadlock naming the threads and instructions involved.
 /// </summary>
@@ -99,16 +100,20 @@ internal sealed partial class PtxInterpreter
                 if (threads[i].Status == ThreadStatus.Running)
                     Execute(threads[i]);
             bool progressed = ReleaseShuffles(threads);
-            int live = 0, atBarrier = 0;
+            int live = 0, atBarrier = 0, running = 0;
             foreach (EmulatedThread t in threads)
             {
                 if (t.Status != ThreadStatus.Exited)
                     live++;
                 if (t.Status == ThreadStatus.AtBarrier)
                     atBarrier++;
+                if (t.Status == ThreadStatus.Running)
+                    running++;
             }
             if (live == 0)
                 return;
+            if (running > 0)
+                continue; // preempted threads (long loops, spin-waits) get another slice
             if (!progressed && atBarrier == live)
             {
                 foreach (EmulatedThread t in threads)

@@ -10,7 +10,7 @@ namespace Tessera.Engine.Cuda;
 /// arguments given as the C# method's parameters: views (or DeviceBuffers), scalars and structs,
 /// flattened into scalar .params in declaration order.
 /// </summary>
-public sealed class KernelLauncher : IDisposable
+public sealed partial class KernelLauncher : IDisposable
 {
     private readonly Dictionary<CompiledKernel, FunctionHandle> _loaded = [];
     private readonly List<ModuleHandle> _modules = [];

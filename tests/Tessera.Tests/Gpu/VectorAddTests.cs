@@ -29,6 +29,19 @@ public class VectorAddTests
     }
 
     [Fact]
+    public void TypedLaunchFromMethodGroup()
+    {
+        float[] a = GpuTestSupport.RandomFloats(50, 5), b = GpuTestSupport.RandomFloats(50, 6);
+        using var driver = new PtxEmulatorDriver();
+        using var launcher = new KernelLauncher(driver);
+        using var da = DeviceBuffer<float>.From(driver, a);
+        using var db = DeviceBuffer<float>.From(driver, b);
+        using var output = DeviceBuffer<float>.Allocate(driver, 50);
+        launcher.Launch(VectorAdd.Add, 1, 64, da.View, db.View, output.View);
+        Assert.Equal(a.Zip(b, (x, y) => x + y).ToArray(), output.ToArray());
+    }
+
+    [Fact]
     public void RunsAsPlainCSharp()
     {
         float[] a = GpuTestSupport.RandomFloats(300, 3), b = GpuTestSupport.RandomFloats(300, 4), output = new float[300];

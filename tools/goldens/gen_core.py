@@ -43,6 +43,8 @@ def build():
     for op, (fn, make) in unary.items():
         fam.case(f"{op}_0", op, {}, {"x": make(4, 5) * (3 if op.startswith("gelu") or op == "silu" else 1)}, lambda x, fn=fn: fn(x))
         fam.case(f"{op}_noncontig", op, {"noncontig": ["x"]}, {"x": make(3, 1, 6)}, lambda x, fn=fn: fn(x))
+    fam.case("gelu_wide_range", "gelu", {}, {"x": torch.linspace(-9, 9, 803).reshape(11, 73)}, lambda x: F.gelu(x))
+    fam.case("silu_wide_range", "silu", {}, {"x": torch.linspace(-20, 20, 803).reshape(11, 73)}, lambda x: F.silu(x))
     fam.case("clamp_both", "clamp", {"min": -0.5, "max": 0.7}, {"x": rn(4, 6)}, lambda x: torch.clamp(x, -0.5, 0.7))
     fam.case("clamp_min", "clamp", {"min": 0.1, "max": None}, {"x": rn(7)}, lambda x: torch.clamp(x, min=0.1))
     fam.case("clamp_max", "clamp", {"min": None, "max": -0.2}, {"x": rn(2, 3)}, lambda x: torch.clamp(x, max=-0.2))

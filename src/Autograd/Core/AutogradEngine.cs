@@ -94,8 +94,10 @@ public static class AutogradEngine
 
     private static void AccumulateInto(Tensor tensor, Tensor grad)
     {
+        // A leaf's gradient outlives the step's TensorScope (the optimiser reads it after).
         if (tensor.Grad is null)
-            tensor.Grad = Functional.Clone(grad);
+            using (TensorScope.Unscoped())
+                tensor.Grad = Functional.Clone(grad);
         else
             tensor.Grad.AddInPlace(grad);
     }

@@ -112,6 +112,8 @@ public sealed partial class Tensor : IDisposable
     {
         get
         {
+            if (Numel == 0)
+                return true; // nothing to lay out; dense strides of a shape with a 0 are not unique
             int expected = 1;
             for (int d = Rank - 1; d >= 0; d--)
             {

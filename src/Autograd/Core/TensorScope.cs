@@ -11,6 +11,7 @@ namespace Tessera.Autograd;
 public sealed class TensorScope : IDisposable
 {
     [ThreadStatic] private static TensorScope? _current;
+    [ThreadStatic] private static int _suspendedDepth;
 
     private readonly List<Tensor> _owned = new();
     private readonly TensorScope? _outer;
@@ -25,7 +26,33 @@ public sealed class TensorScope : IDisposable
     /// <summary>Tensors this scope will dispose.</summary>
     public int Count => _owned.Count;
 
-    internal static void Register(Tensor tensor) => _current?._owned.Add(tensor);
+    internal static void Register(Tensor tensor)
+    {
+        if (_suspendedDepth == 0)
+            _current?._owned.Add(tensor);
+    }
+
+    /// <summary>
+    /// Until disposed, tensors created on this thread belong to no scope: for state that must
+    /// outlive the step it is created in (leaf gradients, optimiser buffers, running statistics).
+    /// </summary>
+    public static IDisposable Unscoped()
+    {
+        _suspendedDepth++;
+        return new Resume();
+    }
+
+    private sealed class Resume : IDisposable
+    {
+        private bool _done;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            _suspendedDepth--;
+        }
+    }
 
     /// <summary>Keeps <paramref name="tensor"/> alive past this scope (it moves to the enclosing scope, if any).</summary>
     public Tensor MoveToOuter(Tensor tensor)

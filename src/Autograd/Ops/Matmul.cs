@@ -24,6 +24,14 @@ public static partial class Functional
             return Squeeze(MatmulBatched(Unsqueeze(a, 0), b), -2);
         if (b.Rank == 1)
             return Squeeze(MatmulBatched(a, Unsqueeze(b, -1)), -1);
+        if (b.Rank == 2 && a.Rank > 2)
+        {
+            // [..., m, k] · [k, n]: one GEMM over all leading rows instead of one per batch index
+            // (and a single GEMM for the weight gradient instead of a batch of them to sum).
+            int[] leading = a.ShapeArray[..^1];
+            var flat = MatmulBatched(Reshape(a, -1, a.Size(-1)), b);
+            return Reshape(flat, [.. leading, b.Size(1)]);
+        }
         return MatmulBatched(a, b);
     }
 

@@ -10,7 +10,8 @@ internal static class CliRunner
     {
         try
         {
-            return root.Parse(args).Invoke();
+            // Our handler below, not System.CommandLine's default one (which prints a stack trace).
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
         {

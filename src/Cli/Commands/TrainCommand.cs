@@ -1,64 +1,103 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 using Tessera.Engine.Threading;
-using Tessera.Models.Demo;
+using Tessera.Models.Recipes;
+using Tessera.Models.Training;
 
 namespace Tessera.Cli.Commands;
 
-/// <summary><c>tessera train RECIPE</c>. Today the recipe is <c>demo</c>: a small classifier on procedural images.</summary>
+/// <summary>
+/// <c>tessera train RECIPE [key=value...]</c>: builds the recipe's model, trains it with the SIMT
+/// multi-task trainer (progress bar, log.jsonl, checkpoints, report) and prints its final
+/// metrics as one JSON line (also written to OUT/metrics.json).
+/// </summary>
 internal static class TrainCommand
 {
     public static Command Create()
     {
-        var recipe = new Argument<string>("recipe") { Description = "What to train: 'demo' (a small classifier on procedural 16x16 images; about a minute on 2 cores)." };
-        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 300 };
-        var batch = new Option<int>("--batch") { Description = "Images per step.", DefaultValueFactory = _ => 64 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed for data and initialisation; same seed, same run.", DefaultValueFactory = _ => 0 };
+        var recipe = new Argument<string>("recipe") { Description = "A recipe name from recipes/ (demo, shapes-simt, ...) or the path of a recipe JSON file." };
+        var overrides = new Argument<string[]>("overrides") { Description = "Recipe fields to override, as key=value with dotted paths: optimizer.lr=0.1 devices=4 tasks.0.weight=2.", Arity = ArgumentArity.ZeroOrMore };
+        var steps = new Option<int?>("--steps") { Description = "Optimiser steps (recipe field 'steps')." };
+        var batch = new Option<int?>("--batch") { Description = "Images per device per step for tasks without their own batch (recipe field 'batch')." };
+        var size = new Option<int?>("--size") { Description = "Input size in pixels for tasks without their own size (recipe field 'size')." };
+        var seed = new Option<ulong?>("--seed") { Description = "Seed for initialisation, task sampling and data; same seed, same run (recipe field 'seed')." };
+        var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<recipe name>): checkpoint, weights, log.jsonl, curves, report, metrics.json." };
+        var device = new Option<string>("--device") { Description = "Where to train: cpu (the only backend in this build).", DefaultValueFactory = _ => "cpu" };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint (default: OUT/checkpoint.safetensors); the run continues exactly as if never stopped.", Arity = ArgumentArity.ZeroOrOne };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var output = new Option<string>("--out") { Description = "Output folder for metrics.json.", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
-        var command = new Command("train", "Train a model from a recipe and print its final metrics as one JSON line.") { recipe, steps, batch, seed, threads, output };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
+        var command = new Command("train", "Train a model from a recipe; print its final metrics as one JSON line and write runs/<name>/{metrics.json, log.jsonl, report.md, report.html, checkpoint.safetensors}.")
+        {
+            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet,
+        };
         command.SetAction(parse =>
         {
-            string name = parse.GetValue(recipe)!;
-            if (name != "demo")
-                throw new ArgumentException($"train: unknown recipe '{name}'; available recipes: demo");
+            CheckDevice(parse.GetValue(device));
             CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
-            var options = new DemoOptions(Steps: parse.GetValue(steps), BatchSize: parse.GetValue(batch), Seed: parse.GetValue(seed));
-            return RunDemo(options, parse.GetValue(output)!);
+            var items = (parse.GetValue(overrides) ?? []).ToList();
+            if (parse.GetValue(steps) is int s) items.Add($"steps={s}");
+            if (parse.GetValue(batch) is int b) items.Add($"batch={b}");
+            if (parse.GetValue(size) is int z) items.Add($"size={z}");
+            if (parse.GetValue(seed) is ulong e) items.Add($"seed={e}");
+            var loaded = RecipeLoader.Load(RecipeLoader.Locate(parse.GetValue(recipe)!), items);
+            string outputFolder = parse.GetValue(output) ?? Path.Combine("runs", loaded.Name.Length > 0 ? loaded.Name : Path.GetFileNameWithoutExtension(parse.GetValue(recipe)!));
+            string? resumeFrom = null;
+            if (parse.GetResult(resume) is not null)
+            {
+                resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
+                CheckSameRecipe(resumeFrom, loaded);
+            }
+            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet));
         });
         return command;
     }
 
-    private static int RunDemo(DemoOptions options, string outputFolder)
+    internal static void CheckDevice(string? device)
     {
-        var trainer = new DemoTrainer(options);
-        AnsiConsole.MarkupLineInterpolated($"[bold]demo[/]: MLP on procedural 16x16 shapes ({string.Join(", ", ShapesDataset.ClassNames)}), {options.Steps} steps of {options.BatchSize}, {CpuParallel.MaxThreads} threads");
-        DemoMetrics metrics = null!;
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var task = context.AddTask("training", maxValue: options.Steps);
-                metrics = trainer.Train((step, loss) =>
-                {
-                    task.Description = $"step {step + 1}/{options.Steps} loss {loss:F4}";
-                    task.Increment(1);
-                });
-            });
-        var result = new Dictionary<string, object>
+        if (!string.Equals(device, "cpu", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"--device: '{device}' has no backend in this build yet; use --device cpu");
+    }
+
+    /// <summary>A resumed run must use the checkpoint's recipe (only 'steps' may grow), or it would not continue the same run.</summary>
+    private static void CheckSameRecipe(string checkpointPath, Recipe recipe)
+    {
+        var stored = JsonNode.Parse(Checkpoint.ReadRecipe(checkpointPath)) as JsonObject;
+        var current = (JsonObject)JsonNode.Parse(RecipeLoader.ToJson(recipe))!;
+        var differing = current.Select(p => p.Key).Where(k => k != "steps" && !JsonNode.DeepEquals(stored?[k], current[k])).ToList();
+        if (differing.Count > 0)
+            throw new ArgumentException($"--resume: the checkpoint '{checkpointPath}' was written with a different recipe (fields differ: {string.Join(", ", differing)}); resume with the same recipe and overrides, or train into a new --out folder");
+    }
+
+    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet)
+    {
+        var build = RecipeCatalog.Build(recipe);
+        var trainer = build.CreateTrainer();
+        var run = new TrainingRun(trainer, recipe.Name, RecipeLoader.ToJson(recipe), new RunSettings(outputFolder, recipe.Steps, recipe.CheckpointEvery, resumeFrom));
+        Dictionary<string, object> metrics;
+        if (quiet)
         {
-            ["top1"] = Math.Round(metrics.Top1, 4),
-            ["loss"] = Math.Round(metrics.FinalLoss, 4),
-            ["steps"] = metrics.Steps,
-            ["seconds"] = Math.Round(metrics.Seconds, 1),
-        };
-        string json = JsonSerializer.Serialize(result);
-        Directory.CreateDirectory(outputFolder);
-        string path = Path.Combine(outputFolder, "metrics.json");
-        File.WriteAllText(path + ".tmp", json + Environment.NewLine);
-        File.Move(path + ".tmp", path, overwrite: true);
-        Console.WriteLine(json);
+            metrics = run.Run();
+        }
+        else
+        {
+            AnsiConsole.MarkupLineInterpolated($"[bold]{recipe.Name}[/]: {recipe.Description} ({recipe.Tasks.Count} task(s), {recipe.Devices} virtual device(s), {build.Model.ParameterCount():N0} parameters, {CpuParallel.MaxThreads} threads)");
+            metrics = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask("training", maxValue: recipe.Steps);
+                    metrics = run.Run(progress =>
+                    {
+                        task.Value = progress.Step;
+                        task.Description = string.Create(CultureInfo.InvariantCulture, $"step {progress.Step}/{progress.TotalSteps} loss {progress.Loss:F4} {progress.ImagesPerSecond:F0} img/s{(progress.Skipped is null ? "" : " (skipped)")}");
+                    });
+                });
+        }
+        Console.WriteLine(JsonSerializer.Serialize(metrics));
         return 0;
     }
 }

@@ -22,6 +22,9 @@ public static class CpuParallel
         }
     }
 
+    /// <summary>Threads a kernel started on this thread may use now (1 inside a <see cref="SerialScope"/>).</summary>
+    public static int EffectiveThreads => _serialDepth > 0 ? 1 : _maxThreads;
+
     /// <summary>Runs <paramref name="body"/>(start, end) over [0, count) in ranges of at least <paramref name="minChunk"/> items.</summary>
     public static void For(int count, int minChunk, Action<int, int> body)
     {

@@ -6,18 +6,18 @@ using Tessera.Engine.Threading;
 namespace Tessera.Kernels.Cpu;
 
 /// <summary>
-/// SGEMM in the Goto/BLIS style for AVX-512: B is packed into 32-column panels and A into 6-row
-/// panels per cache block, and a 6×32 register-tile micro-kernel (12 zmm accumulators, two B
-/// vectors, one broadcast of A) runs the inner product with FMAs. The micro-kernel is a leaf loop
+/// SGEMM in the Goto/BLIS style for AVX-512: B is packed into 32-column panels and A into 8-row
+/// panels per cache block, and an 8×32 register-tile micro-kernel (16 zmm accumulators, two B
+/// vectors, one broadcast of A; 8 rows so the usual channel counts need no edge tiles) runs the inner product with FMAs. The micro-kernel is a leaf loop
 /// with no calls, so the accumulators stay in registers (see docs/PERFORMANCE.md).
 /// Same contract as <see cref="Gemm.Run"/>: C = alpha·op(A)·op(B) + beta·C, row-major.
 /// </summary>
 public static unsafe class GemmAvx512Packed
 {
-    public const int MR = 6;
+    public const int MR = 8;
     public const int NR = 32;
     private const int KC = 256;
-    private const int MC = 72;
+    private const int MC = 96;
     private const int NC = 2048;
 
     public static bool IsSupported => Avx512F.IsSupported;
@@ -34,99 +34,111 @@ public static unsafe class GemmAvx512Packed
         }
         int nBlock = Math.Min(NC, RoundUp(n, NR));
         int kBlock = Math.Min(KC, k);
-        // Packed B is shared by every thread of a (jc, pc) block; each thread packs its own A.
-        float[] packedB = GC.AllocateUninitializedArray<float>(nBlock * kBlock, pinned: true);
-        fixed (float* pb = packedB)
+        int threads = CpuParallel.EffectiveThreads;
+        // Packed B is shared by every task of a (jc, pc) block; each task packs its own A block.
+        float* pb = Scratch.Get(ref _packedB, nBlock * kBlock);
+        for (int jc = 0; jc < n; jc += NC)
         {
-            for (int jc = 0; jc < n; jc += NC)
+            int nc = Math.Min(NC, n - jc);
+            int nPanels = (nc + NR - 1) / NR;
+            int mBlocks = (m + MC - 1) / MC;
+            // Split N as well when there are too few row blocks to keep every thread busy.
+            int nChunks = threads == 1 ? 1 : Math.Clamp((2 * threads + mBlocks - 1) / mBlocks, 1, nPanels);
+            for (int pc = 0; pc < k; pc += KC)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                int kc = Math.Min(KC, k - pc);
+                CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    float* pbLocal = pb;
-                    int nPanels = (nc + NR - 1) / NR;
-                    CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
+                    for (int panel = from; panel < to; panel++)
+                        PackB(transposeB, b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pb + (long)panel * NR * kc);
+                });
+                float betaHere = pc == 0 ? beta : 1f;
+                CpuParallel.ForCost(mBlocks * nChunks, 2L * MC * kc * nc / nChunks, (from, to) =>
+                {
+                    float* pa = Scratch.Get(ref _packedA, MC * KC);
+                    float* edge = stackalloc float[MR * NR];
+                    for (int task = from; task < to; task++)
                     {
-                        for (int panel = from; panel < to; panel++)
-                            PackB(transposeB, b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pbLocal + (long)panel * NR * kc);
-                    });
-                    float betaHere = pc == 0 ? beta : 1f;
-                    int mBlocks = (m + MC - 1) / MC;
-                    CpuParallel.ForCost(mBlocks, 2L * MC * nc * kc, (from, to) =>
-                    {
-                        float* pa = stackalloc float[MC * KC];
-                        float* edge = stackalloc float[MR * NR];
-                        for (int block = from; block < to; block++)
+                        int block = task / nChunks, chunk = task % nChunks;
+                        int ic = block * MC;
+                        int mc = Math.Min(MC, m - ic);
+                        PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
+                        int panelEnd = (int)((long)nPanels * (chunk + 1) / nChunks);
+                        for (int panel = (int)((long)nPanels * chunk / nChunks); panel < panelEnd; panel++)
                         {
-                            int ic = block * MC;
-                            int mc = Math.Min(MC, m - ic);
-                            PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
-                            for (int jr = 0; jr < nc; jr += NR)
+                            int jr = panel * NR;
+                            int nr = Math.Min(NR, nc - jr);
+                            float* bPanel = pb + (long)panel * NR * kc;
+                            for (int ir = 0; ir < mc; ir += MR)
                             {
-                                int nr = Math.Min(NR, nc - jr);
-                                float* bPanel = pbLocal + (long)(jr / NR) * NR * kc;
-                                for (int ir = 0; ir < mc; ir += MR)
+                                int mr = Math.Min(MR, mc - ir);
+                                float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
+                                if (mr == MR && nr == NR)
                                 {
-                                    int mr = Math.Min(MR, mc - ir);
-                                    float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
-                                    if (mr == MR && nr == NR)
-                                    {
-                                        MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc);
-                                    }
-                                    else
-                                    {
-                                        // Edge tile: compute into a full scratch tile, copy the valid part.
-                                        for (int r = 0; r < MR; r++)
-                                            for (int col = 0; col < NR; col++)
-                                                edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
-                                        MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, edge, NR);
-                                        for (int r = 0; r < mr; r++)
-                                            for (int col = 0; col < nr; col++)
-                                                cTile[(long)r * ldc + col] = edge[r * NR + col];
-                                    }
+                                    MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc);
+                                }
+                                else
+                                {
+                                    // Edge tile: compute into a full scratch tile, copy the valid part.
+                                    for (int r = 0; r < MR; r++)
+                                        for (int col = 0; col < NR; col++)
+                                            edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
+                                    MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, edge, NR);
+                                    for (int r = 0; r < mr; r++)
+                                        for (int col = 0; col < nr; col++)
+                                            cTile[(long)r * ldc + col] = edge[r * NR + col];
                                 }
                             }
                         }
-                    });
-                }
+                    }
+                });
             }
         }
     }
 
+    // Packing buffers, one pair per thread, kept between calls (GEMMs inside attention and conv run thousands of times).
+    [ThreadStatic] private static float[]? _packedA;
+    [ThreadStatic] private static float[]? _packedB;
+
     /// <summary>
-    /// C[6, 32] = alpha · Apanel[6, kc] · Bpanel[kc, 32] + beta · C (beta = 0 ignores old C, so
-    /// NaN garbage there does not leak). Apanel is k-major (6 values per k), Bpanel 32 values per k.
+    /// C[8, 32] = alpha · Apanel[8, kc] · Bpanel[kc, 32] + beta · C (beta = 0 ignores old C, so
+    /// NaN garbage there does not leak). Apanel is k-major (8 values per k), Bpanel 32 values per k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernel(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* c, int ldc)
     {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         float* ap = aPanel;
         float* bp = bPanel;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Avx512F.LoadVector512(bp);
             var b1 = Avx512F.LoadVector512(bp + 16);
-            var a0 = Vector512.Create(ap[0]);
-            c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
-            c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(ap[1]);
-            c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10);
-            c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(ap[2]);
-            c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20);
-            c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(ap[3]);
-            c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30);
-            c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(ap[4]);
-            c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40);
-            c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(ap[5]);
-            c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50);
-            c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
+            var a = Vector512.Create(ap[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(a, b1, c01);
+            a = Vector512.Create(ap[1]);
+            c10 = Avx512F.FusedMultiplyAdd(a, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(a, b1, c11);
+            a = Vector512.Create(ap[2]);
+            c20 = Avx512F.FusedMultiplyAdd(a, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(a, b1, c21);
+            a = Vector512.Create(ap[3]);
+            c30 = Avx512F.FusedMultiplyAdd(a, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(a, b1, c31);
+            a = Vector512.Create(ap[4]);
+            c40 = Avx512F.FusedMultiplyAdd(a, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(a, b1, c41);
+            a = Vector512.Create(ap[5]);
+            c50 = Avx512F.FusedMultiplyAdd(a, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(a, b1, c51);
+            a = Vector512.Create(ap[6]);
+            c60 = Avx512F.FusedMultiplyAdd(a, b0, c60);
+            c61 = Avx512F.FusedMultiplyAdd(a, b1, c61);
+            a = Vector512.Create(ap[7]);
+            c70 = Avx512F.FusedMultiplyAdd(a, b0, c70);
+            c71 = Avx512F.FusedMultiplyAdd(a, b1, c71);
             ap += MR;
             bp += NR;
         }
@@ -137,6 +149,8 @@ public static unsafe class GemmAvx512Packed
         Store(c + 3L * ldc, va, beta, c30, c31);
         Store(c + 4L * ldc, va, beta, c40, c41);
         Store(c + 5L * ldc, va, beta, c50, c51);
+        Store(c + 6L * ldc, va, beta, c60, c61);
+        Store(c + 7L * ldc, va, beta, c70, c71);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -155,7 +169,7 @@ public static unsafe class GemmAvx512Packed
         }
     }
 
-    /// <summary>Packs A[ic..ic+mc, pc..pc+kc] into 6-row panels, k-major, zero-padding the last panel.</summary>
+    /// <summary>Packs A[ic..ic+mc, pc..pc+kc] into 8-row panels, k-major, zero-padding the last panel.</summary>
     private static void PackA(bool transposeA, float* a, int lda, int ic, int mc, int pc, int kc, float* packed)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -203,4 +217,16 @@ public static unsafe class GemmAvx512Packed
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+}
+
+/// <summary>Per-thread scratch arrays on the pinned heap, grown on demand and reused.</summary>
+internal static unsafe class Scratch
+{
+    /// <summary>Pointer to at least <paramref name="length"/> floats of <paramref name="slot"/> (a [ThreadStatic] field), reallocating when too small.</summary>
+    public static float* Get(ref float[]? slot, int length)
+    {
+        if (slot is null || slot.Length < length)
+            slot = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024), pinned: true);
+        return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(slot));
+    }
 }

@@ -86,8 +86,54 @@ public abstract class Optimizer
         if (!_state.TryGetValue(parameter, out var slots))
             _state[parameter] = slots = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         if (!slots.TryGetValue(name, out var tensor))
-            slots[name] = tensor = shape is null ? Tensor.ZerosLike(parameter) : Tensor.Zeros(shape);
+            using (TensorScope.Unscoped())
+                slots[name] = tensor = shape is null ? Tensor.ZerosLike(parameter) : Tensor.Zeros(shape);
         return tensor;
+    }
+
+    /// <summary>
+    /// Per-parameter state for checkpoints, as PyTorch's optimizer state_dict numbers it: key
+    /// "{index}.{slot}" where index counts parameters over all groups in order. The tensors are
+    /// the live buffers (copy before mutating).
+    /// </summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        int index = 0;
+        foreach (var p in Groups.SelectMany(g => g.Parameters))
+        {
+            if (_state.TryGetValue(p, out var slots))
+                foreach (var (slot, tensor) in slots)
+                    result[$"{index}.{slot}"] = tensor;
+            index++;
+        }
+        return result;
+    }
+
+    /// <summary>Restores <see cref="StateDict"/>'s output and the step count; a key naming no parameter or a shape mismatch is an error.</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, long stepCount)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        var parameters = Groups.SelectMany(g => g.Parameters).ToList();
+        var loaded = new List<(Tensor Parameter, string Slot, Tensor Value)>();
+        foreach (var (key, value) in state)
+        {
+            int dot = key.IndexOf('.', StringComparison.Ordinal);
+            if (dot <= 0 || !int.TryParse(key.AsSpan(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index) || index >= parameters.Count)
+                throw new ArgumentException($"{GetType().Name}: optimiser state key '{key}' names no parameter (expected '<index>.<slot>' with index below {parameters.Count})", nameof(state));
+            var p = parameters[index];
+            string slot = key[(dot + 1)..];
+            bool parameterShaped = Shapes.Equal(value.Shape, p.Shape) || value.Rank == 0;
+            if (!parameterShaped)
+                throw new TensorShapeException($"{GetType().Name}: optimiser state '{key}' expected shape {Shapes.Format(p.Shape)} (its parameter's), found {Shapes.Format(value.Shape)}", nameof(state));
+            loaded.Add((p, slot, value));
+        }
+        _state.Clear();
+        using (GradMode.NoGrad())
+            foreach (var (p, slot, value) in loaded)
+                State(p, slot, value.Shape.ToArray()).CopyFrom(value);
+        StepCount = stepCount;
     }
 
     protected bool HasState(Tensor parameter, string name) => _state.TryGetValue(parameter, out var slots) && slots.ContainsKey(name);

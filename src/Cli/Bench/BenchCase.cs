@@ -1,0 +1,36 @@
+namespace Tessera.Cli.Bench;
+
+/// <summary>
+/// One named benchmark. <see cref="Prepare"/> builds the inputs (untimed) and returns the action
+/// to time; <see cref="Flops"/> counts the useful floating-point operations of one run (0 when the
+/// figure is not meaningful), <see cref="ItemsPerRun"/> the images per run for throughput benches.
+/// </summary>
+public sealed record BenchCase(string Name, string Description, double Flops, Func<Action> Prepare, int ItemsPerRun = 0);
+
+/// <summary>Timing of one case: median and spread over the repeats, in milliseconds.</summary>
+public sealed record BenchResult(string Name, double MedianMs, double MinMs, double MaxMs, int Repeats, double Gflops, double ItemsPerSecond);
+
+/// <summary>Warms up, then times a case until both a minimum repeat count and a minimum total time are reached.</summary>
+public static class BenchRunner
+{
+    public static BenchResult Run(BenchCase benchCase, int minRepeats = 5, double minSeconds = 1.0, int warmup = 2)
+    {
+        ArgumentNullException.ThrowIfNull(benchCase);
+        var action = benchCase.Prepare();
+        // Warm-up runs let tiered JIT reach the optimised code and fill the memory pool.
+        for (int i = 0; i < warmup; i++) action();
+        var times = new List<double>();
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        while (times.Count < minRepeats || (total.Elapsed.TotalSeconds < minSeconds && times.Count < 1000))
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            action();
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        double median = times[times.Count / 2];
+        return new BenchResult(benchCase.Name, median, times[0], times[^1], times.Count,
+            benchCase.Flops > 0 ? benchCase.Flops / (median * 1e6) : 0,
+            benchCase.ItemsPerRun > 0 ? benchCase.ItemsPerRun / (median / 1000) : 0);
+    }
+}

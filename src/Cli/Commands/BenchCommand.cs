@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+using Tessera.Cli.Bench;
+using Tessera.Engine.Threading;
+
+namespace Tessera.Cli.Commands;
+
+/// <summary><c>tessera bench [names...] [--json]</c>: time the registered benchmarks.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var names = new Argument<string[]>("names") { Description = "Benchmarks to run (exact names or prefixes such as 'sgemm'); all when omitted.", Arity = ArgumentArity.ZeroOrMore };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per line: {\"bench\", \"ms\", \"gflops\", ...}." };
+        var list = new Option<bool>("--list") { Description = "List the benchmarks and exit." };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per benchmark.", DefaultValueFactory = _ => 1.0 };
+        var command = new Command("bench", "Time the kernel and training-step benchmarks (median of repeats after warm-up).") { names, json, list, threads, seconds };
+        command.SetAction(parse =>
+        {
+            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            var selected = Select(parse.GetValue(names) ?? []);
+            if (parse.GetValue(list))
+            {
+                foreach (var c in selected) Console.WriteLine($"{c.Name,-45} {c.Description}");
+                return 0;
+            }
+            bool asJson = parse.GetValue(json);
+            var table = new Table().AddColumns("bench", "median ms", "min ms", "GFLOP/s", "images/s", "repeats");
+            foreach (var benchCase in selected)
+            {
+                var result = BenchRunner.Run(benchCase, minSeconds: parse.GetValue(seconds));
+                if (asJson)
+                {
+                    var line = new Dictionary<string, object> { ["bench"] = result.Name, ["ms"] = Math.Round(result.MedianMs, 4), ["gflops"] = Math.Round(result.Gflops, 2) };
+                    if (result.ItemsPerSecond > 0) line["images_per_s"] = Math.Round(result.ItemsPerSecond, 2);
+                    line["threads"] = CpuParallel.MaxThreads;
+                    Console.WriteLine(JsonSerializer.Serialize(line));
+                }
+                else
+                {
+                    table.AddRow(result.Name, $"{result.MedianMs:F3}", $"{result.MinMs:F3}", result.Gflops > 0 ? $"{result.Gflops:F1}" : "-",
+                        result.ItemsPerSecond > 0 ? $"{result.ItemsPerSecond:F1}" : "-", result.Repeats.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+            if (!asJson) AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<BenchCase> Select(string[] names)
+    {
+        if (names.Length == 0) return BenchSuite.All.ToList();
+        var selected = new List<BenchCase>();
+        foreach (var name in names)
+        {
+            var matches = BenchSuite.All.Where(c => c.Name == name || c.Name.StartsWith(name, StringComparison.Ordinal)).ToList();
+            if (matches.Count == 0)
+                throw new ArgumentException($"bench: no benchmark named or starting with '{name}'; run 'tessera bench --list' to see them");
+            selected.AddRange(matches.Where(m => !selected.Contains(m)));
+        }
+        return selected;
+    }
+}

@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Tessera.Models.Probe;
+
+namespace Tessera.Cli.Commands;
+
+/// <summary><c>tessera probe FEATURES</c>: a linear probe (logistic regression, L-BFGS, L2 sweep) on frozen features.</summary>
+internal static class ProbeCommand
+{
+    public static Command Create()
+    {
+        var features = new Argument<string>("features") { Description = "safetensors file with train.features [N, D] float32 and train.labels [N] int64, optionally val.* and test.* (without val., 20% of train is held out)." };
+        var minL2 = new Option<double>("--min-l2") { Description = "Smallest L2 of the log grid.", DefaultValueFactory = _ => 1e-5 };
+        var maxL2 = new Option<double>("--max-l2") { Description = "Largest L2 of the log grid.", DefaultValueFactory = _ => 1e-1 };
+        var grid = new Option<int>("--grid") { Description = "Grid points between them (log-spaced, inclusive).", DefaultValueFactory = _ => 9 };
+        var iterations = new Option<int>("--max-iter") { Description = "L-BFGS iteration cap per fit (at most 1000).", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the held-out validation draw.", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--out") { Description = "Output folder for metrics.json.", DefaultValueFactory = _ => Path.Combine("runs", "probe") };
+        var command = new Command("probe", "Fit a linear probe on frozen features, choose L2 on validation, print the metrics as one JSON line.")
+            { features, minL2, maxL2, grid, iterations, seed, output };
+        command.SetAction(parse =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (train, validation, test) = ProbeFeatureFile.Load(parse.GetValue(features)!);
+            var options = new LinearProbeOptions
+            {
+                MinL2 = parse.GetValue(minL2), MaxL2 = parse.GetValue(maxL2), GridSize = parse.GetValue(grid),
+                MaxIterations = parse.GetValue(iterations), Seed = parse.GetValue(seed),
+            };
+            var report = LinearProbe.Run(train, validation, test, options);
+            var table = new Table().AddColumns("L2", "train top-1", "val top-1", "iterations", "converged");
+            foreach (var point in report.Sweep)
+                table.AddRow(point.L2.ToString("g2", CultureInfo.InvariantCulture), point.TrainAccuracy.ToString("F4", CultureInfo.InvariantCulture),
+                    point.ValidationAccuracy.ToString("F4", CultureInfo.InvariantCulture), point.Iterations.ToString(CultureInfo.InvariantCulture), point.Converged ? "yes" : "no");
+            AnsiConsole.Write(table);
+            string json = JsonSerializer.Serialize(report.ToMetrics(clock.Elapsed.TotalSeconds));
+            string folder = parse.GetValue(output)!;
+            Directory.CreateDirectory(folder);
+            string path = Path.Combine(folder, "metrics.json");
+            File.WriteAllText(path + ".tmp", json + Environment.NewLine);
+            File.Move(path + ".tmp", path, overwrite: true);
+            Console.WriteLine(json);
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,209 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Tessera.Engine.Threading;
+
+namespace Tessera.Kernels.Cpu;
+
+/// <summary>
+/// Fused scaled dot-product attention: softmax(scale * q·kᵀ + bias) · v, one (batch, query block)
+/// at a time, so only a [queryBlock, keyLength] score tile is ever materialised (besides transposed
+/// copies of k and v that make every tile product a plain GEMM). The forward
+/// saves the log-sum-exp of every score row; the backward recomputes the probabilities from it.
+/// A row whose scores are all -inf (fully masked) yields a zero output, a -inf log-sum-exp and
+/// no gradient (PyTorch's explicit formula would give NaN there).
+/// </summary>
+public static unsafe class Attention
+{
+    /// <summary>Query rows per task: large enough for the GEMMs, small enough to spread over threads.</summary>
+    public const int QueryBlock = 32;
+
+    /// <summary>
+    /// An additive bias read through strides: element (b, i, j) is
+    /// Data[BatchOffsets[b] + i * RowStride + j * ColumnStride] (strides 0 where it broadcasts).
+    /// </summary>
+    public readonly struct Bias(float* data, long[] batchOffsets, int rowStride, int columnStride)
+    {
+        public readonly float* Data = data;
+        public readonly long[] BatchOffsets = batchOffsets;
+        public readonly int RowStride = rowStride;
+        public readonly int ColumnStride = columnStride;
+    }
+
+    /// <summary>Overwrites output and logSumExp.</summary>
+    /// <param name="bias">Null for none.</param>
+    // q [batch, queryLength, headDim], k [batch, keyLength, headDim], v [batch, keyLength, valueDim]
+    // output [batch, queryLength, valueDim], logSumExp [batch, queryLength]
+    public static void Forward(float* q, float* k, float* v, Bias? bias,
+        int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
+        float* output, float* logSumExp)
+    {
+        int blocksPerBatch = (queryLength + QueryBlock - 1) / QueryBlock;
+        long cost = 2L * QueryBlock * keyLength * (headDim + valueDim) + 1;
+        var keysTransposed = Transposed(k, batchCount, keyLength, headDim);
+        CpuParallel.ForCost(batchCount * blocksPerBatch, cost, (from, to) =>
+        {
+            using var serial = CpuParallel.SerialScope();
+            var scores = GC.AllocateUninitializedArray<float>(QueryBlock * keyLength, pinned: true);
+            fixed (float* tile = scores)
+            fixed (float* kt = keysTransposed)
+            {
+                for (int task = from; task < to; task++)
+                {
+                    int b = task / blocksPerBatch, i0 = task % blocksPerBatch * QueryBlock;
+                    int rows = Math.Min(QueryBlock, queryLength - i0);
+                    float* vb = v + (long)b * keyLength * valueDim;
+                    Scores(q + ((long)b * queryLength + i0) * headDim, kt + (long)b * headDim * keyLength, bias, b, i0, rows, keyLength, headDim, scale, causal, tile);
+                    float* lse = logSumExp + (long)b * queryLength + i0;
+                    for (int r = 0; r < rows; r++)
+                        lse[r] = SoftmaxRow(tile + (long)r * keyLength, keyLength);
+                    Gemm.Run(false, false, rows, valueDim, keyLength, 1f, tile, keyLength, vb, valueDim, 0f,
+                        output + ((long)b * queryLength + i0) * valueDim, valueDim);
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Overwrites gradQuery, gradKey, gradValue and, when not null, gradScores (the gradient of the
+    /// pre-softmax scores, which is also the gradient of an additive bias before broadcasting is undone).
+    /// </summary>
+    // q, k, v, output, logSumExp as in Forward; gradOutput [batch, queryLength, valueDim]
+    // gradQuery [batch, queryLength, headDim], gradKey [batch, keyLength, headDim], gradValue [batch, keyLength, valueDim]
+    // gradScores [batch, queryLength, keyLength] or null
+    public static void Backward(float* q, float* k, float* v, Bias? bias, float* output, float* logSumExp, float* gradOutput,
+        int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
+        float* gradQuery, float* gradKey, float* gradValue, float* gradScores)
+    {
+        var keysTransposed = Transposed(k, batchCount, keyLength, headDim);
+        var valuesTransposed = Transposed(v, batchCount, keyLength, valueDim);
+
+        void OneBatch(int b, float* probabilities, float* gradTile, float* kt, float* vt)
+        {
+            float* kb = k + (long)b * keyLength * headDim;
+            float* gradKeyBatch = gradKey + (long)b * keyLength * headDim, gradValueBatch = gradValue + (long)b * keyLength * valueDim;
+            new Span<float>(gradKeyBatch, keyLength * headDim).Clear();
+            new Span<float>(gradValueBatch, keyLength * valueDim).Clear();
+            for (int i0 = 0; i0 < queryLength; i0 += QueryBlock)
+            {
+                int rows = Math.Min(QueryBlock, queryLength - i0);
+                long row0 = (long)b * queryLength + i0;
+                float* qBlock = q + row0 * headDim, gradOutputBlock = gradOutput + row0 * valueDim;
+                Scores(qBlock, kt + (long)b * headDim * keyLength, bias, b, i0, rows, keyLength, headDim, scale, causal, probabilities);
+                // gradTile = gradOutput · vᵀ (the gradient of the probabilities), then the softmax backward in place.
+                Gemm.Run(false, false, rows, keyLength, valueDim, 1f, gradOutputBlock, valueDim, vt + (long)b * valueDim * keyLength, keyLength, 0f, gradTile, keyLength);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* p = probabilities + (long)r * keyLength, gs = gradTile + (long)r * keyLength;
+                    float* gradOutputRow = gradOutputBlock + (long)r * valueDim;
+                    float lse = logSumExp[row0 + r];
+                    float delta = TensorPrimitives.Dot(new ReadOnlySpan<float>(gradOutputRow, valueDim), new ReadOnlySpan<float>(output + (row0 + r) * valueDim, valueDim));
+                    var probabilityRow = new Span<float>(p, keyLength);
+                    var gradRow = new Span<float>(gs, keyLength);
+                    if (float.IsNegativeInfinity(lse))
+                    {
+                        probabilityRow.Clear();
+                        gradRow.Clear();
+                        continue;
+                    }
+                    // p = exp(score - lse); gradScore = p * (gradP - delta) (masked entries have p = 0 and so get 0)
+                    TensorPrimitives.Subtract(probabilityRow, lse, probabilityRow);
+                    TensorPrimitives.Exp(probabilityRow, probabilityRow);
+                    TensorPrimitives.Subtract(gradRow, delta, gradRow);
+                    TensorPrimitives.Multiply(gradRow, probabilityRow, gradRow);
+                }
+                if (gradScores != null)
+                    new Span<float>(gradTile, rows * keyLength).CopyTo(new Span<float>(gradScores + row0 * keyLength, rows * keyLength));
+                Gemm.Run(false, false, rows, headDim, keyLength, scale, gradTile, keyLength, kb, headDim, 0f, gradQuery + row0 * headDim, headDim);
+                Gemm.Run(true, false, keyLength, headDim, rows, scale, gradTile, keyLength, qBlock, headDim, 1f, gradKeyBatch, headDim);
+                Gemm.Run(true, false, keyLength, valueDim, rows, 1f, probabilities, keyLength, gradOutputBlock, valueDim, 1f, gradValueBatch, valueDim);
+            }
+        }
+
+        void Range(int from, int to)
+        {
+            var tiles = GC.AllocateUninitializedArray<float>(2 * QueryBlock * keyLength, pinned: true);
+            fixed (float* tile = tiles)
+            fixed (float* kt = keysTransposed)
+            fixed (float* vt = valuesTransposed)
+            {
+                for (int b = from; b < to; b++)
+                    OneBatch(b, tile, tile + QueryBlock * keyLength, kt, vt);
+            }
+        }
+
+        // gradKey and gradValue of a batch collect every query block, so a batch is one task;
+        // with fewer batches than threads the GEMMs inside go parallel instead.
+        if (batchCount > 1 && batchCount >= CpuParallel.MaxThreads)
+        {
+            CpuParallel.For(batchCount, 1, (from, to) =>
+            {
+                using var serial = CpuParallel.SerialScope();
+                Range(from, to);
+            });
+        }
+        else
+        {
+            Range(0, batchCount);
+        }
+    }
+
+    /// <summary>tile[r, j] = scale * q[i0 + r]·k[j] + bias(b, i0 + r, j), or -inf above the diagonal when causal.</summary>
+    // qBlock [rows, headDim], keysTransposed [headDim, keyLength], tile [rows, keyLength]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scores(float* qBlock, float* keysTransposed, Bias? bias, int b, int i0, int rows, int keyLength, int headDim,
+        float scale, bool causal, float* tile)
+    {
+        Gemm.Run(false, false, rows, keyLength, headDim, scale, qBlock, headDim, keysTransposed, keyLength, 0f, tile, keyLength);
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = tile + (long)r * keyLength;
+            int visible = causal ? Math.Min(keyLength, i0 + r + 1) : keyLength;
+            for (int j = visible; j < keyLength; j++)
+                row[j] = float.NegativeInfinity;
+            if (bias is { } add)
+            {
+                float* biasRow = add.Data + add.BatchOffsets[b] + (long)(i0 + r) * add.RowStride;
+                for (int j = 0; j < visible; j++)
+                    row[j] += biasRow[(long)j * add.ColumnStride];
+            }
+        }
+    }
+
+    /// <summary>[batch, rows, columns] → [batch, columns, rows] (pinned), so score and gradient tiles are plain GEMMs.</summary>
+    private static float[] Transposed(float* source, int batchCount, int rows, int columns)
+    {
+        var result = GC.AllocateUninitializedArray<float>(batchCount * rows * columns, pinned: true);
+        fixed (float* start = result)
+        {
+            float* destination = start;
+            CpuParallel.ForCost(batchCount, (long)rows * columns + 1, (from, to) =>
+            {
+                for (int b = from; b < to; b++)
+                {
+                    float* s = source + (long)b * rows * columns, d = destination + (long)b * rows * columns;
+                    for (int i = 0; i < rows; i++)
+                        for (int j = 0; j < columns; j++)
+                            d[(long)j * rows + i] = s[(long)i * columns + j];
+                }
+            });
+        }
+        return result;
+    }
+
+    /// <summary>Turns a score row into probabilities in place and returns its log-sum-exp (-inf and zeros when fully masked).</summary>
+    private static float SoftmaxRow(float* row, int length)
+    {
+        var span = new Span<float>(row, length);
+        float max = length == 0 ? float.NegativeInfinity : TensorPrimitives.Max(span);
+        if (float.IsNegativeInfinity(max))
+        {
+            span.Clear();
+            return float.NegativeInfinity;
+        }
+        TensorPrimitives.Subtract(span, max, span);
+        TensorPrimitives.Exp(span, span);
+        double sum = TensorPrimitives.Sum(span);
+        TensorPrimitives.Multiply(span, (float)(1.0 / sum), span);
+        return max + (float)Math.Log(sum);
+    }
+}

@@ -1,0 +1,97 @@
+using Tessera.Engine.Random;
+using Tessera.Models.Optim;
+using Tessera.Models.Training;
+
+namespace Tessera.Models.Recipes;
+
+/// <summary>A source the catalog can build: the source for a seed, its image channels and class count (0 when not a classification source).</summary>
+public sealed record SourceEntry(Func<string, ulong, ITaskSource> Create, int Channels, int ClassCount);
+
+/// <summary>Everything a recipe builds: the model, optimiser, schedule and trainer settings.</summary>
+public sealed record RecipeBuild(MultiTaskModel Model, Optimizer Optimizer, LearningRateScheduler Scheduler, TrainerOptions Options)
+{
+    public MultiTaskTrainer CreateTrainer() => new(Model, Optimizer, Scheduler, Options);
+}
+
+/// <summary>
+/// Names a recipe may use for sources, heads and backbones, and the builder that turns a
+/// <see cref="Recipe"/> into a model, optimiser and schedule. New sources (the procedural
+/// world, MNIST), heads and backbones register here.
+/// </summary>
+public static class RecipeCatalog
+{
+    /// <summary>Sources by name.</summary>
+    public static Dictionary<string, SourceEntry> Sources { get; } = new(StringComparer.Ordinal)
+    {
+        ["shapes"] = new((name, seed) => new ShapesTaskSource(name, seed, bars: false), 1, Demo.ShapesDataset.ClassCount),
+        ["shapes-bars"] = new((name, seed) => new ShapesTaskSource(name, seed, bars: true), 1, 2),
+    };
+
+    /// <summary>Heads by name: (task spec, source entry, backbone feature channels, init generator) → head.</summary>
+    public static Dictionary<string, Func<TaskSpec, SourceEntry, int, Generator, ITaskHead>> Heads { get; } = new(StringComparer.Ordinal)
+    {
+        ["classification"] = (task, source, channels, generator) => source.ClassCount >= 2
+            ? new ClassificationHead(channels, source.ClassCount, generator)
+            : throw new InvalidDataException($"recipe: task '{task.Name}' uses head 'classification' but source '{task.Source}' has no classes"),
+    };
+
+    /// <summary>Backbones by name: (model spec, input channels, init generator) → (backbone, feature channels).</summary>
+    public static Dictionary<string, Func<ModelSpec, int, Generator, (IMultiTaskBackbone Backbone, int Channels)>> Backbones { get; } = new(StringComparer.Ordinal)
+    {
+        ["small-cnn"] = (spec, inChannels, generator) =>
+        {
+            var backbone = new SmallConvBackbone(inChannels, spec.Width, spec.BatchNorm, generator);
+            return (backbone, backbone.OutChannels);
+        },
+    };
+
+    /// <summary>Builds the recipe's model (initialised from its seed), optimiser and schedule.</summary>
+    public static RecipeBuild Build(Recipe recipe)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        var sources = recipe.Tasks.Select(t => Lookup(Sources, t.Source, $"tasks '{t.Name}' source")).ToList();
+        int channels = sources[0].Channels;
+        if (sources.Any(s => s.Channels != channels))
+            throw new InvalidDataException($"recipe: all sources must have the same image channels to share a backbone, found {string.Join(", ", sources.Select(s => s.Channels).Distinct())}");
+        var init = new Generator(MultiTaskTrainer.Mix(recipe.Seed, 0, 0));
+        var (backbone, featureChannels) = Lookup(Backbones, recipe.Model.Type, "model type")(recipe.Model, channels, init);
+        var tasks = new List<TrainingTask>();
+        for (int t = 0; t < recipe.Tasks.Count; t++)
+        {
+            var spec = recipe.Tasks[t];
+            var source = sources[t].Create(spec.Name, recipe.Seed + (ulong)t);
+            var head = Lookup(Heads, spec.Head, $"task '{spec.Name}' head")(spec, sources[t], featureChannels, init);
+            tasks.Add(new TrainingTask(spec.Name, source, head, spec.Weight, spec.Batch ?? recipe.Batch, spec.Size ?? recipe.Size, spec.LossWeight));
+        }
+        var model = new MultiTaskModel(backbone, tasks);
+        var optimizer = CreateOptimizer(recipe.Optimizer, model);
+        var scheduler = new LearningRateScheduler(optimizer, CreateSchedule(recipe.Schedule, recipe.Steps));
+        var options = new TrainerOptions(recipe.Devices, recipe.Seed, recipe.Nonfinite == "skip" ? NonFinitePolicy.Skip : NonFinitePolicy.Stop, recipe.ClipNorm, recipe.EvalBatches);
+        return new RecipeBuild(model, optimizer, scheduler, options);
+    }
+
+    private static Optimizer CreateOptimizer(OptimizerSpec spec, MultiTaskModel model) => spec.Type switch
+    {
+        "sgd" => new Sgd(model.Parameters(), spec.Lr, spec.Momentum, weightDecay: spec.WeightDecay, nesterov: spec.Nesterov),
+        "adamw" => new AdamW(model.Parameters(), spec.Lr, spec.Beta1, spec.Beta2, weightDecay: spec.WeightDecay),
+        _ => throw new InvalidDataException($"recipe: 'optimizer.type' expected \"sgd\" or \"adamw\", found \"{spec.Type}\""),
+    };
+
+    private static Schedule CreateSchedule(ScheduleSpec spec, int steps)
+    {
+        int decaySteps = Math.Max(1, steps - spec.Warmup);
+        Schedule main = spec.Type switch
+        {
+            "constant" => Schedule.Constant(),
+            "cosine" => Schedule.Cosine(decaySteps),
+            "linear" => Schedule.Linear(1.0, 0.0, decaySteps),
+            _ => throw new InvalidDataException($"recipe: 'schedule.type' expected \"constant\", \"cosine\" or \"linear\", found \"{spec.Type}\""),
+        };
+        return spec.Warmup > 0 ? Schedule.Warmup(spec.Warmup, main) : main;
+    }
+
+    private static T Lookup<T>(Dictionary<string, T> table, string name, string what) =>
+        table.TryGetValue(name, out var value)
+            ? value
+            : throw new InvalidDataException($"recipe: {what} '{name}' is unknown; known: {string.Join(", ", table.Keys.Order(StringComparer.Ordinal))}");
+}

@@ -1,0 +1,311 @@
+using Tessera.Autograd;
+using Tessera.Engine.Random;
+using Tessera.Engine.Threading;
+using Tessera.Models.Optim;
+
+namespace Tessera.Models.Training;
+
+/// <summary>
+/// Multi-source multi-task training with SIMT (GPPF, systems.md): each step, each of V virtual
+/// devices samples one task (by the tasks' sampling weights), draws a batch of it at the task's
+/// own batch and input size, and runs the shared backbone, that task's head and its loss.
+/// Devices run on one thread each, concurrently, because batch norm is synchronised across all of
+/// them (cross-task SyncBN through <see cref="DeviceStatisticsGroup"/>). Each device's gradients
+/// are kept apart (<see cref="DeviceGradients"/>), then parameter p gets
+/// (1 / N^p) Σ_{devices d that used p} grad_d(p): a task average, not a sample average, and a head
+/// no device used this step gets no gradient (so no update, as in the paper). Sums run in device
+/// order, so a run is bitwise deterministic for a seed whatever the thread timing.
+/// Single-task training is V = 1 with one task.
+/// </summary>
+public sealed class MultiTaskTrainer
+{
+    private readonly Optimizer _optimizer;
+    private readonly LearningRateScheduler? _scheduler;
+    private readonly Generator _sampling;
+    private readonly Generator[] _data;
+    private readonly Generator[] _noise;
+    private readonly double[] _cumulativeWeights;
+
+    public MultiTaskTrainer(MultiTaskModel model, Optimizer optimizer, LearningRateScheduler? scheduler, TrainerOptions options)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        _optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
+        _scheduler = scheduler;
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        if (options.Devices < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Devices, $"trainer: 'devices' expected at least 1, found {options.Devices}");
+        if (options.EvalBatches < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.EvalBatches, $"trainer: 'eval_batches' expected >= 0, found {options.EvalBatches}");
+        double total = 0;
+        _cumulativeWeights = new double[model.Tasks.Count];
+        for (int t = 0; t < model.Tasks.Count; t++)
+        {
+            var task = model.Tasks[t];
+            if (!(task.SamplingWeight >= 0) || !double.IsFinite(task.SamplingWeight))
+                throw new ArgumentOutOfRangeException(nameof(model), task.SamplingWeight, $"trainer: task '{task.Name}' sampling weight expected a finite value >= 0, found {task.SamplingWeight}");
+            _cumulativeWeights[t] = total += task.SamplingWeight;
+        }
+        if (total <= 0)
+            throw new ArgumentException("trainer: every task has sampling weight 0; give at least one a positive weight", nameof(model));
+        // Independent streams: a different key per purpose and device (Philox keys are the seeds).
+        _sampling = new Generator(Mix(options.Seed, 1, 0));
+        _data = Enumerable.Range(0, options.Devices).Select(d => new Generator(Mix(options.Seed, 2, d))).ToArray();
+        _noise = Enumerable.Range(0, options.Devices).Select(d => new Generator(Mix(options.Seed, 3, d))).ToArray();
+    }
+
+    public MultiTaskModel Model { get; }
+
+    public TrainerOptions Options { get; }
+
+    public Optimizer Optimizer => _optimizer;
+
+    public LearningRateScheduler? Scheduler => _scheduler;
+
+    /// <summary>Steps completed (skipped steps included).</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Every random stream by name with its (seed, offset): what a checkpoint must hold to resume exactly.</summary>
+    public IReadOnlyDictionary<string, Generator> Generators
+    {
+        get
+        {
+            var result = new Dictionary<string, Generator>(StringComparer.Ordinal) { ["sampling"] = _sampling };
+            for (int d = 0; d < _data.Length; d++)
+            {
+                result[$"data.{d}"] = _data[d];
+                result[$"noise.{d}"] = _noise[d];
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Sets the step counter (restoring a checkpoint; the generators are restored through <see cref="Generators"/>).</summary>
+    public void RestoreStep(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        Step = step;
+    }
+
+    /// <summary>Runs one SIMT step and applies the update (or skips it, by policy).</summary>
+    public StepResult RunStep()
+    {
+        long step = Step;
+        int deviceCount = Options.Devices;
+        var tasks = new TrainingTask[deviceCount];
+        for (int d = 0; d < deviceCount; d++) tasks[d] = SampleTask();
+        var saved = SnapshotBuffers();
+        Model.Train();
+        var results = RunDevices(step, tasks);
+
+        string? problem = FindNonFinite(step, tasks, results);
+        if (problem is not null && Options.NonFinite == NonFinitePolicy.Stop)
+            throw new NonFiniteLossException(problem + "; lower the learning rate, enable clip_norm, or set nonfinite=skip to skip such steps");
+        if (problem is null)
+        {
+            ApplyAverageGradients(results);
+            if (Options.ClipNorm > 0)
+                GradientClipping.ClipNorm(Model.Parameters(), Options.ClipNorm);
+            _optimizer.Step();
+            _scheduler?.Step();
+            _optimizer.ZeroGrad();
+        }
+        else
+        {
+            RestoreBuffers(saved);
+        }
+        Step++;
+        return new StepResult(step, tasks.Select(t => t.Name).ToArray(), results.Select(r => r.Loss).ToArray(),
+            AverageMetrics(tasks, results), problem, tasks.Sum(t => t.BatchSize));
+    }
+
+    /// <summary>Mean metrics and loss of every task over <see cref="TrainerOptions.EvalBatches"/> test batches ("task/metric").</summary>
+    public Dictionary<string, double> Evaluate()
+    {
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        Model.Eval();
+        try
+        {
+            using var noGrad = GradMode.NoGrad();
+            foreach (var task in Model.Tasks)
+            {
+                var sums = new Dictionary<string, double>(StringComparer.Ordinal);
+                long images = 0;
+                for (int b = 0; b < Options.EvalBatches; b++)
+                {
+                    using var scope = new TensorScope();
+                    // Test batches depend on their index only; the generator is a formality.
+                    var batch = task.Source.Sample(DataSplit.Test, b, task.BatchSize, task.InputSize, new Generator(0));
+                    var output = Model.Forward(task.Name, batch);
+                    Accumulate(sums, "loss", output.Loss.Item() * batch.BatchSize);
+                    foreach (var (name, value) in output.Metrics) Accumulate(sums, name, value * batch.BatchSize);
+                    images += batch.BatchSize;
+                }
+                foreach (var (name, sum) in sums) result[$"{task.Name}/{name}"] = images == 0 ? double.NaN : sum / images;
+            }
+        }
+        finally
+        {
+            Model.Train();
+        }
+        return result;
+    }
+
+    private sealed record DeviceResult(double Loss, IReadOnlyDictionary<string, double> Metrics, Dictionary<Tensor, Tensor> Gradients);
+
+    private TrainingTask SampleTask()
+    {
+        var u = new float[1];
+        _sampling.Uniform(u);
+        double target = u[0] * _cumulativeWeights[^1];
+        for (int t = 0; t < _cumulativeWeights.Length; t++)
+            if (target < _cumulativeWeights[t]) return Model.Tasks[t];
+        // Only reachable by rounding (u·total == total): the last task with a positive weight.
+        int last = _cumulativeWeights.Length - 1;
+        while (last > 0 && _cumulativeWeights[last] == _cumulativeWeights[last - 1]) last--;
+        return Model.Tasks[last];
+    }
+
+    private DeviceResult[] RunDevices(long step, TrainingTask[] tasks)
+    {
+        int deviceCount = tasks.Length;
+        var results = new DeviceResult[deviceCount];
+        if (deviceCount == 1)
+        {
+            results[0] = RunDevice(step, 0, tasks[0], LocalBatchStatisticsReducer.Instance);
+            return results;
+        }
+        var group = new DeviceStatisticsGroup(deviceCount);
+        var errors = new Exception?[deviceCount];
+        Exception? origin = null;
+        var threads = new Thread[deviceCount];
+        for (int d = 0; d < deviceCount; d++)
+        {
+            int device = d;
+            threads[d] = new Thread(() =>
+            {
+                try
+                {
+                    using var serial = Options.SerialDevices ? CpuParallel.SerialScope() : null;
+                    results[device] = RunDevice(step, device, tasks[device], group.Reducer(device));
+                    group.Finish(device);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref origin, e, null);
+                    errors[device] = e;
+                    group.Abort(device, e);
+                }
+            }) { IsBackground = true, Name = $"simt-device-{d}" };
+            threads[d].Start();
+        }
+        foreach (var thread in threads) thread.Join();
+        if (origin is not null)
+        {
+            int device = Array.IndexOf(errors, origin);
+            throw origin is ArgumentException or InvalidOperationException or IOException or InvalidDataException
+                ? origin
+                : new InvalidOperationException($"step {step}, task '{tasks[device].Name}', device {device}: {origin.Message}", origin);
+        }
+        return results;
+    }
+
+    private DeviceResult RunDevice(long step, int device, TrainingTask task, IBatchStatisticsReducer reducer)
+    {
+        var context = new VirtualDevice(device, task.Name, reducer, _noise[device]);
+        using var enter = context.Enter();
+        using var scope = new TensorScope();
+        var batch = task.Source.Sample(DataSplit.Train, step, task.BatchSize, task.InputSize, _data[device]);
+        var output = Model.Forward(task.Name, batch);
+        var loss = task.LossWeight == 1.0 ? output.Loss : output.Loss * (float)task.LossWeight;
+        double lossValue = output.Loss.Item();
+        var gradients = DeviceGradients.Compute(loss);
+        // The gradients outlive this device's scope: the main thread averages them.
+        var kept = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        using (TensorScope.Unscoped())
+        using (GradMode.NoGrad())
+            foreach (var (leaf, grad) in gradients) kept[leaf] = grad.Contiguous().Clone();
+        return new DeviceResult(lossValue, output.Metrics, kept);
+    }
+
+    private string? FindNonFinite(long step, TrainingTask[] tasks, DeviceResult[] results)
+    {
+        for (int d = 0; d < results.Length; d++)
+        {
+            if (!double.IsFinite(results[d].Loss))
+                return $"non-finite loss ({results[d].Loss}) at step {step}, task '{tasks[d].Name}', device {d}";
+            foreach (var (name, p) in Model.NamedParameters())
+                if (results[d].Gradients.TryGetValue(p, out var grad) && !AllFinite(grad))
+                    return $"non-finite gradient of '{name}' at step {step}, task '{tasks[d].Name}', device {d}";
+        }
+        return null;
+    }
+
+    private void ApplyAverageGradients(DeviceResult[] results)
+    {
+        using var unscoped = TensorScope.Unscoped();
+        using var noGrad = GradMode.NoGrad();
+        foreach (var p in Model.Parameters())
+        {
+            Tensor? sum = null;
+            int users = 0;
+            foreach (var result in results)
+            {
+                if (!result.Gradients.TryGetValue(p, out var grad)) continue;
+                users++;
+                if (sum is null) sum = grad.Clone();
+                else sum.AddInPlace(grad);
+            }
+            if (sum is not null && users > 1) sum.MulInPlace(1f / users);
+            p.Grad = sum;
+        }
+    }
+
+    private static Dictionary<string, double> AverageMetrics(TrainingTask[] tasks, DeviceResult[] results)
+    {
+        var sums = new Dictionary<string, double>(StringComparer.Ordinal);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int d = 0; d < results.Length; d++)
+        {
+            foreach (var (name, value) in results[d].Metrics.Append(new("loss", results[d].Loss)))
+            {
+                string key = $"{tasks[d].Name}/{name}";
+                Accumulate(sums, key, value);
+                counts[key] = counts.GetValueOrDefault(key) + 1;
+            }
+        }
+        var metrics = sums.ToDictionary(kv => kv.Key, kv => kv.Value / counts[kv.Key], StringComparer.Ordinal);
+        metrics["loss"] = results.Average(r => r.Loss);
+        return metrics;
+    }
+
+    private List<(Tensor Buffer, Tensor Copy)> SnapshotBuffers()
+    {
+        if (Options.NonFinite != NonFinitePolicy.Skip) return [];
+        using var unscoped = TensorScope.Unscoped();
+        return Model.NamedBuffers().Select(b => (b.Buffer, b.Buffer.Clone())).ToList();
+    }
+
+    private static void RestoreBuffers(List<(Tensor Buffer, Tensor Copy)> saved)
+    {
+        using var noGrad = GradMode.NoGrad();
+        foreach (var (buffer, copy) in saved) buffer.CopyFrom(copy);
+    }
+
+    private static bool AllFinite(Tensor t)
+    {
+        foreach (float v in t.AsSpan<float>())
+            if (!float.IsFinite(v)) return false;
+        return true;
+    }
+
+    private static void Accumulate(Dictionary<string, double> sums, string key, double value) => sums[key] = sums.GetValueOrDefault(key) + value;
+
+    /// <summary>A 64-bit key per (seed, purpose, device): splitmix64 of the three, so streams never overlap.</summary>
+    internal static ulong Mix(ulong seed, ulong purpose, long device)
+    {
+        ulong z = seed * 0x9E3779B97F4A7C15UL + purpose * 0xBF58476D1CE4E5B9UL + (ulong)device * 0x94D049BB133111EBUL + 0x2545F4914F6CDD1DUL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Tessera.Models.Training;
+using Xunit;
+
+namespace Tessera.Tests.Training;
+
+/// <summary>
+/// The CLI end to end as a child process: a run killed with SIGKILL right after its first
+/// checkpoint, then resumed with --resume, ends with the same weights (byte for byte) as an
+/// uninterrupted run; and bad input exits non-zero with a clear message and no partial files.
+/// </summary>
+public sealed class KillResumeTests
+{
+    private const string Recipe = """
+        {
+          "name": "kill-test",
+          "steps": 120,
+          "batch": 8,
+          "size": 12,
+          "devices": 2,
+          "checkpoint_every": 10,
+          "eval_batches": 1,
+          "model": { "type": "small-cnn", "width": 4, "batch_norm": true },
+          "optimizer": { "type": "adamw", "lr": 0.01 },
+          "tasks": [
+            { "name": "strokes", "source": "shapes" },
+            { "name": "bars", "source": "shapes-bars", "size": 16, "batch": 4 }
+          ]
+        }
+        """;
+
+    [Fact]
+    public void KilledRunResumesToTheSameFinalWeights()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        string recipe = Path.Combine(folder, "kill-test.json");
+        File.WriteAllText(recipe, Recipe);
+        string straight = Path.Combine(folder, "straight"), killed = Path.Combine(folder, "killed");
+
+        var (code, output) = Tessera(folder, "train", recipe, "--out", straight, "--quiet", "--threads", "1");
+        Assert.True(code == 0, output);
+        Assert.StartsWith("{", output.Trim().Split('\n')[^1], StringComparison.Ordinal);
+
+        var checkpoint = Path.Combine(killed, "checkpoint.safetensors");
+        using (var child = Start(folder, "train", recipe, "--out", killed, "--quiet", "--threads", "1"))
+        {
+            var clock = Stopwatch.StartNew();
+            while (!File.Exists(checkpoint) && !child.HasExited && clock.Elapsed.TotalSeconds < 60) Thread.Sleep(5);
+            Assert.False(child.HasExited, "the run finished before it could be killed");
+            child.Kill(entireProcessTree: true); // SIGKILL on Unix: no cleanup runs
+            child.WaitForExit();
+        }
+        long killedAt = Checkpoint.ReadStep(checkpoint);
+        Assert.InRange(killedAt, 10, 110);
+        Assert.False(File.Exists(Path.Combine(killed, "model.safetensors")));
+
+        (code, output) = Tessera(folder, "train", recipe, "--out", killed, "--resume", "--quiet", "--threads", "1");
+        Assert.True(code == 0, output);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+        Assert.Equal(120, RunLog.Read(Path.Combine(killed, "log.jsonl")).Count);
+
+        // What 'tessera eval' runs: the checkpoint's own recipe, rebuilt and evaluated.
+        var evaluation = global::Tessera.Models.Recipes.CheckpointEvaluation.Run(checkpoint, Path.Combine(folder, "eval"), evalBatches: 1);
+        Assert.Equal(120L, evaluation["steps"]);
+        Assert.Contains("strokes/top1", evaluation.Keys);
+        Assert.True(File.Exists(Path.Combine(folder, "eval", "metrics.json")));
+    }
+
+    [Fact]
+    public void BadInputExitsNonZeroWithAClearMessageAndNoFiles()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        string bad = Path.Combine(folder, "bad.json");
+        File.WriteAllText(bad, "{\n  \"name\": \"bad\",\n  \"steps\": 3,,\n}");
+        string corrupt = Path.Combine(folder, "corrupt.safetensors");
+        File.WriteAllBytes(corrupt, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        string good = Path.Combine(folder, "good.json");
+        File.WriteAllText(good, Recipe);
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["train", bad, "--out", Path.Combine(folder, "o1")], "line 3"),
+            (["train", good, "optimizer.speed=3", "--out", Path.Combine(folder, "o2")], "unknown recipe key 'optimizer.speed'"),
+            (["train", good, "--device", "cuda", "--out", Path.Combine(folder, "o3")], "no backend"),
+            (["train", good, "--resume", corrupt, "--out", Path.Combine(folder, "o4")], "corrupt"),
+            (["train", good, "--resume", "--out", Path.Combine(folder, "o5")], "no file"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            var (code, output) = Tessera(folder, args);
+            Assert.True(code != 0, $"{string.Join(' ', args)} exited 0: {output}");
+            Assert.Contains(message, output, StringComparison.Ordinal);
+        }
+        Assert.Equal(new[] { "bad.json", "corrupt.safetensors", "good.json" }, Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Order());
+    }
+
+    private static (int Code, string Output) Tessera(string workingFolder, params string[] args)
+    {
+        using var process = Start(workingFolder, args);
+        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output);
+    }
+
+    private static Process Start(string workingFolder, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { WorkingDirectory = workingFolder, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(TesseraDll());
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment["COLUMNS"] = "200";
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
+    }
+
+    /// <summary>src/Cli/bin/CONFIG/TFM/tessera.dll of this checkout, built with the tests (same configuration).</summary>
+    private static string TesseraDll()
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string framework = testBin.Name, configuration = testBin.Parent!.Name;
+        for (var dir = testBin; dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "src", "Cli", "bin", configuration, framework, "tessera.dll");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException($"tessera.dll ({configuration}/{framework}) not found above {testBin.FullName}; build src/Cli first");
+    }
+}

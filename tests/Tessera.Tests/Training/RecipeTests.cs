@@ -1,0 +1,87 @@
+using System.Xml.Linq;
+using Tessera.Models.Recipes;
+using Tessera.Models.Training;
+using Xunit;
+
+namespace Tessera.Tests.Training;
+
+/// <summary>Recipe JSON, overrides and their errors; the committed recipes load; the SVG writer.</summary>
+public sealed class RecipeTests
+{
+    private const string Minimal = """
+        {
+          "name": "r",
+          "steps": 5,
+          "tasks": [ { "name": "s", "source": "shapes" } ]
+        }
+        """;
+
+    [Fact]
+    public void OverridesSetNestedFieldsIncludingOnesTheFileLeavesOut()
+    {
+        var recipe = RecipeLoader.Parse(Minimal, "r.json", ["optimizer.lr=0.2", "tasks.0.size=24", "devices=3", "nonfinite=skip", "model.batch_norm=true"]);
+        Assert.Equal(0.2f, recipe.Optimizer.Lr);
+        Assert.Equal(24, recipe.Tasks[0].Size);
+        Assert.Equal(3, recipe.Devices);
+        Assert.Equal("skip", recipe.Nonfinite);
+        Assert.True(recipe.Model.BatchNorm);
+        var roundTrip = RecipeLoader.Parse(RecipeLoader.ToJson(recipe), "stored");
+        Assert.Equal(RecipeLoader.ToJson(recipe), RecipeLoader.ToJson(roundTrip));
+    }
+
+    [Fact]
+    public void MalformedJsonNamesTheLine()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => RecipeLoader.Parse("{\n  \"name\": \"r\",\n  \"steps\": ,\n}", "bad.json"));
+        Assert.Contains("bad.json", error.Message, StringComparison.Ordinal);
+        Assert.Contains("line 3", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownOrMistypedFieldsNameTheField()
+    {
+        var unknown = Assert.Throws<InvalidDataException>(() => RecipeLoader.Parse("{\"name\":\"r\",\"stepz\":3,\"tasks\":[]}", "r.json"));
+        Assert.Contains("stepz", unknown.Message, StringComparison.Ordinal);
+        var mistyped = Assert.Throws<InvalidDataException>(() => RecipeLoader.Parse(Minimal, "r.json", ["optimizer.lr=fast"]));
+        Assert.Contains("optimizer.lr", mistyped.Message, StringComparison.Ordinal);
+        var invalid = Assert.Throws<InvalidDataException>(() => RecipeLoader.Parse(Minimal, "r.json", ["nonfinite=ignore"]));
+        Assert.Contains("'nonfinite'", invalid.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownOverrideKeysAreRejectedListingTheFields()
+    {
+        var error = Assert.Throws<ArgumentException>(() => RecipeLoader.Parse(Minimal, "r.json", ["optimizer.learning_rate=0.1"]));
+        Assert.Contains("unknown recipe key 'optimizer.learning_rate'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("lr", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => RecipeLoader.Parse(Minimal, "r.json", ["tasks.3.weight=1"]));
+        Assert.Throws<ArgumentException>(() => RecipeLoader.Parse(Minimal, "r.json", ["steps"]));
+    }
+
+    [Fact]
+    public void CommittedRecipesLoadAndBuild()
+    {
+        var folder = RecipeLoader.RecipeFolders().First();
+        var files = Directory.GetFiles(folder, "*.json");
+        Assert.Contains(files, f => Path.GetFileName(f) == "demo.json");
+        foreach (var file in files)
+        {
+            var build = RecipeCatalog.Build(RecipeLoader.Load(file));
+            Assert.True(build.Model.ParameterCount() > 0, file);
+        }
+    }
+
+    [Fact]
+    public void SvgPlotIsWellFormedWithOneLinePerSeries()
+    {
+        var svg = SvgLinePlot.Render("t <1>", "step", "loss", [
+            new PlotSeries("a", [(0, 1.0), (1, 0.5), (2, double.NaN)]),
+            new PlotSeries("b", [(0, 2.0), (2, 1.0)]),
+        ]);
+        var document = XDocument.Parse(svg);
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        var lines = document.Descendants(ns + "polyline").ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Equal(2, lines[0].Attribute("points")!.Value.Split(' ').Length);
+    }
+}

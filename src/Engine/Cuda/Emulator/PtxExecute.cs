@@ -63,20 +63,24 @@ internal sealed partial class PtxInterpreter
     {
         OperandKind.Register => t.Registers[o.Register],
         OperandKind.Immediate => o.Bits,
-        _ => Symbol(t, o.Symbol!),
+        OperandKind.Special => Special(t, o.Register),
+        _ => Symbol(o.Symbol!),
     };
 
-    private ulong Symbol(EmulatedThread t, string name) => name switch
+    private ulong Special(EmulatedThread t, int index) => index switch
     {
-        "%tid.x" => (ulong)t.X, "%tid.y" => (ulong)t.Y, "%tid.z" => (ulong)t.Z,
-        "%ntid.x" => (ulong)_block.X, "%ntid.y" => (ulong)_block.Y, "%ntid.z" => (ulong)_block.Z,
-        "%ctaid.x" => (ulong)_blockX, "%ctaid.y" => (ulong)_blockY, "%ctaid.z" => (ulong)_blockZ,
-        "%nctaid.x" => (ulong)_grid.X, "%nctaid.y" => (ulong)_grid.Y, "%nctaid.z" => (ulong)_grid.Z,
-        "%laneid" => (ulong)t.Lane,
-        "%dynamic_smem_size" => (ulong)_dynamicShared,
-        _ when _variables.TryGetValue(name, out PVariable? v) => v.Offset < 0 ? (ulong)_kernel.StaticSharedBytes : (ulong)v.Offset,
-        _ => throw new PtxEmulatorException($"unknown symbol '{name}'"),
+        0 => (ulong)t.X, 1 => (ulong)t.Y, 2 => (ulong)t.Z,
+        3 => (ulong)_block.X, 4 => (ulong)_block.Y, 5 => (ulong)_block.Z,
+        6 => (ulong)_blockX, 7 => (ulong)_blockY, 8 => (ulong)_blockZ,
+        9 => (ulong)_grid.X, 10 => (ulong)_grid.Y, 11 => (ulong)_grid.Z,
+        12 => (ulong)t.Lane,
+        _ => (ulong)_dynamicShared,
     };
+
+    /// <summary>The address of a shared or local variable (dynamic shared memory follows the static variables).</summary>
+    private ulong Symbol(string name) => _variables.TryGetValue(name, out PVariable? v)
+        ? v.Offset < 0 ? (ulong)_kernel.StaticSharedBytes : (ulong)v.Offset
+        : throw new PtxEmulatorException($"unknown symbol '{name}'");
 
     private Span<byte> Memory(EmulatedThread t, PSpace space, ulong address, int size, string access)
     {
@@ -103,9 +107,10 @@ internal sealed partial class PtxInterpreter
         ReadOnlySpan<byte> bytes;
         if (ins.Space == PSpace.Param)
         {
-            PParam p = _kernel.Params.Find(x => x.Name == ins.Sources[0].Symbol)
-                ?? throw new PtxEmulatorException($"unknown parameter '{ins.Sources[0].Symbol}'");
-            bytes = _params.AsSpan(p.Offset, size);
+            if (ins.SymbolIndex < 0)
+                ins.SymbolIndex = (_kernel.Params.Find(x => x.Name == ins.Sources[0].Symbol)
+                    ?? throw new PtxEmulatorException($"unknown parameter '{ins.Sources[0].Symbol}'")).Offset;
+            bytes = _params.AsSpan(ins.SymbolIndex, size);
         }
         else
         {

@@ -78,9 +78,14 @@ internal static class PtxInstructionParser
         if (text.StartsWith('[') && text.EndsWith(']'))
             text = text[1..^1].Trim();
         if (text.StartsWith('%'))
-            return registers.TryGetValue(text, out int r)
-                ? new POperand(OperandKind.Register, r, 0, null)
-                : new POperand(OperandKind.Symbol, -1, 0, text);
+        {
+            if (registers.TryGetValue(text, out int r))
+                return new POperand(OperandKind.Register, r, 0, null);
+            int special = Array.IndexOf(PtxSpecials.Names, text);
+            return special >= 0
+                ? new POperand(OperandKind.Special, special, 0, text)
+                : throw PtxParser.Unexpected(lines, n, $"a declared register or special register, not '{text}'");
+        }
         if (text.StartsWith("0f", StringComparison.Ordinal) && text.Length == 10)
             return new POperand(OperandKind.Immediate, -1, uint.Parse(text[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture), null);
         if (text.StartsWith("0d", StringComparison.Ordinal) && text.Length == 18)

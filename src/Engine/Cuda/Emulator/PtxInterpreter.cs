@@ -67,12 +67,25 @@ internal sealed partial class PtxInterpreter
         }
     }
 
-    private void RunBlock()
+    private EmulatedThread[]? _threads;
+
+    /// <summary>Threads are created once per launch (their coordinates do not change between blocks) and reset per block.</summary>
+    private EmulatedThread[] Threads()
     {
+        if (_threads is not null)
+        {
+            foreach (EmulatedThread t in _threads)
+            {
+                t.Pc = 0;
+                t.Status = ThreadStatus.Running;
+                Array.Clear(t.Registers);
+                if (t.Local is not null)
+                    Array.Fill(t.Local, EmulatorMemory.Poison);
+            }
+            return _threads;
+        }
         int count = (int)_block.Count;
-        _shared = new byte[_kernel.StaticSharedBytes + _dynamicShared];
-        Array.Fill(_shared, EmulatorMemory.Poison);
-        var threads = new EmulatedThread[count];
+        _threads = new EmulatedThread[count];
         for (int i = 0; i < count; i++)
         {
             byte[]? local = null;
@@ -81,7 +94,7 @@ internal sealed partial class PtxInterpreter
                 local = new byte[_kernel.LocalBytes];
                 Array.Fill(local, EmulatorMemory.Poison);
             }
-            threads[i] = new EmulatedThread
+            _threads[i] = new EmulatedThread
             {
                 Linear = i,
                 X = i % _block.X,
@@ -91,6 +104,16 @@ internal sealed partial class PtxInterpreter
                 Local = local,
             };
         }
+        return _threads;
+    }
+
+    private void RunBlock()
+    {
+        int count = (int)_block.Count;
+        if (_shared.Length != _kernel.StaticSharedBytes + _dynamicShared)
+            _shared = new byte[_kernel.StaticSharedBytes + _dynamicShared];
+        Array.Fill(_shared, EmulatorMemory.Poison);
+        EmulatedThread[] threads = Threads();
         int[] order = Enumerable.Range(0, count).ToArray();
         if (_shuffle is not null)
             _shuffle.Shuffle(order);

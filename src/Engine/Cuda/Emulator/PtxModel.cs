@@ -12,9 +12,12 @@ internal enum PType { Pred, B8, U8, S8, B16, U16, S16, F16, B32, U32, S32, B64, 
 
 internal enum PSpace { None, Global, Shared, Local, Param }
 
-internal enum OperandKind { None, Register, Immediate, Symbol }
+internal enum OperandKind { None, Register, Immediate, Symbol, Special }
 
-/// <summary>A register, an immediate (raw bits) or a symbol (shared/local variable, special register, parameter).</summary>
+/// <summary>
+/// A register, an immediate (raw bits), a special register (index into <see cref="PtxSpecials.Names"/>
+/// in <c>Register</c>) or a symbol (shared/local variable, parameter).
+/// </summary>
 internal readonly record struct POperand(OperandKind Kind, int Register, ulong Bits, string? Symbol)
 {
     public static readonly POperand None = new(OperandKind.None, -1, 0, null);
@@ -73,3 +76,14 @@ internal static class PTypes
 
     public static bool IsFloat(this PType t) => t is PType.F16 or PType.F32 or PType.F64;
 }
+
+internal static class PtxSpecials
+{
+    public static readonly string[] Names =
+    [
+        "%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z",
+        "%ctaid.x", "%ctaid.y", "%ctaid.z", "%nctaid.x", "%nctaid.y", "%nctaid.z",
+        "%laneid", "%dynamic_smem_size",
+    ];
+}
+

@@ -6,4 +6,4 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo_root"
 bash tools/ptxas/fetch-ptxas.sh
-dotnet test tests/Tessera.Tests --filter "FullyQualifiedName~Tessera.Tests.Gpu.PtxasTests" --logger "console;verbosity=detailed"
+dotnet test tests/Tessera.Tests -c Release --filter "FullyQualifiedName~Tessera.Tests.Gpu.PtxasTests" --logger "console;verbosity=detailed"

@@ -59,6 +59,27 @@ internal static class BrokenKernels
     [Kernel]
     public static void FloatRemainder(DeviceSpan<float> output) => output[0] %= 3f;
 
+    [Kernel]
+    public static void Stackalloc(DeviceSpan<float> output)
+    {
+        Span<float> scratch = stackalloc float[4];
+        scratch[0] = 1f;
+        output[0] = scratch[0];
+    }
+
+    [Kernel]
+    public static void TryFinally(DeviceSpan<float> output)
+    {
+        try
+        {
+            output[0] = 1f;
+        }
+        finally
+        {
+            output[1] = 2f;
+        }
+    }
+
     public static void NotAKernel(DeviceSpan<float> output) => output[0] = 1f;
 }
 
@@ -77,6 +98,8 @@ public class CompilerErrorTests
         { nameof(BrokenKernels.SharedOfRuntimeSize), ["compile-time constant", "Shared.Dynamic"] },
         { nameof(BrokenKernels.DoubleExp), ["Math.Exp(double)", "MathF"] },
         { nameof(BrokenKernels.FloatRemainder), ["remainder", "MathF.Truncate"] },
+        { nameof(BrokenKernels.Stackalloc), ["localloc", "Local.Allocate"] },
+        { nameof(BrokenKernels.TryFinally), ["try/catch/finally", "remove the try block", "opcode '.try'"] },
     };
 
     [Theory]

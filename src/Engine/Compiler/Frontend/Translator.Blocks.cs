@@ -18,7 +18,8 @@ internal sealed partial class Translator
         if (body.ExceptionHandlingClauses.Count > 0)
         {
             _current = new ILInstruction(body.ExceptionHandlingClauses[0].TryOffset, 0, OpCodes.Nop, null);
-            Fail($"{name} has a try/catch/finally block (a 'using', 'lock' or 'foreach' over a class also makes one)", "Kernels cannot handle exceptions; remove the try block.");
+            throw Error($"{name} has a try/catch/finally block (a 'using', 'lock' or 'foreach' over a class also makes one)",
+                "Kernels cannot handle exceptions; remove the try block.", ".try");
         }
         List<ILInstruction> code = ILReader.Decode(body.GetILAsByteArray()!, name);
         List<ILBlock> ilBlocks = ILGraph.Build(code);

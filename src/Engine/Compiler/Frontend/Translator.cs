@@ -285,10 +285,10 @@ internal sealed partial class Translator
 
     // ---- errors ----
 
-    private KernelCompileException Error(string problem, string advice)
+    private KernelCompileException Error(string problem, string advice, string? opcode = null)
     {
         string method = _frames.Count > 0 ? $"{Current.Method.DeclaringType?.Name}.{Current.Method.Name}" : _kernelName;
-        return new KernelCompileException(_kernelName, method, _current?.Offset ?? 0, _current?.OpCode.Name ?? "(entry)", problem, advice);
+        return new KernelCompileException(_kernelName, method, _current?.Offset ?? 0, opcode ?? _current?.OpCode.Name ?? "(entry)", problem, advice);
     }
 
     private void Fail(string problem, string advice) => throw Error(problem, advice);

@@ -6,10 +6,10 @@ namespace Tessera.Engine.Gpu;
 /// </summary>
 public static class Ptx
 {
-    /// <summary>ex2.approx.f32: 2^x, max relative error 2^-22 (about 2.4e-7).</summary>
+    /// <summary>ex2.approx.f32: 2^x, within about 2 ulp (relative 2.4e-7) over the full range per the PTX ISA.</summary>
     public static float Ex2(float x) => MathF.Pow(2f, x);
 
-    /// <summary>lg2.approx.f32: log2(x), max absolute error 2^-22 on (0.5, 2), relative 2^-22 elsewhere.</summary>
+    /// <summary>lg2.approx.f32: log2(x), absolute error about 2^-22 on (0.5, 2), relative about 2^-22 elsewhere.</summary>
     public static float Lg2(float x) => MathF.Log2(x);
 
     /// <summary>rsqrt.approx.f32: 1/sqrt(x), max relative error 2^-22.9.</summary>

@@ -36,6 +36,22 @@ public class EmulatorTests
     }
 
     [Fact]
+    public void ShuffledSlicesExposeANonAtomicIncrement()
+    {
+        int Count(int? seed, int atomically)
+        {
+            using var driver = new PtxEmulatorDriver(new PtxEmulatorOptions { ShuffleSeed = seed });
+            using var launcher = new KernelLauncher(driver);
+            using var output = DeviceBuffer<int>.Allocate(driver, 1);
+            launcher.Launch(typeof(TestKernels).GetMethod(nameof(TestKernels.CountThreads))!, 1, 128, output, atomically);
+            return output.ToArray()[0];
+        }
+        Assert.Equal(128, Count(null, 0));   // each thread runs to the barrier alone: the race stays hidden
+        Assert.True(Count(7, 0) < 128);      // interleaved load/add/store lose increments
+        Assert.Equal(128, Count(7, 1));      // the atomic version is right under any schedule
+    }
+
+    [Fact]
     public void SpinningThreadIsPreempted()
     {
         using var driver = new PtxEmulatorDriver();

@@ -65,6 +65,23 @@ internal static class TestKernels
         }
     }
 
+    /// <summary>Every thread increments one shared counter, either plainly (a race) or atomically.</summary>
+    [Kernel]
+    public static void CountThreads(DeviceSpan<int> output, int atomically)
+    {
+        DeviceSpan<int> counter = Shared.Allocate<int>(1);
+        if (Grid.ThreadX == 0)
+            counter[0] = 0;
+        Block.Barrier();
+        if (atomically != 0)
+            Atomic.Add(ref counter[0], 1);
+        else
+            counter[0] += 1;
+        Block.Barrier();
+        if (Grid.ThreadX == 0)
+            output[0] = counter[0];
+    }
+
     [Kernel]
     public static void DivergentWarpOperations(DeviceSpan<float> output)
     {

@@ -6,7 +6,10 @@ namespace Tessera.Engine.Cuda.Emulator;
 /// <summary>Options of the emulated device.</summary>
 public sealed record PtxEmulatorOptions
 {
-    /// <summary>When set, blocks and the threads of each block run in an order shuffled with this seed, to expose races.</summary>
+    /// <summary>
+    /// When set, blocks and the threads of each block run in an order shuffled with this seed, and
+    /// threads are switched after random short runs of instructions, to expose races.
+    /// </summary>
     public int? ShuffleSeed { get; init; }
 
     /// <summary>Dynamic shared memory allowed per block (the real limit on sm_80 is 163 KiB with opt-in).</summary>

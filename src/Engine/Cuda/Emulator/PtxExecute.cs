@@ -10,7 +10,9 @@ internal sealed partial class PtxInterpreter
     {
         List<PInstruction> code = _kernel.Code;
         ulong[] r = t.Registers;
-        for (int budget = TimeSlice; budget > 0; budget--)
+        // Shuffled runs also cut threads at random points, so unsynchronised read-modify-writes interleave.
+        int slice = _shuffle is null ? TimeSlice : _shuffle.Next(1, 48);
+        for (int budget = slice; budget > 0; budget--)
         {
             PInstruction ins = code[t.Pc];
             if (ins.Guard >= 0 && (r[ins.Guard] != 0) == ins.GuardNegated)

@@ -51,6 +51,24 @@ public class EmulatorTests
         Assert.Equal(128, Count(7, 1));      // the atomic version is right under any schedule
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void ViewsOfEitherSpaceUseGenericAddresses(int useShared)
+    {
+        float[] x = Enumerable.Range(0, 64).Select(i => (float)i).ToArray();
+        using var driver = new PtxEmulatorDriver();
+        using var launcher = new KernelLauncher(driver);
+        using var input = DeviceBuffer<float>.From(driver, x);
+        using var output = DeviceBuffer<float>.Allocate(driver, 64);
+        var kernel = Tessera.Engine.Compiler.KernelCompiler.Compile(typeof(TestKernels).GetMethod(nameof(TestKernels.MixedSpaces))!);
+        Assert.Contains("cvta.shared.u64", kernel.Ptx, StringComparison.Ordinal);
+        launcher.Launch(kernel, 1, 64, 0, input, useShared, output);
+        Assert.Equal(x.Select(v => useShared != 0 ? 2 * v : v).ToArray(), output.ToArray());
+        // The atomic went to global memory only when the view pointed there.
+        Assert.Equal(useShared != 0 ? 0f : 64f, input.ToArray()[0]);
+    }
+
     [Fact]
     public void SpinningThreadIsPreempted()
     {

@@ -82,6 +82,22 @@ internal static class TestKernels
             output[0] = counter[0];
     }
 
+    /// <summary>A view that points at shared or global memory depending on a parameter: generic addressing.</summary>
+    [Kernel]
+    public static void MixedSpaces(DeviceSpan<float> input, int useShared, DeviceSpan<float> output)
+    {
+        DeviceSpan<float> tile = Shared.Allocate<float>(64);
+        int t = Grid.ThreadX;
+        tile[t] = input[t] * 2f;
+        Block.Barrier();
+        DeviceSpan<float> source = input;
+        if (useShared != 0)
+            source = tile;
+        output[t] = source[t];
+        Block.Barrier();
+        Atomic.Add(ref source[0], 1f);
+    }
+
     [Kernel]
     public static void DivergentWarpOperations(DeviceSpan<float> output)
     {

@@ -38,7 +38,7 @@ internal enum Op
 {
     Add, Sub, Mul, Div, Rem, And, Or, Xor, Shl, Shr, Neg, Not,
     Min, Max, Abs, Fma, Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Floor, Ceil, Round, Trunc,
-    Cmp, Select, Convert, BitCast, PtrAdd, HalfToFloat, FloatToHalf,
+    Cmp, Select, Convert, BitCast, PtrAdd, HalfToFloat, FloatToHalf, ToGeneric,
     Load, Store, Special, SharedBase, DynamicSharedBase, LocalBase,
     Barrier, Fence, Shuffle, Atomic,
 }

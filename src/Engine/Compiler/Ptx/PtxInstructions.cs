@@ -95,6 +95,9 @@ internal static class PtxInstructions
             case Op.Convert:
                 Convert(e, i);
                 return;
+            case Op.ToGeneric:
+                e.L($"cvta.{((AddressSpace)i.Symbol).ToString().ToLowerInvariant()}.u64 {e.D(i)}, {e.R(a[0])};");
+                return;
             case Op.HalfToFloat:
                 {
                     string h = e.Temp16();
@@ -113,10 +116,10 @@ internal static class PtxInstructions
                 e.L($"mov.b{(t.Is64() ? 64 : 32)} {e.D(i)}, {e.R(a[0])};");
                 return;
             case Op.Load:
-                e.L($"ld.{Space(e, a[0])}.{PtxEmitter.Suffix(i.Mem)} {e.D(i)}, [{e.R(a[0])}];");
+                e.L($"ld{Space(a[0])}.{PtxEmitter.Suffix(i.Mem)} {e.D(i)}, [{e.R(a[0])}];");
                 return;
             case Op.Store:
-                e.L($"st.{Space(e, a[0])}.{PtxEmitter.Suffix(i.Mem)} [{e.R(a[0])}], {e.R(a[1])};");
+                e.L($"st{Space(a[0])}.{PtxEmitter.Suffix(i.Mem)} [{e.R(a[0])}], {e.R(a[1])};");
                 return;
             case Op.Special:
                 e.L($"mov.u32 {e.D(i)}, {SpecialName(i.Special)};");
@@ -150,12 +153,13 @@ internal static class PtxInstructions
         throw new InvalidOperationException($"no PTX for {i.Op}");
     }
 
-    private static string Space(PtxEmitter e, Value pointer) => pointer.Space switch
+    /// <summary>".global", ".shared", ".local", or "" for a generic address.</summary>
+    private static string Space(Value pointer) => pointer.Space switch
     {
-        AddressSpace.Global => "global",
-        AddressSpace.Shared => "shared",
-        AddressSpace.Local => "local",
-        _ => throw new KernelCompileException($"kernel '{e.FunctionName}': a pointer may address either global or shared memory; keep views of different memories in different variables"),
+        AddressSpace.Global => ".global",
+        AddressSpace.Shared => ".shared",
+        AddressSpace.Local => ".local",
+        _ => "",
     };
 
     private static string CompareName(Inst i)
@@ -202,7 +206,7 @@ internal static class PtxInstructions
 
     private static void Atomic(PtxEmitter e, Inst i)
     {
-        string space = Space(e, i.Args[0]);
+        string space = Space(i.Args[0]);
         string type = i.Atomic switch
         {
             AtomicOp.Exchange or AtomicOp.CompareExchange => i.Mem.Size() == 8 ? "b64" : "b32",
@@ -211,6 +215,6 @@ internal static class PtxInstructions
         };
         string op = i.Atomic switch { AtomicOp.Add => "add", AtomicOp.Min => "min", AtomicOp.Max => "max", AtomicOp.Exchange => "exch", _ => "cas" };
         string operands = i.Atomic == AtomicOp.CompareExchange ? $"{e.R(i.Args[1])}, {e.R(i.Args[2])}" : e.R(i.Args[1]);
-        e.L($"atom.{space}.{op}.{type} {e.D(i)}, [{e.R(i.Args[0])}], {operands};");
+        e.L($"atom{space}.{op}.{type} {e.D(i)}, [{e.R(i.Args[0])}], {operands};");
     }
 }

@@ -36,8 +36,10 @@ internal sealed partial class PtxInterpreter
         ulong a = Read(t, s[0]);
         switch (ins.Kind)
         {
-            case PKind.Mov or PKind.Cvta:
+            case PKind.Mov:
                 return a;
+            case PKind.Cvta:
+                return ToOrFromGeneric(ins, a);
             case PKind.Selp:
                 return Read(t, s[2]) != 0 ? a : Read(t, s[1]);
             case PKind.Setp:

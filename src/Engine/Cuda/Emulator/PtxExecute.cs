@@ -99,8 +99,32 @@ internal sealed partial class PtxInterpreter
                     throw new PtxEmulatorException($"{access} local memory out of bounds: bytes [{address}, {address + (ulong)size}) of {t.Local?.Length ?? 0}");
                 return t.Local.AsSpan((int)address, size);
             default:
-                throw new PtxEmulatorException($"{access}: generic addressing is not emulated; the compiler emits explicit state spaces");
+                // Generic address: the top two bits say which window it came from (see ToOrFromGeneric).
+                return (address >> 62) switch
+                {
+                    1 => Memory(t, PSpace.Shared, address & WindowMask, size, access),
+                    2 => Memory(t, PSpace.Local, address & WindowMask, size, access),
+                    _ => Memory(t, PSpace.Global, address, size, access),
+                };
         }
+    }
+
+    private const ulong WindowMask = (1UL << 62) - 1;
+
+    /// <summary>
+    /// cvta: shared and local addresses become generic by tagging their top bits (global addresses
+    /// are generic already); cvta.to strips the tag again.
+    /// </summary>
+    private static ulong ToOrFromGeneric(PInstruction ins, ulong address)
+    {
+        if (ins.Modifier == "to")
+            return ins.Space == PSpace.Global ? address : address & WindowMask;
+        return ins.Space switch
+        {
+            PSpace.Shared => address | (1UL << 62),
+            PSpace.Local => address | (2UL << 62),
+            _ => address,
+        };
     }
 
     private ulong Load(EmulatedThread t, PInstruction ins)

@@ -48,6 +48,7 @@ internal static class PtxInstructionParser
             PKind.Atom => mods.First(m => m is "add" or "min" or "max" or "exch" or "cas"),
             PKind.Mul => mods.FirstOrDefault(m => m is "lo" or "hi" or "wide") ?? "",
             PKind.Min or PKind.Max => mods.Contains("NaN") ? "NaN" : "",
+            PKind.Cvta => mods.Contains("to") ? "to" : "",
             _ => "",
         };
         if (kind == PKind.Bra)

@@ -8,7 +8,9 @@ namespace Tessera.Cli.Bench;
 public sealed record BenchCase(string Name, string Description, double Flops, Func<Action> Prepare, int ItemsPerRun = 0);
 
 /// <summary>Timing of one case: median and spread over the repeats, in milliseconds.</summary>
-public sealed record BenchResult(string Name, double MedianMs, double MinMs, double MaxMs, int Repeats, double Gflops, double ItemsPerSecond);
+/// <remarks>CpuMs is the process's CPU time per run (all threads): on a busy shared machine, CpuMs / threads
+/// estimates the wall time a quiet machine would give, where the median wall time cannot.</remarks>
+public sealed record BenchResult(string Name, double MedianMs, double MinMs, double MaxMs, int Repeats, double Gflops, double ItemsPerSecond, double CpuMs);
 
 /// <summary>Warms up, then times a case until both a minimum repeat count and a minimum total time are reached.</summary>
 public static class BenchRunner
@@ -20,6 +22,8 @@ public static class BenchRunner
         // Warm-up runs let tiered JIT reach the optimised code and fill the memory pool.
         for (int i = 0; i < warmup; i++) action();
         var times = new List<double>();
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         var total = System.Diagnostics.Stopwatch.StartNew();
         while (times.Count < minRepeats || (total.Elapsed.TotalSeconds < minSeconds && times.Count < 1000))
         {
@@ -27,10 +31,12 @@ public static class BenchRunner
             action();
             times.Add(clock.Elapsed.TotalMilliseconds);
         }
+        process.Refresh();
+        double cpuMs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds / times.Count;
         times.Sort();
         double median = times[times.Count / 2];
         return new BenchResult(benchCase.Name, median, times[0], times[^1], times.Count,
             benchCase.Flops > 0 ? benchCase.Flops / (median * 1e6) : 0,
-            benchCase.ItemsPerRun > 0 ? benchCase.ItemsPerRun / (median / 1000) : 0);
+            benchCase.ItemsPerRun > 0 ? benchCase.ItemsPerRun / (median / 1000) : 0, cpuMs);
     }
 }

@@ -35,6 +35,7 @@ internal static class BenchCommand
                 {
                     var line = new Dictionary<string, object> { ["bench"] = result.Name, ["ms"] = Math.Round(result.MedianMs, 4), ["gflops"] = Math.Round(result.Gflops, 2) };
                     if (result.ItemsPerSecond > 0) line["images_per_s"] = Math.Round(result.ItemsPerSecond, 2);
+                    line["cpu_ms"] = Math.Round(result.CpuMs, 3);
                     line["threads"] = CpuParallel.MaxThreads;
                     Console.WriteLine(JsonSerializer.Serialize(line));
                 }

@@ -6,8 +6,8 @@ namespace Tessera.Kernels.Cpu;
 
 /// <summary>
 /// Fused scaled dot-product attention: softmax(scale * q·kᵀ + bias) · v, one (batch, query block)
-/// at a time, so only a [queryBlock, keyLength] score tile is ever materialised (besides transposed
-/// copies of k and v that make every tile product a plain GEMM). The forward
+/// at a time, so only a [queryBlock, keyLength] score tile is ever materialised; k and v are read
+/// transposed by the GEMM's packing, never copied. The forward
 /// saves the log-sum-exp of every score row; the backward recomputes the probabilities from it.
 /// A row whose scores are all -inf (fully masked) yields a zero output, a -inf log-sum-exp and
 /// no gradient (PyTorch's explicit formula would give NaN there).
@@ -39,20 +39,18 @@ public static unsafe class Attention
     {
         int blocksPerBatch = (queryLength + QueryBlock - 1) / QueryBlock;
         long cost = 2L * QueryBlock * keyLength * (headDim + valueDim) + 1;
-        var keysTransposed = Transposed(k, batchCount, keyLength, headDim);
         CpuParallel.ForCost(batchCount * blocksPerBatch, cost, (from, to) =>
         {
             using var serial = CpuParallel.SerialScope();
             var scores = GC.AllocateUninitializedArray<float>(QueryBlock * keyLength, pinned: true);
             fixed (float* tile = scores)
-            fixed (float* kt = keysTransposed)
             {
                 for (int task = from; task < to; task++)
                 {
                     int b = task / blocksPerBatch, i0 = task % blocksPerBatch * QueryBlock;
                     int rows = Math.Min(QueryBlock, queryLength - i0);
                     float* vb = v + (long)b * keyLength * valueDim;
-                    Scores(q + ((long)b * queryLength + i0) * headDim, kt + (long)b * headDim * keyLength, bias, b, i0, rows, keyLength, headDim, scale, causal, tile);
+                    Scores(q + ((long)b * queryLength + i0) * headDim, k + (long)b * keyLength * headDim, bias, b, i0, rows, keyLength, headDim, scale, causal, tile);
                     float* lse = logSumExp + (long)b * queryLength + i0;
                     for (int r = 0; r < rows; r++)
                         lse[r] = SoftmaxRow(tile + (long)r * keyLength, keyLength);
@@ -74,10 +72,7 @@ public static unsafe class Attention
         int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
         float* gradQuery, float* gradKey, float* gradValue, float* gradScores)
     {
-        var keysTransposed = Transposed(k, batchCount, keyLength, headDim);
-        var valuesTransposed = Transposed(v, batchCount, keyLength, valueDim);
-
-        void OneBatch(int b, float* probabilities, float* gradTile, float* kt, float* vt)
+        void OneBatch(int b, float* probabilities, float* gradTile)
         {
             float* kb = k + (long)b * keyLength * headDim;
             float* gradKeyBatch = gradKey + (long)b * keyLength * headDim, gradValueBatch = gradValue + (long)b * keyLength * valueDim;
@@ -88,9 +83,9 @@ public static unsafe class Attention
                 int rows = Math.Min(QueryBlock, queryLength - i0);
                 long row0 = (long)b * queryLength + i0;
                 float* qBlock = q + row0 * headDim, gradOutputBlock = gradOutput + row0 * valueDim;
-                Scores(qBlock, kt + (long)b * headDim * keyLength, bias, b, i0, rows, keyLength, headDim, scale, causal, probabilities);
+                Scores(qBlock, kb, bias, b, i0, rows, keyLength, headDim, scale, causal, probabilities);
                 // gradTile = gradOutput · vᵀ (the gradient of the probabilities), then the softmax backward in place.
-                Gemm.Run(false, false, rows, keyLength, valueDim, 1f, gradOutputBlock, valueDim, vt + (long)b * valueDim * keyLength, keyLength, 0f, gradTile, keyLength);
+                Gemm.Run(false, true, rows, keyLength, valueDim, 1f, gradOutputBlock, valueDim, v + (long)b * keyLength * valueDim, valueDim, 0f, gradTile, keyLength);
                 for (int r = 0; r < rows; r++)
                 {
                     float* p = probabilities + (long)r * keyLength, gs = gradTile + (long)r * keyLength;
@@ -123,11 +118,9 @@ public static unsafe class Attention
         {
             var tiles = GC.AllocateUninitializedArray<float>(2 * QueryBlock * keyLength, pinned: true);
             fixed (float* tile = tiles)
-            fixed (float* kt = keysTransposed)
-            fixed (float* vt = valuesTransposed)
             {
                 for (int b = from; b < to; b++)
-                    OneBatch(b, tile, tile + QueryBlock * keyLength, kt, vt);
+                    OneBatch(b, tile, tile + QueryBlock * keyLength);
             }
         }
 
@@ -148,12 +141,12 @@ public static unsafe class Attention
     }
 
     /// <summary>tile[r, j] = scale * q[i0 + r]·k[j] + bias(b, i0 + r, j), or -inf above the diagonal when causal.</summary>
-    // qBlock [rows, headDim], keysTransposed [headDim, keyLength], tile [rows, keyLength]
+    // qBlock [rows, headDim], keys [keyLength, headDim] (read transposed by the GEMM), tile [rows, keyLength]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scores(float* qBlock, float* keysTransposed, Bias? bias, int b, int i0, int rows, int keyLength, int headDim,
+    private static void Scores(float* qBlock, float* keys, Bias? bias, int b, int i0, int rows, int keyLength, int headDim,
         float scale, bool causal, float* tile)
     {
-        Gemm.Run(false, false, rows, keyLength, headDim, scale, qBlock, headDim, keysTransposed, keyLength, 0f, tile, keyLength);
+        Gemm.Run(false, true, rows, keyLength, headDim, scale, qBlock, headDim, keys, headDim, 0f, tile, keyLength);
         for (int r = 0; r < rows; r++)
         {
             float* row = tile + (long)r * keyLength;
@@ -167,27 +160,6 @@ public static unsafe class Attention
                     row[j] += biasRow[(long)j * add.ColumnStride];
             }
         }
-    }
-
-    /// <summary>[batch, rows, columns] → [batch, columns, rows] (pinned), so score and gradient tiles are plain GEMMs.</summary>
-    private static float[] Transposed(float* source, int batchCount, int rows, int columns)
-    {
-        var result = GC.AllocateUninitializedArray<float>(batchCount * rows * columns, pinned: true);
-        fixed (float* start = result)
-        {
-            float* destination = start;
-            CpuParallel.ForCost(batchCount, (long)rows * columns + 1, (from, to) =>
-            {
-                for (int b = from; b < to; b++)
-                {
-                    float* s = source + (long)b * rows * columns, d = destination + (long)b * rows * columns;
-                    for (int i = 0; i < rows; i++)
-                        for (int j = 0; j < columns; j++)
-                            d[(long)j * rows + i] = s[(long)i * columns + j];
-                }
-            });
-        }
-        return result;
     }
 
     /// <summary>Turns a score row into probabilities in place and returns its log-sum-exp (-inf and zeros when fully masked).</summary>

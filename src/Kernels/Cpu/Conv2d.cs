@@ -63,16 +63,29 @@ public static unsafe class Conv2d
         }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
-        PerImage(geometry, patch * plane, (image, columns) =>
+        // Unfold a few output rows at a time so the column block stays in L2 while the GEMM reads it.
+        int rowsPerChunk = RowsPerChunk(geometry);
+        PerImage(geometry, patch * rowsPerChunk * geometry.OutWidth, (image, columns) =>
         {
             for (int g = 0; g < geometry.Groups; g++)
             {
                 float* source = input + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
-                float* cols = geometry.IsPointwise ? source : columns;
-                if (!geometry.IsPointwise)
-                    Im2col(source, geometry, cols);
                 float* target = output + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
-                Gemm.Run(false, false, outPerGroup, plane, patch, 1f, weight + (long)g * outPerGroup * patch, patch, cols, plane, 0f, target, plane);
+                float* groupWeight = weight + (long)g * outPerGroup * patch;
+                if (geometry.IsPointwise)
+                {
+                    Gemm.Run(false, false, outPerGroup, plane, patch, 1f, groupWeight, patch, source, plane, 0f, target, plane);
+                }
+                else
+                {
+                    for (int oh = 0; oh < geometry.OutHeight; oh += rowsPerChunk)
+                    {
+                        int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
+                        int pixels = rowsHere * geometry.OutWidth;
+                        Im2col(source, geometry, columns, oh, rowsHere);
+                        Gemm.Run(false, false, outPerGroup, pixels, patch, 1f, groupWeight, patch, columns, pixels, 0f, target + (long)oh * geometry.OutWidth, plane);
+                    }
+                }
                 if (bias != null)
                     for (int o = 0; o < outPerGroup; o++)
                     {
@@ -96,18 +109,27 @@ public static unsafe class Conv2d
         }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
-        PerImage(geometry, patch * plane, (image, columns) =>
+        int rowsPerChunk = RowsPerChunk(geometry);
+        PerImage(geometry, patch * rowsPerChunk * geometry.OutWidth, (image, columns) =>
         {
             for (int g = 0; g < geometry.Groups; g++)
             {
                 float* target = gradInput + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
-                float* gradCols = geometry.IsPointwise ? target : columns;
                 float* source = gradOutput + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
-                Gemm.Run(true, false, patch, plane, outPerGroup, 1f, weight + (long)g * outPerGroup * patch, patch, source, plane, 0f, gradCols, plane);
-                if (!geometry.IsPointwise)
+                float* groupWeight = weight + (long)g * outPerGroup * patch;
+                if (geometry.IsPointwise)
                 {
-                    new Span<float>(target, geometry.InChannelsPerGroup * geometry.InPlane).Clear();
-                    Col2im(gradCols, geometry, target);
+                    Gemm.Run(true, false, patch, plane, outPerGroup, 1f, groupWeight, patch, source, plane, 0f, target, plane);
+                    continue;
+                }
+                new Span<float>(target, geometry.InChannelsPerGroup * geometry.InPlane).Clear();
+                for (int oh = 0; oh < geometry.OutHeight; oh += rowsPerChunk)
+                {
+                    int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
+                    int pixels = rowsHere * geometry.OutWidth;
+                    // gradColumns[patch, pixels] = weightᵀ · gradOutput[:, chunk], then folded back into the image.
+                    Gemm.Run(true, false, patch, pixels, outPerGroup, 1f, groupWeight, patch, source + (long)oh * geometry.OutWidth, plane, 0f, columns, pixels);
+                    Col2im(columns, geometry, target, oh, rowsHere);
                 }
             }
         });
@@ -126,23 +148,77 @@ public static unsafe class Conv2d
         }
         var geometry = shape;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
-        new Span<float>(gradWeight, geometry.OutChannels * patch).Clear();
-        var buffer = geometry.IsPointwise ? null : GC.AllocateUninitializedArray<float>(patch * plane, pinned: true);
-        fixed (float* columns = buffer)
+        int weightSize = geometry.OutChannels * patch;
+        int rowsPerChunk = RowsPerChunk(geometry);
+        // Images are summed in fixed groups (each group's partial gradient computed by one task with
+        // serial GEMMs), then the partials are added in group order: parallel, yet the same sums
+        // whatever the thread count.
+        int groupCount = (geometry.BatchSize + ImagesPerWeightGroup - 1) / ImagesPerWeightGroup;
+        var partials = groupCount == 1 ? null : GC.AllocateUninitializedArray<float>(groupCount * weightSize, pinned: true);
+        fixed (float* partialStart = partials)
         {
-            // Images in sequence (they all add into gradWeight); each GEMM is parallel over its rows.
-            for (int image = 0; image < geometry.BatchSize; image++)
-                for (int g = 0; g < geometry.Groups; g++)
+            float* partialBase = partialStart;
+            CpuParallel.For(groupCount, 1, (from, to) =>
+            {
+                using var serial = groupCount > 1 ? CpuParallel.SerialScope() : null;
+                var buffer = geometry.IsPointwise ? null : GC.AllocateUninitializedArray<float>(patch * rowsPerChunk * geometry.OutWidth, pinned: true);
+                fixed (float* columns = buffer)
                 {
-                    float* source = input + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
-                    float* cols = geometry.IsPointwise ? source : columns;
-                    if (!geometry.IsPointwise)
-                        Im2col(source, geometry, cols);
-                    float* grad = gradOutput + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
-                    Gemm.Run(false, true, outPerGroup, patch, plane, 1f, grad, plane, cols, plane, 1f, gradWeight + (long)g * outPerGroup * patch, patch);
+                    for (int group = from; group < to; group++)
+                    {
+                        float* target = partialBase == null ? gradWeight : partialBase + (long)group * weightSize;
+                        new Span<float>(target, weightSize).Clear();
+                        int end = Math.Min(geometry.BatchSize, (group + 1) * ImagesPerWeightGroup);
+                        for (int image = group * ImagesPerWeightGroup; image < end; image++)
+                            for (int g = 0; g < geometry.Groups; g++)
+                            {
+                                float* source = input + ((long)image * geometry.InChannels + (long)g * geometry.InChannelsPerGroup) * geometry.InPlane;
+                                float* grad = gradOutput + ((long)image * geometry.OutChannels + (long)g * outPerGroup) * plane;
+                                float* groupTarget = target + (long)g * outPerGroup * patch;
+                                if (geometry.IsPointwise)
+                                {
+                                    Gemm.Run(false, true, outPerGroup, patch, plane, 1f, grad, plane, source, plane, 1f, groupTarget, patch);
+                                    continue;
+                                }
+                                for (int oh = 0; oh < geometry.OutHeight; oh += rowsPerChunk)
+                                {
+                                    int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
+                                    int pixels = rowsHere * geometry.OutWidth;
+                                    Im2col(source, geometry, columns, oh, rowsHere);
+                                    // gradWeight += gradOutput[:, chunk] · columnsᵀ
+                                    Gemm.Run(false, true, outPerGroup, patch, pixels, 1f, grad + (long)oh * geometry.OutWidth, plane, columns, pixels, 1f, groupTarget, patch);
+                                }
+                            }
+                    }
                 }
+            });
+            if (partialBase != null)
+            {
+                var total = new Span<float>(gradWeight, weightSize);
+                new ReadOnlySpan<float>(partialBase, weightSize).CopyTo(total);
+                for (int group = 1; group < groupCount; group++)
+                    TensorPrimitives.Add(total, new ReadOnlySpan<float>(partialBase + (long)group * weightSize, weightSize), total);
+            }
         }
     }
+
+    /// <summary>Output columns [start, end) whose input column ow * stride + offset lies in [0, inWidth).</summary>
+    private static (int Start, int End) ValidColumns(int offset, int stride, int inWidth, int outWidth)
+    {
+        int start = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        int end = Math.Min(outWidth, (inWidth - offset + stride - 1) / stride);
+        return (Math.Min(start, outWidth), Math.Max(end, Math.Min(start, outWidth)));
+    }
+
+    /// <summary>Floats of unfolded columns per GEMM (~1 MiB: fits L2 beside the packed panels).</summary>
+    private const int ColumnChunkFloats = 256 * 1024;
+
+    /// <summary>Output rows unfolded per GEMM so a column block holds about <see cref="ColumnChunkFloats"/>.</summary>
+    private static int RowsPerChunk(in Conv2dGeometry g) =>
+        g.IsPointwise ? Math.Max(g.OutHeight, 1) : Math.Clamp(ColumnChunkFloats / Math.Max(g.PatchSize * g.OutWidth, 1), 1, Math.Max(g.OutHeight, 1));
+
+    /// <summary>Images per partial weight gradient in <see cref="BackwardWeight"/> (fixed, so sums do not depend on threads).</summary>
+    private const int ImagesPerWeightGroup = 4;
 
     /// <summary>gradBias[c] = sum of gradOutput[:, c, :, :]. Overwrites gradBias.</summary>
     public static void BackwardBias(float* gradOutput, int batchSize, int channelCount, int planeSize, float* gradBias)
@@ -161,66 +237,83 @@ public static unsafe class Conv2d
     }
 
     /// <summary>
-    /// Unfolds one group of one image: columns[(c * kH + kh) * kW + kw, oh * outW + ow] =
-    /// input[c, oh * strideH - padH + kh * dilationH, ow * strideW - padW + kw * dilationW] (0 outside). Overwrites columns.
+    /// Unfolds output rows [rowStart, rowStart + rowCount) of one group of one image:
+    /// columns[(c * kH + kh) * kW + kw, (oh - rowStart) * outW + ow] =
+    /// input[c, oh * strideH - padH + kh * dilationH, ow * strideW - padW + kw * dilationW] (0 outside).
+    /// rowCount &lt; 0 means every output row. Overwrites columns.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Im2col(float* input, in Conv2dGeometry shape, float* columns)
+    public static void Im2col(float* input, in Conv2dGeometry shape, float* columns, int rowStart = 0, int rowCount = -1)
     {
-        // input [inChannelsPerGroup, inHeight, inWidth]; columns [patchSize, outHeight * outWidth]
-        int inH = shape.InHeight, inW = shape.InWidth, outH = shape.OutHeight, outW = shape.OutWidth;
+        // input [inChannelsPerGroup, inHeight, inWidth]; columns [patchSize, rowCount * outWidth]
+        int inH = shape.InHeight, inW = shape.InWidth, outW = shape.OutWidth;
+        if (rowCount < 0) rowCount = shape.OutHeight - rowStart;
+        int rowEnd = rowStart + rowCount;
         int row = 0;
         for (int c = 0; c < shape.InChannelsPerGroup; c++)
             for (int kh = 0; kh < shape.KernelHeight; kh++)
                 for (int kw = 0; kw < shape.KernelWidth; kw++, row++)
                 {
                     float* plane = input + (long)c * inH * inW;
-                    float* target = columns + (long)row * outH * outW;
+                    float* target = columns + (long)row * rowCount * outW;
                     int wOffset = kw * shape.DilationWidth - shape.PaddingWidth;
-                    for (int oh = 0; oh < outH; oh++)
+                    for (int oh = rowStart; oh < rowEnd; oh++)
                     {
                         int ih = oh * shape.StrideHeight - shape.PaddingHeight + kh * shape.DilationHeight;
-                        float* line = target + oh * outW;
+                        float* line = target + (long)(oh - rowStart) * outW;
                         if ((uint)ih >= (uint)inH)
                         {
                             new Span<float>(line, outW).Clear();
                             continue;
                         }
                         float* sourceRow = plane + (long)ih * inW;
-                        for (int ow = 0; ow < outW; ow++)
-                        {
-                            int iw = ow * shape.StrideWidth + wOffset;
-                            line[ow] = (uint)iw < (uint)inW ? sourceRow[iw] : 0f;
-                        }
+                        var (owStart, owEnd) = ValidColumns(wOffset, shape.StrideWidth, inW, outW);
+                        new Span<float>(line, owStart).Clear();
+                        if (shape.StrideWidth == 1)
+                            new ReadOnlySpan<float>(sourceRow + owStart + wOffset, owEnd - owStart).CopyTo(new Span<float>(line + owStart, owEnd - owStart));
+                        else
+                            for (int ow = owStart, iw = owStart * shape.StrideWidth + wOffset; ow < owEnd; ow++, iw += shape.StrideWidth)
+                                line[ow] = sourceRow[iw];
+                        new Span<float>(line + owEnd, outW - owEnd).Clear();
                     }
                 }
     }
 
-    /// <summary>The adjoint of <see cref="Im2col"/>: adds every column entry back to its input position. Accumulates into input.</summary>
+    /// <summary>
+    /// The adjoint of <see cref="Im2col"/> over output rows [rowStart, rowStart + rowCount) (all when
+    /// rowCount &lt; 0): adds every column entry back to its input position. Accumulates into input.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Col2im(float* columns, in Conv2dGeometry shape, float* input)
+    public static void Col2im(float* columns, in Conv2dGeometry shape, float* input, int rowStart = 0, int rowCount = -1)
     {
-        // columns [patchSize, outHeight * outWidth]; input [inChannelsPerGroup, inHeight, inWidth]
-        int inH = shape.InHeight, inW = shape.InWidth, outH = shape.OutHeight, outW = shape.OutWidth;
+        // columns [patchSize, rowCount * outWidth]; input [inChannelsPerGroup, inHeight, inWidth]
+        int inH = shape.InHeight, inW = shape.InWidth, outW = shape.OutWidth;
+        if (rowCount < 0) rowCount = shape.OutHeight - rowStart;
+        int rowEnd = rowStart + rowCount;
         int row = 0;
         for (int c = 0; c < shape.InChannelsPerGroup; c++)
             for (int kh = 0; kh < shape.KernelHeight; kh++)
                 for (int kw = 0; kw < shape.KernelWidth; kw++, row++)
                 {
                     float* plane = input + (long)c * inH * inW;
-                    float* source = columns + (long)row * outH * outW;
+                    float* source = columns + (long)row * rowCount * outW;
                     int wOffset = kw * shape.DilationWidth - shape.PaddingWidth;
-                    for (int oh = 0; oh < outH; oh++)
+                    for (int oh = rowStart; oh < rowEnd; oh++)
                     {
                         int ih = oh * shape.StrideHeight - shape.PaddingHeight + kh * shape.DilationHeight;
                         if ((uint)ih >= (uint)inH)
                             continue;
                         float* targetRow = plane + (long)ih * inW;
-                        float* line = source + oh * outW;
-                        for (int ow = 0; ow < outW; ow++)
+                        float* line = source + (long)(oh - rowStart) * outW;
+                        var (owStart, owEnd) = ValidColumns(wOffset, shape.StrideWidth, inW, outW);
+                        if (shape.StrideWidth == 1)
                         {
-                            int iw = ow * shape.StrideWidth + wOffset;
-                            if ((uint)iw < (uint)inW)
+                            var span = new Span<float>(targetRow + owStart + wOffset, owEnd - owStart);
+                            TensorPrimitives.Add(span, new ReadOnlySpan<float>(line + owStart, owEnd - owStart), span);
+                        }
+                        else
+                        {
+                            for (int ow = owStart, iw = owStart * shape.StrideWidth + wOffset; ow < owEnd; ow++, iw += shape.StrideWidth)
                                 targetRow[iw] += line[ow];
                         }
                     }

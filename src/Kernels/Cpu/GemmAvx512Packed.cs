@@ -191,19 +191,24 @@ public static unsafe class GemmAvx512Packed
     /// <summary>Packs B[pc..pc+kc, j0..j0+nr] into one 32-column panel, zero-padding missing columns.</summary>
     private static void PackB(bool transposeB, float* b, int ldb, int pc, int kc, int j0, int nr, float* panel)
     {
-        for (int p = 0; p < kc; p++)
+        if (!transposeB)
         {
-            float* dst = panel + (long)p * NR;
-            if (!transposeB)
+            for (int p = 0; p < kc; p++)
             {
+                float* dst = panel + (long)p * NR;
                 new ReadOnlySpan<float>(b + (long)(pc + p) * ldb + j0, nr).CopyTo(new Span<float>(dst, nr));
+                for (int col = nr; col < NR; col++) dst[col] = 0f;
             }
-            else
-            {
-                for (int col = 0; col < nr; col++) dst[col] = b[(long)(j0 + col) * ldb + pc + p];
-            }
-            for (int col = nr; col < NR; col++) dst[col] = 0f;
+            return;
         }
+        // Bᵀ: each column of the panel is a contiguous row of B; read rows, scatter into the (L1-resident) panel.
+        for (int col = 0; col < nr; col++)
+        {
+            float* src = b + (long)(j0 + col) * ldb + pc;
+            for (int p = 0; p < kc; p++) panel[(long)p * NR + col] = src[p];
+        }
+        for (int col = nr; col < NR; col++)
+            for (int p = 0; p < kc; p++) panel[(long)p * NR + col] = 0f;
     }
 
     private static void ScaleC(int m, int n, float beta, float* c, int ldc)

@@ -140,7 +140,10 @@ internal static class TestKernels
             d += Warp.ShuffleXor(d, mask);
             l += Warp.ShuffleXor(l, mask);
         }
-        if (Warp.LaneId == 0)
+        // Broadcast from lane 0 and shift up by one: every lane ends with the warp totals.
+        d = Warp.Shuffle(d, 0);
+        l = Warp.ShuffleUp(Warp.ShuffleDown(l, 1), 1);
+        if (Warp.LaneId == 5)
         {
             doubleSums[i / 32] = d;
             longSums[i / 32] = l;

@@ -35,6 +35,11 @@ public static class Warp
     public static double ShuffleXor(double value, int laneMask) => throw CpuGrid.NeedsDevice("Warp.ShuffleXor");
     public static long ShuffleXor(long value, int laneMask) => throw CpuGrid.NeedsDevice("Warp.ShuffleXor");
     public static double ShuffleDown(double value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleDown");
+    public static long ShuffleDown(long value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleDown");
+    public static double ShuffleUp(double value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleUp");
+    public static long ShuffleUp(long value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleUp");
+    public static double Shuffle(double value, int sourceLane) => throw CpuGrid.NeedsDevice("Warp.Shuffle");
+    public static long Shuffle(long value, int sourceLane) => throw CpuGrid.NeedsDevice("Warp.Shuffle");
     public static int ShuffleXor(int value, int laneMask) => throw CpuGrid.NeedsDevice("Warp.ShuffleXor");
     public static float ShuffleDown(float value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleDown");
     public static int ShuffleDown(int value, int delta) => throw CpuGrid.NeedsDevice("Warp.ShuffleDown");

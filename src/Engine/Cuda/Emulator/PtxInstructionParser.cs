@@ -1,0 +1,102 @@
+using System.Globalization;
+
+namespace Tessera.Engine.Cuda.Emulator;
+
+/// <summary>Decodes one PTX instruction statement (without its ';').</summary>
+internal static class PtxInstructionParser
+{
+    private static readonly HashSet<string> s_typeNames =
+        ["pred", "b8", "u8", "s8", "b16", "u16", "s16", "f16", "b32", "u32", "s32", "b64", "u64", "s64", "f32", "f64"];
+
+    public static PInstruction Parse(string text, Dictionary<string, int> registers, string[] lines, int n)
+    {
+        int guard = -1;
+        bool negated = false;
+        string rest = text;
+        if (rest.StartsWith('@'))
+        {
+            int space = rest.IndexOf(' ', StringComparison.Ordinal);
+            string g = rest[1..space];
+            negated = g.StartsWith('!');
+            guard = Register(negated ? g[1..] : g, registers, lines, n);
+            rest = rest[(space + 1)..].Trim();
+        }
+        int split = rest.IndexOfAny([' ', '\t']);
+        string opcode = split < 0 ? rest : rest[..split];
+        string operandText = split < 0 ? "" : rest[(split + 1)..].Trim();
+        string[] tokens = opcode.Split('.');
+        var types = tokens.Skip(1).Where(s_typeNames.Contains).Select(t => PtxParser.ParseType(t, lines, n)).ToList();
+        var mods = tokens.Skip(1).Where(t => !s_typeNames.Contains(t)).ToList();
+        PSpace space0 = mods.Contains("global") ? PSpace.Global : mods.Contains("shared") ? PSpace.Shared
+            : mods.Contains("local") ? PSpace.Local : mods.Contains("param") ? PSpace.Param : PSpace.None;
+        PKind kind = tokens[0] switch
+        {
+            "add" => PKind.Add, "sub" => PKind.Sub, "mul" => PKind.Mul, "div" => PKind.Div, "rem" => PKind.Rem,
+            "and" => PKind.And, "or" => PKind.Or, "xor" => PKind.Xor, "shl" => PKind.Shl, "shr" => PKind.Shr,
+            "neg" => PKind.Neg, "not" => PKind.Not, "min" => PKind.Min, "max" => PKind.Max, "abs" => PKind.Abs,
+            "fma" => PKind.Fma, "sqrt" => PKind.Sqrt, "rsqrt" => PKind.Rsqrt, "ex2" => PKind.Ex2, "lg2" => PKind.Lg2,
+            "sin" => PKind.Sin, "cos" => PKind.Cos, "setp" => PKind.Setp, "selp" => PKind.Selp, "cvt" => PKind.Cvt,
+            "cvta" => PKind.Cvta, "mov" => PKind.Mov, "ld" => PKind.Ld, "st" => PKind.St, "bra" => PKind.Bra,
+            "ret" or "exit" => PKind.Ret, "bar" => PKind.Bar, "membar" or "fence" => PKind.Membar, "shfl" => PKind.Shfl, "atom" => PKind.Atom,
+            _ => throw PtxParser.Unexpected(lines, n, $"an instruction the emulator implements, not '{tokens[0]}'"),
+        };
+        string modifier = kind switch
+        {
+            PKind.Setp => mods[0],
+            PKind.Cvt => mods.FirstOrDefault(m => m.StartsWith('r')) ?? "",
+            PKind.Shfl => mods[1],
+            PKind.Atom => mods.First(m => m is "add" or "min" or "max" or "exch" or "cas"),
+            PKind.Mul => mods.FirstOrDefault(m => m is "lo" or "hi" or "wide") ?? "",
+            PKind.Min or PKind.Max => mods.Contains("NaN") ? "NaN" : "",
+            PKind.Cvta => mods.Contains("to") ? "to" : "",
+            _ => "",
+        };
+        if (kind == PKind.Bra)
+            return new PInstruction { Kind = kind, Text = text, Guard = guard, GuardNegated = negated, TargetLabel = operandText };
+        string[] ops = operandText.Length == 0 ? [] : operandText.Split(',').Select(s => s.Trim()).ToArray();
+        POperand[] parsed = ops.Select(o => Operand(o, registers, lines, n)).ToArray();
+        bool hasDest = kind is not (PKind.St or PKind.Bar or PKind.Membar or PKind.Ret);
+        return new PInstruction
+        {
+            Kind = kind,
+            Text = text,
+            Type = types.Count > 0 ? types[0] : PType.B32,
+            SourceType = types.Count > 1 ? types[1] : types.Count > 0 ? types[0] : PType.B32,
+            Space = space0,
+            Modifier = modifier,
+            Dest = hasDest && parsed.Length > 0 ? parsed[0] : POperand.None,
+            Sources = hasDest && parsed.Length > 0 ? parsed[1..] : parsed,
+            Guard = guard,
+            GuardNegated = negated,
+        };
+    }
+
+    private static int Register(string name, Dictionary<string, int> registers, string[] lines, int n)
+        => registers.TryGetValue(name, out int r) ? r : throw PtxParser.Unexpected(lines, n, $"a declared register, not '{name}'");
+
+    private static POperand Operand(string text, Dictionary<string, int> registers, string[] lines, int n)
+    {
+        if (text.StartsWith('[') && text.EndsWith(']'))
+            text = text[1..^1].Trim();
+        if (text.StartsWith('%'))
+        {
+            if (registers.TryGetValue(text, out int r))
+                return new POperand(OperandKind.Register, r, 0, null);
+            int special = Array.IndexOf(PtxSpecials.Names, text);
+            return special >= 0
+                ? new POperand(OperandKind.Special, special, 0, text)
+                : throw PtxParser.Unexpected(lines, n, $"a declared register or special register, not '{text}'");
+        }
+        if (text.StartsWith("0f", StringComparison.Ordinal) && text.Length == 10)
+            return new POperand(OperandKind.Immediate, -1, uint.Parse(text[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture), null);
+        if (text.StartsWith("0d", StringComparison.Ordinal) && text.Length == 18)
+            return new POperand(OperandKind.Immediate, -1, ulong.Parse(text[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture), null);
+        if (text.StartsWith("0x", StringComparison.Ordinal))
+            return new POperand(OperandKind.Immediate, -1, ulong.Parse(text[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture), null);
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value))
+            return new POperand(OperandKind.Immediate, -1, (ulong)value, null);
+        if (text.Length > 0 && (char.IsLetter(text[0]) || text[0] == '_' || text[0] == '$'))
+            return new POperand(OperandKind.Symbol, -1, 0, text);
+        throw PtxParser.Unexpected(lines, n, $"a register, immediate or symbol operand, not '{text}'");
+    }
+}

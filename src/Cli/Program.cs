@@ -7,4 +7,5 @@ root.Add(BenchCommand.Create());
 root.Add(EvalCommand.Create());
 root.Add(ProbeCommand.Create());
 root.Add(DataCommand.Create());
+root.Add(KernelsCommand.Create());
 return CliRunner.Run(root, args);

@@ -152,9 +152,10 @@ public static unsafe class Conv2d
         int rowsPerChunk = RowsPerChunk(geometry);
         // Images are summed in fixed groups (each group's partial gradient computed by one task with
         // serial GEMMs), then the partials are added in group order: parallel, yet the same sums
-        // whatever the thread count.
+        // whatever the thread count. Partials hold gradWeightᵀ [patch, outPerGroup] per conv group:
+        // columns · gradOutputᵀ packs only the small gradOutput transposed, not the big column block.
         int groupCount = (geometry.BatchSize + ImagesPerWeightGroup - 1) / ImagesPerWeightGroup;
-        var partials = groupCount == 1 ? null : GC.AllocateUninitializedArray<float>(groupCount * weightSize, pinned: true);
+        var partials = GC.AllocateUninitializedArray<float>(groupCount * weightSize, pinned: true);
         fixed (float* partialStart = partials)
         {
             float* partialBase = partialStart;
@@ -166,7 +167,7 @@ public static unsafe class Conv2d
                 {
                     for (int group = from; group < to; group++)
                     {
-                        float* target = partialBase == null ? gradWeight : partialBase + (long)group * weightSize;
+                        float* target = partialBase + (long)group * weightSize;
                         new Span<float>(target, weightSize).Clear();
                         int end = Math.Min(geometry.BatchSize, (group + 1) * ImagesPerWeightGroup);
                         for (int image = group * ImagesPerWeightGroup; image < end; image++)
@@ -177,7 +178,7 @@ public static unsafe class Conv2d
                                 float* groupTarget = target + (long)g * outPerGroup * patch;
                                 if (geometry.IsPointwise)
                                 {
-                                    Gemm.Run(false, true, outPerGroup, patch, plane, 1f, grad, plane, source, plane, 1f, groupTarget, patch);
+                                    Gemm.Run(false, true, patch, outPerGroup, plane, 1f, source, plane, grad, plane, 1f, groupTarget, outPerGroup);
                                     continue;
                                 }
                                 for (int oh = 0; oh < geometry.OutHeight; oh += rowsPerChunk)
@@ -185,19 +186,24 @@ public static unsafe class Conv2d
                                     int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
                                     int pixels = rowsHere * geometry.OutWidth;
                                     Im2col(source, geometry, columns, oh, rowsHere);
-                                    // gradWeight += gradOutput[:, chunk] · columnsᵀ
-                                    Gemm.Run(false, true, outPerGroup, patch, pixels, 1f, grad + (long)oh * geometry.OutWidth, plane, columns, pixels, 1f, groupTarget, patch);
+                                    // gradWeightᵀ += columns · gradOutput[:, chunk]ᵀ
+                                    Gemm.Run(false, true, patch, outPerGroup, pixels, 1f, columns, pixels, grad + (long)oh * geometry.OutWidth, plane, 1f, groupTarget, outPerGroup);
                                 }
                             }
                     }
                 }
             });
-            if (partialBase != null)
+            var total = new Span<float>(partialBase, weightSize);
+            for (int group = 1; group < groupCount; group++)
+                TensorPrimitives.Add(total, new ReadOnlySpan<float>(partialBase + (long)group * weightSize, weightSize), total);
+            // gradWeight[g][o, p] = total[g][p, o]
+            for (int g = 0; g < geometry.Groups; g++)
             {
-                var total = new Span<float>(gradWeight, weightSize);
-                new ReadOnlySpan<float>(partialBase, weightSize).CopyTo(total);
-                for (int group = 1; group < groupCount; group++)
-                    TensorPrimitives.Add(total, new ReadOnlySpan<float>(partialBase + (long)group * weightSize, weightSize), total);
+                float* sourceT = partialBase + (long)g * outPerGroup * patch;
+                float* destination = gradWeight + (long)g * outPerGroup * patch;
+                for (int p = 0; p < patch; p++)
+                    for (int o = 0; o < outPerGroup; o++)
+                        destination[(long)o * patch + p] = sourceT[(long)p * outPerGroup + o];
             }
         }
     }

@@ -176,16 +176,74 @@ public static unsafe class GemmAvx512Packed
         {
             int mr = Math.Min(MR, mc - ir);
             float* panel = packed + (long)ir * kc;
-            for (int p = 0; p < kc; p++)
+            if (transposeA)
             {
-                for (int r = 0; r < mr; r++)
+                // Aᵀ: the 8 values of one k are contiguous in memory.
+                for (int p = 0; p < kc; p++)
                 {
-                    int row = ic + ir + r, col = pc + p;
-                    panel[p * MR + r] = transposeA ? a[(long)col * lda + row] : a[(long)row * lda + col];
+                    float* src = a + (long)(pc + p) * lda + ic + ir;
+                    float* dst = panel + (long)p * MR;
+                    if (mr == MR)
+                    {
+                        Vector256.Load(src).Store(dst);
+                    }
+                    else
+                    {
+                        for (int r = 0; r < MR; r++) dst[r] = r < mr ? src[r] : 0f;
+                    }
                 }
-                for (int r = mr; r < MR; r++) panel[p * MR + r] = 0f;
+                continue;
             }
+            float* row0 = a + (long)(ic + ir) * lda + pc;
+            int p0 = 0;
+            if (mr == MR && Avx.IsSupported)
+            {
+                // 8 rows × 8 k at a time: load, transpose in registers, store k-major.
+                for (; p0 <= kc - 8; p0 += 8)
+                    Transpose8x8(row0 + p0, lda, panel + (long)p0 * MR);
+            }
+            for (int p = p0; p < kc; p++)
+                for (int r = 0; r < MR; r++)
+                    panel[(long)p * MR + r] = r < mr ? row0[(long)r * lda + p] : 0f;
         }
+    }
+
+    /// <summary>destination[j * 8 + i] = source[i * stride + j] for an 8×8 block (the classic unpack/shuffle/permute transpose).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* source, int stride, float* destination)
+    {
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + stride);
+        var r2 = Avx.LoadVector256(source + 2L * stride);
+        var r3 = Avx.LoadVector256(source + 3L * stride);
+        var r4 = Avx.LoadVector256(source + 4L * stride);
+        var r5 = Avx.LoadVector256(source + 5L * stride);
+        var r6 = Avx.LoadVector256(source + 6L * stride);
+        var r7 = Avx.LoadVector256(source + 7L * stride);
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(destination, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(destination + 8, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(destination + 16, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(destination + 24, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(destination + 32, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(destination + 40, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(destination + 48, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(destination + 56, Avx.Permute2x128(s3, s7, 0x31));
     }
 
     /// <summary>Packs B[pc..pc+kc, j0..j0+nr] into one 32-column panel, zero-padding missing columns.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Tessera.Engine.Threading;
 
@@ -5,7 +6,7 @@ namespace Tessera.Kernels.Cpu;
 
 /// <summary>
 /// Batch-norm kernels over dense [batch, channels, inner] float32 data (inner = product of the
-/// spatial dims, 1 for [N, C]). Statistics are per channel and accumulated in double so that
+/// spatial dims, 1 for [N, C]). Statistics are per channel, summed per row with vectorised float sums and across rows in double, so that
 /// per-replica sums can be combined across replicas (SyncBN) without losing precision.
 /// The affine part (weight, bias) is applied by the caller.
 /// </summary>
@@ -25,13 +26,10 @@ public static unsafe class BatchNorm
                 double s = 0, s2 = 0;
                 for (int n = 0; n < batchSize; n++)
                 {
-                    float* row = x + ((long)n * channelCount + c) * innerSize;
-                    for (int i = 0; i < innerSize; i++)
-                    {
-                        double v = row[i];
-                        s += v;
-                        s2 += v * v;
-                    }
+                    // Vectorised per row (float partial sums), rows added in double.
+                    var row = new ReadOnlySpan<float>(x + ((long)n * channelCount + c) * innerSize, innerSize);
+                    s += TensorPrimitives.Sum(row);
+                    s2 += TensorPrimitives.SumOfSquares(row);
                 }
                 sum[c] = s;
                 sumSquares[c] = s2;
@@ -53,10 +51,9 @@ public static unsafe class BatchNorm
             {
                 int c = r % channelCount;
                 float m = mean[c], s = invStd[c];
-                float* source = x + (long)r * innerSize;
-                float* destination = y + (long)r * innerSize;
-                for (int i = 0; i < innerSize; i++)
-                    destination[i] = (source[i] - m) * s;
+                var destination = new Span<float>(y + (long)r * innerSize, innerSize);
+                TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + (long)r * innerSize, innerSize), m, destination);
+                TensorPrimitives.Multiply(destination, s, destination);
             }
         });
     }
@@ -79,13 +76,9 @@ public static unsafe class BatchNorm
                 for (int n = 0; n < batchSize; n++)
                 {
                     long start = ((long)n * channelCount + c) * innerSize;
-                    float* g = gradOutput + start;
-                    float* xhat = normalized + start;
-                    for (int i = 0; i < innerSize; i++)
-                    {
-                        s += g[i];
-                        sx += (double)g[i] * xhat[i];
-                    }
+                    var g = new ReadOnlySpan<float>(gradOutput + start, innerSize);
+                    s += TensorPrimitives.Sum(g);
+                    sx += TensorPrimitives.Dot(g, new ReadOnlySpan<float>(normalized + start, innerSize));
                 }
                 sumGrad[c] = s;
                 sumGradNormalized[c] = sx;
@@ -113,11 +106,11 @@ public static unsafe class BatchNorm
                 int c = r % channelCount;
                 float s = invStd[c], mg = meanGrad[c], mgx = meanGradNormalized[c];
                 long start = (long)r * innerSize;
-                float* g = gradOutput + start;
-                float* xhat = normalized + start;
-                float* gi = gradInput + start;
-                for (int i = 0; i < innerSize; i++)
-                    gi[i] = s * (g[i] - mg - xhat[i] * mgx);
+                var gi = new Span<float>(gradInput + start, innerSize);
+                // gi = s * ((g - mg) - xhat * mgx)
+                TensorPrimitives.Subtract(new ReadOnlySpan<float>(gradOutput + start, innerSize), mg, gi);
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(normalized + start, innerSize), -mgx, gi, gi);
+                TensorPrimitives.Multiply(gi, s, gi);
             }
         });
     }

@@ -44,6 +44,12 @@ public static unsafe class Unary
             int i = from;
             if (op == UnaryOp.GeluErf && Vector512.IsHardwareAccelerated)
                 i += GeluVector.Backward(x + from, gradOutput + from, gradInput + from, to - from);
+            if (op == UnaryOp.Relu && Vector512.IsHardwareAccelerated)
+            {
+                // gradInput = x > 0 ? gradOutput : 0
+                for (; i <= to - 16; i += 16)
+                    Vector512.ConditionalSelect(Vector512.GreaterThan(Vector512.Load(x + i), Vector512<float>.Zero), Vector512.Load(gradOutput + i), Vector512<float>.Zero).Store(gradInput + i);
+            }
             for (; i < to; i++)
                 gradInput[i] = gradOutput[i] * Derivative(op, x[i]);
         });

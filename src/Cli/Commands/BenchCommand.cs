@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Spectre.Console;
-using Tessera.Cli.Bench;
+using Tessera.Models.Benchmarks;
 using Tessera.Engine.Threading;
 
 namespace Tessera.Cli.Commands;

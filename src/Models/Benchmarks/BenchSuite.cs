@@ -5,7 +5,7 @@ using Tessera.Models.Nn.Backbones;
 using Tessera.Models.Optim;
 using F = Tessera.Autograd.Functional;
 
-namespace Tessera.Cli.Bench;
+namespace Tessera.Models.Benchmarks;
 
 /// <summary>
 /// The benchmark registry that <c>tessera bench</c> and tools/bench/compare.py enumerate. Names and
@@ -105,7 +105,7 @@ public static class BenchSuite
     /// [count, 5] boxes (batch index, x1, y1, x2, y2) inside an imageSize square. A closed formula
     /// (fractional parts of multiples of the golden ratio), so tools/bench/torch_bench.py builds the same boxes.
     /// </summary>
-    internal static Tensor BenchBoxes(int count, float imageSize)
+    public static Tensor BenchBoxes(int count, float imageSize)
     {
         static double U(int k) => (k + 1) * 0.6180339887498949 % 1.0;
         var data = new float[count * 5];

@@ -1,4 +1,4 @@
-namespace Tessera.Cli.Bench;
+namespace Tessera.Models.Benchmarks;
 
 /// <summary>
 /// One named benchmark. <see cref="Prepare"/> builds the inputs (untimed) and returns the action

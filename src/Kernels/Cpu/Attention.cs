@@ -101,8 +101,7 @@ public static unsafe class Attention
                         continue;
                     }
                     // p = exp(score - lse); gradScore = p * (gradP - delta) (masked entries have p = 0 and so get 0)
-                    TensorPrimitives.Subtract(probabilityRow, lse, probabilityRow);
-                    TensorPrimitives.Exp(probabilityRow, probabilityRow);
+                    FastExp.ExpShiftedSum(p, keyLength, lse);
                     TensorPrimitives.Subtract(gradRow, delta, gradRow);
                     TensorPrimitives.Multiply(gradRow, probabilityRow, gradRow);
                 }
@@ -172,9 +171,7 @@ public static unsafe class Attention
             span.Clear();
             return float.NegativeInfinity;
         }
-        TensorPrimitives.Subtract(span, max, span);
-        TensorPrimitives.Exp(span, span);
-        double sum = TensorPrimitives.Sum(span);
+        double sum = FastExp.ExpShiftedSum(row, length, max);
         TensorPrimitives.Multiply(span, (float)(1.0 / sum), span);
         return max + (float)Math.Log(sum);
     }

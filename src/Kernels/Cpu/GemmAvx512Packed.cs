@@ -200,7 +200,7 @@ public static unsafe class GemmAvx512Packed
             {
                 // 8 rows × 8 k at a time: load, transpose in registers, store k-major.
                 for (; p0 <= kc - 8; p0 += 8)
-                    Transpose8x8(row0 + p0, lda, panel + (long)p0 * MR);
+                    Transpose8x8(row0 + p0, lda, panel + (long)p0 * MR, MR);
             }
             for (int p = p0; p < kc; p++)
                 for (int r = 0; r < MR; r++)
@@ -208,9 +208,9 @@ public static unsafe class GemmAvx512Packed
         }
     }
 
-    /// <summary>destination[j * 8 + i] = source[i * stride + j] for an 8×8 block (the classic unpack/shuffle/permute transpose).</summary>
+    /// <summary>destination[j * destinationStride + i] = source[i * stride + j] for an 8×8 block (the classic unpack/shuffle/permute transpose).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* source, int stride, float* destination)
+    private static void Transpose8x8(float* source, int stride, float* destination, int destinationStride)
     {
         var r0 = Avx.LoadVector256(source);
         var r1 = Avx.LoadVector256(source + stride);
@@ -237,13 +237,13 @@ public static unsafe class GemmAvx512Packed
         var s6 = Avx.Shuffle(t5, t7, 0x44);
         var s7 = Avx.Shuffle(t5, t7, 0xEE);
         Avx.Store(destination, Avx.Permute2x128(s0, s4, 0x20));
-        Avx.Store(destination + 8, Avx.Permute2x128(s1, s5, 0x20));
-        Avx.Store(destination + 16, Avx.Permute2x128(s2, s6, 0x20));
-        Avx.Store(destination + 24, Avx.Permute2x128(s3, s7, 0x20));
-        Avx.Store(destination + 32, Avx.Permute2x128(s0, s4, 0x31));
-        Avx.Store(destination + 40, Avx.Permute2x128(s1, s5, 0x31));
-        Avx.Store(destination + 48, Avx.Permute2x128(s2, s6, 0x31));
-        Avx.Store(destination + 56, Avx.Permute2x128(s3, s7, 0x31));
+        Avx.Store(destination + 1L * destinationStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(destination + 2L * destinationStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(destination + 3L * destinationStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(destination + 4L * destinationStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(destination + 5L * destinationStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(destination + 6L * destinationStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(destination + 7L * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 
     /// <summary>Packs B[pc..pc+kc, j0..j0+nr] into one 32-column panel, zero-padding missing columns.</summary>
@@ -259,11 +259,17 @@ public static unsafe class GemmAvx512Packed
             }
             return;
         }
-        // Bᵀ: each column of the panel is a contiguous row of B; read rows, scatter into the (L1-resident) panel.
+        // Bᵀ: each column of the panel is a contiguous row of B. Blocks of 8 columns × 8 k are
+        // transposed in registers; the rest is scattered into the (L1-resident) panel.
+        int fullColumns = Avx.IsSupported ? nr / 8 * 8 : 0;
+        int fullK = kc / 8 * 8;
+        for (int col = 0; col < fullColumns; col += 8)
+            for (int p = 0; p < fullK; p += 8)
+                Transpose8x8(b + (long)(j0 + col) * ldb + pc + p, ldb, panel + (long)p * NR + col, NR);
         for (int col = 0; col < nr; col++)
         {
             float* src = b + (long)(j0 + col) * ldb + pc;
-            for (int p = 0; p < kc; p++) panel[(long)p * NR + col] = src[p];
+            for (int p = col < fullColumns ? fullK : 0; p < kc; p++) panel[(long)p * NR + col] = src[p];
         }
         for (int col = nr; col < NR; col++)
             for (int p = 0; p < kc; p++) panel[(long)p * NR + col] = 0f;

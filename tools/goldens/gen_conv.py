@@ -87,6 +87,11 @@ def build():
                 "ceil_mode": ceil, "noncontig": nc}
         fam.case(f"max_pool2d_{name}", "max_pool2d", args, {"x": rn(*xs)},
                  lambda x, k=k, s=s, p=p, d=d, ceil=ceil: F.max_pool2d(x, k, s, p, d, ceil_mode=ceil))
+    ties2 = torch.randint(0, 3, (2, 2, 7, 9), generator=g).float()
+    ties2[0, 1, 2, 3] = float("nan")
+    ties2[1, 0, 4, 4] = float("nan")
+    fam.case("max_pool2d_indices_2x2_ties_nan", "max_pool2d_indices", {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0], "dilation": [1, 1], "ceil_mode": False},
+             {"x": ties2}, lambda x: tuple(F.max_pool2d(x, 2, 2, return_indices=True)), grad_inputs=[])
     ties = torch.randint(0, 3, (1, 2, 6, 6), generator=g).float()
     fam.case("max_pool2d_indices_ties", "max_pool2d_indices", {"kernel": [3, 3], "stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "ceil_mode": False},
              {"x": ties}, lambda x: tuple(F.max_pool2d(x, 3, 1, 1, return_indices=True)))

@@ -36,12 +36,20 @@ public static unsafe class MaxPool2d
     {
         // input [planes, inHeight, inWidth]; output, indices [planes, outHeight, outWidth]
         var p = shape;
+        bool twoByTwo = p.KernelHeight == 2 && p.KernelWidth == 2 && p.StrideHeight == 2 && p.StrideWidth == 2
+            && p.PaddingHeight == 0 && p.PaddingWidth == 0 && p.DilationHeight == 1 && p.DilationWidth == 1
+            && 2 * p.OutHeight <= p.InHeight && 2 * p.OutWidth <= p.InWidth;
         CpuParallel.ForCost(p.PlaneCount, (long)p.OutPlane * p.KernelHeight * p.KernelWidth, (from, to) =>
         {
             for (int plane = from; plane < to; plane++)
             {
                 float* source = input + (long)plane * p.InPlane;
                 long offset = (long)plane * p.OutPlane;
+                if (twoByTwo)
+                {
+                    TwoByTwo(source, p, output + offset, indices + offset);
+                    continue;
+                }
                 for (int oh = 0; oh < p.OutHeight; oh++)
                 {
                     int hStart = oh * p.StrideHeight - p.PaddingHeight;
@@ -71,6 +79,36 @@ public static unsafe class MaxPool2d
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// The common 2×2, stride-2, unpadded window as straight-line code: the same visiting order and
+    /// NaN rule as the general loop (row-major window, a later NaN or a strictly larger value wins).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoByTwo(float* source, in Pool2dGeometry p, float* output, long* indices)
+    {
+        int inW = p.InWidth;
+        for (int oh = 0; oh < p.OutHeight; oh++)
+        {
+            int top = 2 * oh * inW;
+            float* row0 = source + top;
+            float* row1 = row0 + inW;
+            for (int ow = 0; ow < p.OutWidth; ow++)
+            {
+                int w = 2 * ow;
+                float best = row0[w];
+                int bestIndex = top + w;
+                float v = row0[w + 1];
+                if (v > best || float.IsNaN(v)) { best = v; bestIndex = top + w + 1; }
+                v = row1[w];
+                if (v > best || float.IsNaN(v)) { best = v; bestIndex = top + inW + w; }
+                v = row1[w + 1];
+                if (v > best || float.IsNaN(v)) { best = v; bestIndex = top + inW + w + 1; }
+                output[oh * p.OutWidth + ow] = best;
+                indices[oh * p.OutWidth + ow] = bestIndex;
+            }
+        }
     }
 
     /// <summary>gradInput[argmax] += gradOutput. Overwrites gradInput (zeroes it first).</summary>

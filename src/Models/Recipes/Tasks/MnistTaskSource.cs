@@ -26,9 +26,9 @@ public sealed class MnistTaskSource : ITaskSource, IFiniteTestSplit
     {
         Name = name;
         string root = DataRoot();
-        // Load the test split now so a missing dataset fails when the recipe is built, with the fetch command.
-        var test = MnistDataset.Load(dataset, "test", root);
-        _test = new Lazy<MnistDataset>(test);
+        // Loaded on first use, so recipes build (and --help lists them) without the data; a missing
+        // dataset fails at the first batch with MnistDataset's message naming the fetch command.
+        _test = new Lazy<MnistDataset>(() => MnistDataset.Load(dataset, "test", root), LazyThreadSafetyMode.ExecutionAndPublication);
         _train = new Lazy<MnistDataset>(() => MnistDataset.Load(dataset, "train", root), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 

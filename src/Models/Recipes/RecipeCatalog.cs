@@ -1,11 +1,19 @@
 using Tessera.Engine.Random;
+using Tessera.Models.Data.World;
 using Tessera.Models.Optim;
 using Tessera.Models.Training;
 
 namespace Tessera.Models.Recipes;
 
-/// <summary>A source the catalog can build: the source for a seed, its image channels and class count (0 when not a classification source).</summary>
-public sealed record SourceEntry(Func<string, ulong, ITaskSource> Create, int Channels, int ClassCount);
+/// <summary>
+/// A source the catalog can build: the source for a seed, its image channels, the size of its
+/// label space (classes, tags, object or segmentation classes; 0 for depth) and its task kind
+/// ("classification", "multi-label", "detection", "segmentation", "depth"), which heads check.
+/// </summary>
+public sealed record SourceEntry(Func<string, ulong, ITaskSource> Create, int Channels, int ClassCount, string Task = "classification");
+
+/// <summary>What a multi-scale backbone gives a head: each map's channels and stride, finest first.</summary>
+public sealed record FeatureShape(IReadOnlyList<int> Channels, IReadOnlyList<int> Strides);
 
 /// <summary>Everything a recipe builds: the model, optimiser, schedule and trainer settings.</summary>
 public sealed record RecipeBuild(MultiTaskModel Model, Optimizer Optimizer, LearningRateScheduler Scheduler, TrainerOptions Options)
@@ -21,18 +29,38 @@ public sealed record RecipeBuild(MultiTaskModel Model, Optimizer Optimizer, Lear
 public static class RecipeCatalog
 {
     /// <summary>Sources by name.</summary>
-    public static Dictionary<string, SourceEntry> Sources { get; } = new(StringComparer.Ordinal)
+    public static Dictionary<string, SourceEntry> Sources { get; } = new Dictionary<string, SourceEntry>(StringComparer.Ordinal)
     {
         ["shapes"] = new((name, seed) => new ShapesTaskSource(name, seed, bars: false), 1, Demo.ShapesDataset.ClassCount),
         ["shapes-bars"] = new((name, seed) => new ShapesTaskSource(name, seed, bars: true), 1, 2),
-    };
+        ["mnist"] = new((name, _) => new MnistTaskSource(name, "mnist"), 1, 10),
+        ["fashion-mnist"] = new((name, _) => new MnistTaskSource(name, "fashion-mnist"), 1, 10),
+    }.WithWorldSources();
 
     /// <summary>Heads by name: (task spec, source entry, backbone feature channels, init generator) → head.</summary>
     public static Dictionary<string, Func<TaskSpec, SourceEntry, int, Generator, ITaskHead>> Heads { get; } = new(StringComparer.Ordinal)
     {
-        ["classification"] = (task, source, channels, generator) => source.ClassCount >= 2
+        ["classification"] = (task, source, channels, generator) => source.ClassCount >= 2 && source.Task == "classification"
             ? new ClassificationHead(channels, source.ClassCount, generator)
-            : throw new InvalidDataException($"recipe: task '{task.Name}' uses head 'classification' but source '{task.Source}' has no classes"),
+            : throw new InvalidDataException($"recipe: task '{task.Name}' uses head 'classification' but source '{task.Source}' is a {source.Task} source{(source.ClassCount < 2 ? " without classes" : "")}"),
+        ["multi-label"] = (task, source, channels, generator) => new MultiLabelTaskHead(channels, Expect(task, source, "multi-label").ClassCount, generator),
+    };
+
+    /// <summary>
+    /// Heads that read every map of a multi-scale backbone (<see cref="IMultiScaleBackbone"/>):
+    /// (task spec, source entry, feature shape, model spec, init generator) → head.
+    /// </summary>
+    public static Dictionary<string, Func<TaskSpec, SourceEntry, FeatureShape, ModelSpec, Generator, ITaskHead>> MultiScaleHeads { get; } = new(StringComparer.Ordinal)
+    {
+        ["segmentation"] = (task, source, shape, model, generator) =>
+            new SegmentationTaskHead(shape.Channels, Expect(task, source, "segmentation").ClassCount, model.HeadWidth, generator),
+        ["depth"] = (task, source, shape, model, generator) =>
+        {
+            Expect(task, source, "depth");
+            return new DepthTaskHead(shape.Channels, model.HeadWidth, generator);
+        },
+        ["detection"] = (task, source, shape, model, generator) =>
+            new DetectionTaskHead(shape.Channels, shape.Strides, Expect(task, source, "detection").ClassCount, model.HeadWidth, generator),
     };
 
     /// <summary>Backbones by name: (model spec, input channels, init generator) → (backbone, feature channels).</summary>
@@ -40,8 +68,13 @@ public static class RecipeCatalog
     {
         ["small-cnn"] = (spec, inChannels, generator) =>
         {
-            var backbone = new SmallConvBackbone(inChannels, spec.Width, spec.BatchNorm, generator);
+            var backbone = new SmallConvBackbone(inChannels, spec.Width, spec.BatchNorm, generator, spec.Depth);
             return (backbone, backbone.OutChannels);
+        },
+        ["resnet-narrow"] = (spec, inChannels, generator) =>
+        {
+            var backbone = new NarrowResNetBackbone(inChannels, spec.Width, spec.Depth, generator);
+            return (backbone, backbone.FeatureChannels[^1]);
         },
     };
 
@@ -60,7 +93,10 @@ public static class RecipeCatalog
         {
             var spec = recipe.Tasks[t];
             var source = sources[t].Create(spec.Name, recipe.Seed + (ulong)t);
-            var head = Lookup(Heads, spec.Head, $"task '{spec.Name}' head")(spec, sources[t], featureChannels, init);
+            var head = MultiScaleHeads.TryGetValue(spec.Head, out var multiScale)
+                ? multiScale(spec, sources[t], backbone is IMultiScaleBackbone levels ? new FeatureShape(levels.FeatureChannels, levels.FeatureStrides)
+                    : throw new InvalidDataException($"recipe: task '{spec.Name}' head '{spec.Head}' needs a multi-scale backbone (model type 'resnet-narrow'), not '{recipe.Model.Type}'"), recipe.Model, init)
+                : Lookup(Heads, spec.Head, $"task '{spec.Name}' head")(spec, sources[t], featureChannels, init);
             tasks.Add(new TrainingTask(spec.Name, source, head, spec.Weight, spec.Batch ?? recipe.Batch, spec.Size ?? recipe.Size, spec.LossWeight));
         }
         var model = new MultiTaskModel(backbone, tasks);
@@ -69,6 +105,27 @@ public static class RecipeCatalog
         var options = new TrainerOptions(recipe.Devices, recipe.Seed, recipe.Nonfinite == "skip" ? NonFinitePolicy.Skip : NonFinitePolicy.Stop, recipe.ClipNorm, recipe.EvalBatches);
         return new RecipeBuild(model, optimizer, scheduler, options);
     }
+
+    /// <summary>Registers every procedural-world source (captioning aside) under its own name.</summary>
+    private static Dictionary<string, SourceEntry> WithWorldSources(this Dictionary<string, SourceEntry> table)
+    {
+        foreach (var world in WorldSources.All.Where(w => w.Task != WorldTask.Captioning))
+        {
+            string name = world.Name;
+            var probe = new WorldTaskSource(name, name);
+            string kind = world.Task switch
+            {
+                WorldTask.MultiLabel => "multi-label",
+                _ => world.Task.ToString().ToLowerInvariant(),
+            };
+            table[name] = new SourceEntry((task, _) => new WorldTaskSource(task, name), 3, probe.ClassCount, kind);
+        }
+        return table;
+    }
+
+    private static SourceEntry Expect(TaskSpec task, SourceEntry source, string kind) => source.Task == kind
+        ? source
+        : throw new InvalidDataException($"recipe: task '{task.Name}' uses head '{task.Head}' but source '{task.Source}' is a {source.Task} source, not {kind}");
 
     private static Optimizer CreateOptimizer(OptimizerSpec spec, MultiTaskModel model) => spec.Type switch
     {

@@ -79,26 +79,30 @@ public sealed class ClassificationHead : ITaskHead
 }
 
 /// <summary>
-/// A small conv backbone: three 3x3 conv stages (width, 2·width, 4·width), each conv [+ SyncBN]
-/// + ReLU, max-pooling after the first two. Task-agnostic (hard sharing).
+/// A small conv backbone: three 3x3 conv stages (width, 2·width, 4·width) of <c>depth</c> convs,
+/// each conv [+ SyncBN] + ReLU, max-pooling after the first two stages. Task-agnostic (hard sharing).
 /// </summary>
 public sealed class SmallConvBackbone : IMultiTaskBackbone
 {
     private readonly Sequential _layers;
 
-    public SmallConvBackbone(int inChannels, int width, bool batchNorm, Generator generator)
+    public SmallConvBackbone(int inChannels, int width, bool batchNorm, Generator generator, int depth = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(depth, 1);
         _layers = new Sequential();
         int channels = inChannels;
         for (int stage = 0; stage < 3; stage++)
         {
             int outChannels = width << stage;
-            _layers.Add(new Conv2d(channels, outChannels, 3, padding: 1, bias: !batchNorm, generator: generator));
-            if (batchNorm) _layers.Add(new BatchNorm2d(outChannels));
-            _layers.Add(Lambda.Relu());
+            for (int conv = 0; conv < depth; conv++)
+            {
+                _layers.Add(new Conv2d(channels, outChannels, 3, padding: 1, bias: !batchNorm, generator: generator));
+                if (batchNorm) _layers.Add(new BatchNorm2d(outChannels));
+                _layers.Add(Lambda.Relu());
+                channels = outChannels;
+            }
             if (stage < 2) _layers.Add(new MaxPool2d(2));
-            channels = outChannels;
         }
         OutChannels = channels;
     }

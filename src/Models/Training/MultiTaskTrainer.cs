@@ -118,7 +118,11 @@ public sealed class MultiTaskTrainer
             AverageMetrics(tasks, results), problem, tasks.Sum(t => t.BatchSize));
     }
 
-    /// <summary>Mean metrics and loss of every task over <see cref="TrainerOptions.EvalBatches"/> test batches ("task/metric").</summary>
+    /// <summary>
+    /// Metrics of every task over <see cref="TrainerOptions.EvalBatches"/> test batches (fewer when a
+    /// <see cref="IFiniteTestSplit"/> ends sooner), as "task/metric": an <see cref="IEvaluatedHead"/>'s
+    /// split-level metrics, otherwise the image-weighted means of the head's batch metrics and loss.
+    /// </summary>
     public Dictionary<string, double> Evaluate()
     {
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -130,17 +134,29 @@ public sealed class MultiTaskTrainer
             {
                 var sums = new Dictionary<string, double>(StringComparer.Ordinal);
                 long images = 0;
-                for (int b = 0; b < Options.EvalBatches; b++)
+                // Split-level metrics (mAP, mIoU) come from the head's accumulator, not from batch means.
+                var evaluation = (task.Head as IEvaluatedHead)?.CreateEvaluation();
+                long batches = Options.EvalBatches;
+                if (task.Source is IFiniteTestSplit finite)
+                    batches = Math.Min(batches, (finite.TestCount + task.BatchSize - 1) / task.BatchSize);
+                for (long b = 0; b < batches; b++)
                 {
                     using var scope = new TensorScope();
                     // Test batches depend on their index only; the generator is a formality.
                     var batch = task.Source.Sample(DataSplit.Test, b, task.BatchSize, task.InputSize, new Generator(0));
+                    if (evaluation is not null)
+                    {
+                        evaluation.Add(Model.Backbone.Forward(task.Name, batch.Inputs), batch);
+                        continue;
+                    }
                     var output = Model.Forward(task.Name, batch);
                     Accumulate(sums, "loss", output.Loss.Item() * batch.BatchSize);
                     foreach (var (name, value) in output.Metrics) Accumulate(sums, name, value * batch.BatchSize);
                     images += batch.BatchSize;
                 }
                 foreach (var (name, sum) in sums) result[$"{task.Name}/{name}"] = images == 0 ? double.NaN : sum / images;
+                if (evaluation is not null)
+                    foreach (var (name, value) in evaluation.Compute()) result[$"{task.Name}/{name}"] = value;
             }
         }
         finally

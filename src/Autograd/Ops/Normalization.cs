@@ -78,33 +78,47 @@ public static partial class Functional
             }
         }
 
-        var normalized = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+        // One pass for normalise + affine; the backward recomputes x̂ from x instead of storing it.
+        var w = weight?.Contiguous();
+        var b = bias?.Contiguous();
+        var output = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
         fixed (float* m = mean, s = invStd)
-            Kernels.Cpu.BatchNorm.Normalize(x.Pointer<float>(), m, s, batchSize, channelCount, innerSize, normalized.Pointer<float>());
-        normalized = AutogradEngine.Record(normalized, op, [input], g =>
+            Kernels.Cpu.BatchNorm.NormalizeAffine(x.Pointer<float>(), m, s, w is null ? null : w.Pointer<float>(), b is null ? null : b.Pointer<float>(),
+                batchSize, channelCount, innerSize, output.Pointer<float>());
+        Tensor[] inputs = weight is null && bias is null ? [input] : weight is null ? [input, bias!] : bias is null ? [input, weight] : [input, weight, bias];
+        return AutogradEngine.Record(output, op, inputs, g =>
         {
             var gradOutput = g.Contiguous();
-            var gradInput = Tensor.Allocate(gradOutput.Shape, DType.Float32, gradOutput.Device, zero: false);
+            // Local sums: Σg is the bias gradient, Σg·x̂ the weight gradient; combined across
+            // replicas (SyncBN) they give the input gradient.
+            var sumGrad = new double[channelCount];
+            var sumGradNormalized = new double[channelCount];
+            fixed (double* sg = sumGrad, sgx = sumGradNormalized)
+            fixed (float* m = mean, s = invStd)
+                Kernels.Cpu.BatchNorm.GradientSums(gradOutput.Pointer<float>(), x.Pointer<float>(), m, s, batchSize, channelCount, innerSize, sg, sgx);
             var meanGrad = new float[channelCount];
             var meanGradNormalized = new float[channelCount];
             if (training)
             {
-                var sumGrad = new double[channelCount];
-                var sumGradNormalized = new double[channelCount];
-                fixed (double* sg = sumGrad, sgx = sumGradNormalized)
-                    Kernels.Cpu.BatchNorm.GradientSums(gradOutput.Pointer<float>(), normalized.Pointer<float>(), batchSize, channelCount, innerSize, sg, sgx);
-                var total = reducer.CombineGradients(new BatchGradientStatistics(sumGrad, sumGradNormalized));
+                var total = reducer.CombineGradients(new BatchGradientStatistics((double[])sumGrad.Clone(), (double[])sumGradNormalized.Clone()));
                 for (int c = 0; c < channelCount; c++)
                 {
                     meanGrad[c] = (float)(total.SumGrad[c] / totalCount);
                     meanGradNormalized[c] = (float)(total.SumGradNormalized[c] / totalCount);
                 }
             }
-            fixed (float* s = invStd, mg = meanGrad, mgx = meanGradNormalized)
-                Kernels.Cpu.BatchNorm.BackwardInput(gradOutput.Pointer<float>(), normalized.Pointer<float>(), s, mg, mgx, batchSize, channelCount, innerSize, gradInput.Pointer<float>());
-            return [gradInput];
+            Tensor? gradInput = null;
+            if (input.RequiresGrad)
+            {
+                gradInput = Tensor.Allocate(gradOutput.Shape, DType.Float32, gradOutput.Device, zero: false);
+                fixed (float* m = mean, s = invStd, mg = meanGrad, mgx = meanGradNormalized)
+                    Kernels.Cpu.BatchNorm.BackwardInput(gradOutput.Pointer<float>(), x.Pointer<float>(), m, s, w is null ? null : w.Pointer<float>(), mg, mgx,
+                        batchSize, channelCount, innerSize, gradInput.Pointer<float>());
+            }
+            var gradWeight = weight is { RequiresGrad: true } ? Tensor.FromArray(sumGradNormalized.Select(v => (float)v).ToArray()) : null;
+            var gradBias = bias is { RequiresGrad: true } ? Tensor.FromArray(sumGrad.Select(v => (float)v).ToArray()) : null;
+            return weight is null && bias is null ? [gradInput] : weight is null ? [gradInput, gradBias] : bias is null ? [gradInput, gradWeight] : [gradInput, gradWeight, gradBias];
         });
-        return ApplyAffine(normalized, weight, bias, ChannelShape(input.Rank, channelCount));
     }
 
     /// <summary>

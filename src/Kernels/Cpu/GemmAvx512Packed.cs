@@ -18,7 +18,7 @@ public static unsafe class GemmAvx512Packed
     public const int NR = 32;
     private const int KC = 256;
     private const int MC = 96;
-    private const int NC = 2048;
+    private const int NC = 1024;
 
     public static bool IsSupported => Avx512F.IsSupported;
 

@@ -111,24 +111,38 @@ public sealed class InProcessBatchStatisticsGroup
         }
     }
 
-    private sealed class Member(InProcessBatchStatisticsGroup group, int rank) : IBatchStatisticsReducer
+    private sealed class Member(InProcessBatchStatisticsGroup group, int rank) : AllReduceStatisticsReducer
     {
-        public BatchStatistics Combine(BatchStatistics local)
-        {
-            int channels = local.Sum.Length;
-            var packed = new double[1 + 2 * channels];
-            packed[0] = local.Count;
-            local.Sum.CopyTo(packed, 1);
-            local.SumSquares.CopyTo(packed, 1 + channels);
-            var total = group.AllReduce(rank, packed);
-            return new BatchStatistics((long)total[0], total[1..(1 + channels)], total[(1 + channels)..]);
-        }
+        protected override double[] AllReduce(double[] values) => group.AllReduce(rank, values);
+    }
+}
 
-        public BatchGradientStatistics CombineGradients(BatchGradientStatistics local)
-        {
-            int channels = local.SumGrad.Length;
-            var total = group.AllReduce(rank, [.. local.SumGrad, .. local.SumGradNormalized]);
-            return new BatchGradientStatistics(total[..channels], total[channels..]);
-        }
+/// <summary>
+/// A reducer over an all-reduce of one vector of doubles (summed across replicas): packs the
+/// statistics, reduces them, unpacks. Replica groups only supply <see cref="AllReduce"/>.
+/// </summary>
+public abstract class AllReduceStatisticsReducer : IBatchStatisticsReducer
+{
+    /// <summary>The element-wise sum of <paramref name="values"/> over every replica (each replica gets the same result).</summary>
+    protected abstract double[] AllReduce(double[] values);
+
+    public BatchStatistics Combine(BatchStatistics local)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        int channels = local.Sum.Length;
+        var packed = new double[1 + 2 * channels];
+        packed[0] = local.Count;
+        local.Sum.CopyTo(packed, 1);
+        local.SumSquares.CopyTo(packed, 1 + channels);
+        var total = AllReduce(packed);
+        return new BatchStatistics((long)total[0], total[1..(1 + channels)], total[(1 + channels)..]);
+    }
+
+    public BatchGradientStatistics CombineGradients(BatchGradientStatistics local)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        int channels = local.SumGrad.Length;
+        var total = AllReduce([.. local.SumGrad, .. local.SumGradNormalized]);
+        return new BatchGradientStatistics(total[..channels], total[channels..]);
     }
 }

@@ -103,24 +103,8 @@ public sealed class DeviceStatisticsGroup
         }
     }
 
-    private sealed class Member(DeviceStatisticsGroup group, int index) : IBatchStatisticsReducer
+    private sealed class Member(DeviceStatisticsGroup group, int index) : AllReduceStatisticsReducer
     {
-        public BatchStatistics Combine(BatchStatistics local)
-        {
-            int channels = local.Sum.Length;
-            var packed = new double[1 + 2 * channels];
-            packed[0] = local.Count;
-            local.Sum.CopyTo(packed, 1);
-            local.SumSquares.CopyTo(packed, 1 + channels);
-            var total = group.AllReduce(index, packed);
-            return new BatchStatistics((long)total[0], total[1..(1 + channels)], total[(1 + channels)..]);
-        }
-
-        public BatchGradientStatistics CombineGradients(BatchGradientStatistics local)
-        {
-            int channels = local.SumGrad.Length;
-            var total = group.AllReduce(index, [.. local.SumGrad, .. local.SumGradNormalized]);
-            return new BatchGradientStatistics(total[..channels], total[channels..]);
-        }
+        protected override double[] AllReduce(double[] values) => group.AllReduce(index, values);
     }
 }

@@ -65,7 +65,10 @@ public static unsafe class Conv2d
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         // Unfold a few output rows at a time so the column block stays in L2 while the GEMM reads it.
         int rowsPerChunk = RowsPerChunk(geometry);
-        PerImage(geometry, patch * rowsPerChunk * geometry.OutWidth, (image, columns) =>
+        // The panel path needs the packed AVX-512 GEMM (the default where supported) and serial GEMMs.
+        bool panels = ReferenceEquals(GemmVariants.Default, GemmVariants.Avx512Packed) && geometry.BatchSize >= CpuParallel.MaxThreads;
+        int panelFloats = patch * RoundUpToPanel(rowsPerChunk * geometry.OutWidth);
+        PerImage(geometry, Math.Max(patch * rowsPerChunk * geometry.OutWidth, panelFloats), (image, columns) =>
         {
             for (int g = 0; g < geometry.Groups; g++)
             {
@@ -75,6 +78,17 @@ public static unsafe class Conv2d
                 if (geometry.IsPointwise)
                 {
                     Gemm.Run(false, false, outPerGroup, plane, patch, 1f, groupWeight, patch, source, plane, 0f, target, plane);
+                }
+                else if (panels)
+                {
+                    // Unfold straight into GEMM panels (ConvIm2colPanels): no column block to copy again.
+                    for (int oh = 0; oh < geometry.OutHeight; oh += rowsPerChunk)
+                    {
+                        int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
+                        int pixels = rowsHere * geometry.OutWidth;
+                        Im2colPanels(source, geometry, columns, oh, rowsHere);
+                        GemmAvx512Packed.RunPrepackedB(outPerGroup, pixels, patch, groupWeight, patch, columns, target + (long)oh * geometry.OutWidth, plane);
+                    }
                 }
                 else
                 {
@@ -206,6 +220,64 @@ public static unsafe class Conv2d
                         destination[(long)o * patch + p] = sourceT[(long)p * outPerGroup + o];
             }
         }
+    }
+
+    private static int RoundUpToPanel(int pixels) => (pixels + GemmAvx512Packed.NR - 1) / GemmAvx512Packed.NR * GemmAvx512Packed.NR;
+
+    /// <summary>
+    /// <see cref="Im2col"/> written in <see cref="GemmAvx512Packed.RunPrepackedB"/>'s panel layout:
+    /// panel j holds, for every patch row, the 32 values of pixels 32j..32j+31 of the chunk (zero
+    /// past its end). Overwrites panels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Im2colPanels(float* input, in Conv2dGeometry shape, float* panels, int rowStart, int rowCount)
+    {
+        const int Width = GemmAvx512Packed.NR;
+        int inH = shape.InHeight, inW = shape.InWidth, outW = shape.OutWidth;
+        int pixels = rowCount * outW, patch = shape.PatchSize;
+        int panelCount = (pixels + Width - 1) / Width;
+        int row = 0;
+        for (int c = 0; c < shape.InChannelsPerGroup; c++)
+            for (int kh = 0; kh < shape.KernelHeight; kh++)
+                for (int kw = 0; kw < shape.KernelWidth; kw++, row++)
+                {
+                    float* plane = input + (long)c * inH * inW;
+                    int wOffset = kw * shape.DilationWidth - shape.PaddingWidth;
+                    var (owStart, owEnd) = ValidColumns(wOffset, shape.StrideWidth, inW, outW);
+                    for (int j = 0; j < panelCount; j++)
+                    {
+                        float* dst = panels + ((long)j * patch + row) * Width;
+                        int first = j * Width, last = Math.Min(pixels, first + Width);
+                        // walk the panel's pixels output row by output row
+                        int at = first;
+                        while (at < last)
+                        {
+                            int oh = rowStart + at / outW, ow0 = at % outW;
+                            int count = Math.Min(last - at, outW - ow0);
+                            float* line = dst + (at - first);
+                            int ih = oh * shape.StrideHeight - shape.PaddingHeight + kh * shape.DilationHeight;
+                            if ((uint)ih >= (uint)inH)
+                            {
+                                new Span<float>(line, count).Clear();
+                            }
+                            else
+                            {
+                                float* sourceRow = plane + (long)ih * inW;
+                                int validStart = Math.Clamp(owStart, ow0, ow0 + count), validEnd = Math.Clamp(owEnd, validStart, ow0 + count);
+                                new Span<float>(line, validStart - ow0).Clear();
+                                if (shape.StrideWidth == 1)
+                                    new ReadOnlySpan<float>(sourceRow + validStart + wOffset, validEnd - validStart).CopyTo(new Span<float>(line + (validStart - ow0), validEnd - validStart));
+                                else
+                                    for (int ow = validStart; ow < validEnd; ow++)
+                                        line[ow - ow0] = sourceRow[ow * shape.StrideWidth + wOffset];
+                                new Span<float>(line + (validEnd - ow0), ow0 + count - validEnd).Clear();
+                            }
+                            at += count;
+                        }
+                        if (last - first < Width)
+                            new Span<float>(dst + (last - first), Width - (last - first)).Clear();
+                    }
+                }
     }
 
     /// <summary>Output columns [start, end) whose input column ow * stride + offset lies in [0, inWidth).</summary>

@@ -96,6 +96,59 @@ public static unsafe class GemmAvx512Packed
         }
     }
 
+    /// <summary>
+    /// Serial C = A·B for a B that the caller has already packed for the whole K:
+    /// <paramref name="packedB"/> holds ceil(n / 32) panels, panel j = [k][32] values of columns
+    /// 32j..32j+31 (zero past n). Lets a producer such as im2col write panels directly, skipping
+    /// the unfold-then-copy pass. A is row-major [m, k] (lda). Overwrites C.
+    /// </summary>
+    public static void RunPrepackedB(int m, int n, int k, float* a, int lda, float* packedB, float* c, int ldc)
+    {
+        if (m == 0 || n == 0)
+            return;
+        if (k == 0)
+        {
+            ScaleC(m, n, 0f, c, ldc);
+            return;
+        }
+        float* pa = Scratch.Get(ref _packedA, MC * KC);
+        float* edge = stackalloc float[MR * NR];
+        int nPanels = (n + NR - 1) / NR;
+        for (int pc = 0; pc < k; pc += KC)
+        {
+            int kc = Math.Min(KC, k - pc);
+            float beta = pc == 0 ? 0f : 1f;
+            for (int ic = 0; ic < m; ic += MC)
+            {
+                int mc = Math.Min(MC, m - ic);
+                PackA(false, a, lda, ic, mc, pc, kc, pa);
+                for (int panel = 0; panel < nPanels; panel++)
+                {
+                    int jr = panel * NR;
+                    int nr = Math.Min(NR, n - jr);
+                    float* bPanel = packedB + ((long)panel * k + pc) * NR;
+                    for (int ir = 0; ir < mc; ir += MR)
+                    {
+                        int mr = Math.Min(MR, mc - ir);
+                        float* cTile = c + (long)(ic + ir) * ldc + jr;
+                        if (mr == MR && nr == NR)
+                        {
+                            MicroKernel(kc, pa + (long)ir * kc, bPanel, 1f, beta, cTile, ldc);
+                            continue;
+                        }
+                        for (int r = 0; r < MR; r++)
+                            for (int col = 0; col < NR; col++)
+                                edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
+                        MicroKernel(kc, pa + (long)ir * kc, bPanel, 1f, beta, edge, NR);
+                        for (int r = 0; r < mr; r++)
+                            for (int col = 0; col < nr; col++)
+                                cTile[(long)r * ldc + col] = edge[r * NR + col];
+                    }
+                }
+            }
+        }
+    }
+
     // Packing buffers, one pair per thread, kept between calls (GEMMs inside attention and conv run thousands of times).
     [ThreadStatic] private static float[]? _packedA;
     [ThreadStatic] private static float[]? _packedB;

@@ -73,21 +73,7 @@ public static unsafe class GemmAvx512Packed
                             {
                                 int mr = Math.Min(MR, mc - ir);
                                 float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
-                                if (mr == MR && nr == NR)
-                                {
-                                    MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc);
-                                }
-                                else
-                                {
-                                    // Edge tile: compute into a full scratch tile, copy the valid part.
-                                    for (int r = 0; r < MR; r++)
-                                        for (int col = 0; col < NR; col++)
-                                            edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
-                                    MicroKernel(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, edge, NR);
-                                    for (int r = 0; r < mr; r++)
-                                        for (int col = 0; col < nr; col++)
-                                            cTile[(long)r * ldc + col] = edge[r * NR + col];
-                                }
+                                Tile(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc, mr, nr, edge);
                             }
                         }
                     }
@@ -131,18 +117,7 @@ public static unsafe class GemmAvx512Packed
                     {
                         int mr = Math.Min(MR, mc - ir);
                         float* cTile = c + (long)(ic + ir) * ldc + jr;
-                        if (mr == MR && nr == NR)
-                        {
-                            MicroKernel(kc, pa + (long)ir * kc, bPanel, 1f, beta, cTile, ldc);
-                            continue;
-                        }
-                        for (int r = 0; r < MR; r++)
-                            for (int col = 0; col < NR; col++)
-                                edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
-                        MicroKernel(kc, pa + (long)ir * kc, bPanel, 1f, beta, edge, NR);
-                        for (int r = 0; r < mr; r++)
-                            for (int col = 0; col < nr; col++)
-                                cTile[(long)r * ldc + col] = edge[r * NR + col];
+                        Tile(kc, pa + (long)ir * kc, bPanel, 1f, beta, cTile, ldc, mr, nr, edge);
                     }
                 }
             }
@@ -152,6 +127,26 @@ public static unsafe class GemmAvx512Packed
     // Packing buffers, one pair per thread, kept between calls (GEMMs inside attention and conv run thousands of times).
     [ThreadStatic] private static float[]? _packedA;
     [ThreadStatic] private static float[]? _packedB;
+
+    /// <summary>
+    /// One mr×nr tile of C: the micro-kernel in place when the tile is full, otherwise through
+    /// the 8×32 scratch <paramref name="edge"/> (valid part copied in and out).
+    /// </summary>
+    private static void Tile(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge)
+    {
+        if (mr == MR && nr == NR)
+        {
+            MicroKernel(kc, aPanel, bPanel, alpha, beta, cTile, ldc);
+            return;
+        }
+        for (int r = 0; r < MR; r++)
+            for (int col = 0; col < NR; col++)
+                edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
+        MicroKernel(kc, aPanel, bPanel, alpha, beta, edge, NR);
+        for (int r = 0; r < mr; r++)
+            for (int col = 0; col < nr; col++)
+                cTile[(long)r * ldc + col] = edge[r * NR + col];
+    }
 
     /// <summary>
     /// C[8, 32] = alpha · Apanel[8, kc] · Bpanel[kc, 32] + beta · C (beta = 0 ignores old C, so

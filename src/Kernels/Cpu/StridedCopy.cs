@@ -1,3 +1,4 @@
+using Tessera.Engine;
 using Tessera.Engine.Threading;
 
 namespace Tessera.Kernels.Cpu;
@@ -48,17 +49,8 @@ public static unsafe class StridedCopy
     }
 
     /// <summary>Strided source into dense row-major destination.</summary>
-    public static void ToDense<T>(T* source, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, T* destination) where T : unmanaged
-    {
-        Span<int> dense = stackalloc int[shape.Length];
-        int stride = 1;
-        for (int d = shape.Length - 1; d >= 0; d--)
-        {
-            dense[d] = stride;
-            stride *= Math.Max(shape[d], 1);
-        }
-        Run(source, strides, destination, dense, shape);
-    }
+    public static void ToDense<T>(T* source, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, T* destination) where T : unmanaged =>
+        Run(source, strides, destination, Shapes.ContiguousStrides(shape), shape);
 }
 
 /// <summary>

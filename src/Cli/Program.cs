@@ -8,4 +8,5 @@ root.Add(EvalCommand.Create());
 root.Add(ProbeCommand.Create());
 root.Add(DataCommand.Create());
 root.Add(KernelsCommand.Create());
+root.Add(ExperimentCommand.Create());
 return CliRunner.Run(root, args);

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+using Tessera.Engine.Threading;
+using Tessera.Models.Experiments;
+
+namespace Tessera.Cli.Commands;
+
+/// <summary>
+/// <c>tessera experiment NAME [--quick] [--seeds N] [--out DIR] [--page FILE]</c>: runs a paper's
+/// reduced-scale comparison end to end and writes docs/results/NAME.md (ours next to the paper's).
+/// </summary>
+internal static class ExperimentCommand
+{
+    public static Command Create()
+    {
+        var name = new Argument<string>("name") { Description = "The experiment: " + string.Join(", ", ExperimentCatalog.All.Select(e => $"{e.Name} ({e.Description})")) };
+        var quick = new Option<bool>("--quick") { Description = "Smoke-test scale (a few minutes); writes its page into the output folder, not docs/results." };
+        var seeds = new Option<int?>("--seeds") { Description = "Seeds per table cell (default: the experiment's own)." };
+        var output = new Option<string?>("--out") { Description = "Output folder for logs and raw results (default: runs/experiment-NAME[-quick])." };
+        var page = new Option<string?>("--page") { Description = "Results page to write (default: docs/results/NAME.md; OUT/NAME.md with --quick)." };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var command = new Command("experiment", "Reproduce a paper's comparison at reduced scale and write its results page (docs/results/NAME.md).")
+        {
+            name, quick, seeds, output, page, threads,
+        };
+        command.SetAction(parse =>
+        {
+            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            var experiment = ExperimentCatalog.Find(parse.GetValue(name)!);
+            bool isQuick = parse.GetValue(quick);
+            if (parse.GetValue(seeds) is int n && n < 1)
+                throw new ArgumentException($"--seeds: expected at least 1, found {n}");
+            string folder = parse.GetValue(output) ?? Path.Combine("runs", $"experiment-{experiment.Name}{(isQuick ? "-quick" : "")}");
+            string resultsPage = parse.GetValue(page) ?? (isQuick ? Path.Combine(folder, experiment.Name + ".md") : Path.Combine("docs", "results", experiment.Name + ".md"));
+            Directory.CreateDirectory(folder);
+            var started = DateTime.UtcNow;
+            var options = new ExperimentOptions(isQuick, parse.GetValue(seeds), folder, resultsPage,
+                line => AnsiConsole.MarkupLineInterpolated($"[grey]{(DateTime.UtcNow - started):hh\\:mm\\:ss}[/] {line}"));
+            var headline = experiment.Run(options);
+            AnsiConsole.MarkupLineInterpolated($"[bold]{experiment.Name}[/]: wrote {resultsPage} in {(DateTime.UtcNow - started).TotalMinutes:F1} min");
+            Console.WriteLine(JsonSerializer.Serialize(headline));
+            return 0;
+        });
+        return command;
+    }
+}

@@ -51,5 +51,7 @@ public static class ElementwiseReduceIndexingKernelEntries
         yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.Gather));
         yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.ScatterAdd));
         yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.FindOutOfRange));
+        yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.PlaneGather));
+        yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.PlaneScatterAdd));
     }
 }

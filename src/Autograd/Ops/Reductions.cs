@@ -169,27 +169,45 @@ public static partial class Functional
             x.ExpectFloat(op, "input");
             int[] reduced = Shapes.NormalizeDims(dims ?? [], x.Rank, op);
             var kept = Enumerable.Range(0, x.Rank).Where(d => !reduced.Contains(d)).ToArray();
-            var order = kept.Concat(reduced).ToArray();
-            Tensor rows;
-            using (GradMode.NoGrad())
-                rows = (order.SequenceEqual(Enumerable.Range(0, x.Rank)) ? x : Permute(x, order)).Contiguous();
             int length = 1;
             foreach (int d in reduced) length *= x.ShapeArray[d];
             var keptShape = (int[])x.ShapeArray.Clone();
             foreach (int d in reduced) keptShape[d] = 1;
+            int rowCount = Shapes.Numel(keptShape);
+            // On a GPU, a contiguous input reduced over one run of dims with a wide inner part is read
+            // in place as [outer, length, inner] lines (neighbouring threads, neighbouring elements): no permuted copy.
+            int inner = 1;
+            for (int d = reduced.Length == 0 ? x.Rank : reduced[^1] + 1; d < x.Rank; d++) inner *= x.ShapeArray[d];
+            bool inPlace = x.Device.IsGpu && x.IsContiguous && reduced.Length > 0 && reduced[^1] - reduced[0] == reduced.Length - 1 && inner >= 32;
+            Tensor rows;
+            if (inPlace)
+            {
+                rows = x;
+            }
+            else
+            {
+                var order = kept.Concat(reduced).ToArray();
+                using (GradMode.NoGrad())
+                    rows = (order.SequenceEqual(Enumerable.Range(0, x.Rank)) ? x : Permute(x, order)).Contiguous();
+                inner = 1;
+            }
             return new ReducePlan
             {
                 _dims = reduced,
                 _inputShape = x.ShapeArray,
                 Rows = rows,
-                RowCount = Shapes.Numel(keptShape),
+                RowCount = rowCount,
                 Length = length,
                 KeptShape = keptShape,
+                Lines = new LineLayout(rowCount / inner, length, inner),
             };
         }
 
-        /// <summary>The rows as lines for the GPU kernels: [RowCount, Length] with nothing inside.</summary>
-        public LineLayout Lines => new(RowCount, Length, 1);
+        /// <summary>
+        /// The GPU kernels' view of <see cref="Rows"/>: [RowCount, Length] rows (inner 1) after a
+        /// permuted copy, or [outer, Length, inner] lines read in place. Lines come out in the kept shape's order either way.
+        /// </summary>
+        public LineLayout Lines { get; private init; }
 
         /// <summary>Drops the reduced dims from a kept-shape result unless keepDim.</summary>
         public Tensor Finish(Tensor keptResult, bool keepDim)

@@ -86,6 +86,10 @@ public class FunctionalGpuTests
         SameOnBothDevices(t => F.Std(t[0], [1], keepDim: true) + F.Mean(t[0], [0]), 1e-5f, x);
         SameOnBothDevices(t => F.Max(t[0]) + F.Sum(F.Min(t[0], 0).Values), 0f, x);
         SameOnBothDevices(t => F.LogSumExp(t[0], [0, 1]), 1e-5f, x);
+        // Inner parts of 32 and more are reduced in place as [outer, length, inner] lines.
+        var wide = Random(7, 2, 3, 40);
+        SameOnBothDevices(t => F.Sum(t[0], [0]) + F.Var(t[0], [0, 1]) - F.LogSumExp(t[0], 0), 1e-5f, wide);
+        SameOnBothDevices(t => F.Max(t[0], 1).Values * F.ToFloat(F.Argmin(t[0], 1)), 1e-6f, wide);
         // Broadcast gradients sum back to each operand's shape on the device.
         var row = Random(4, 1, 5);
         SameOnBothDevices(t => t[0] * t[1] - F.Maximum(t[0], t[1]), 1e-5f, x, row);

@@ -26,6 +26,7 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(Histogram), nameof(Histogram.BytesGlobal)),
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
         .. MemoryKernels,
+        .. ElementwiseReduceIndexingKernelEntries.All(),
     ]);
 
     /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>

@@ -1,0 +1,20 @@
+using Tessera.Engine.Compiler;
+
+namespace Tessera.Kernels.Gpu;
+
+/// <summary>The GEMM, convolution, pooling, resize and padding kernels of <see cref="GpuKernelTable"/>.</summary>
+internal static class GemmConvPoolKernelEntries
+{
+    public static IEnumerable<KernelEntry> All =>
+    [
+        KernelEntry.For(typeof(GpuGemm), nameof(GpuGemm.SharedRegisterTiled)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.ForwardImplicitGemm)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.BackwardInputImplicitGemm)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.BackwardWeightImplicitGemm)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.SumSlices)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.DepthwiseForward)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.DepthwiseBackwardInput)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.DepthwiseBackwardWeight)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.ChannelSum)),
+    ];
+}

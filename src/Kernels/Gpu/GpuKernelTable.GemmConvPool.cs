@@ -16,5 +16,17 @@ internal static class GemmConvPoolKernelEntries
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.DepthwiseBackwardInput)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.DepthwiseBackwardWeight)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.ChannelSum)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.MaxForward)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.MaxBackward)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AvgForward)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AvgBackward)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AdaptiveAvgForward)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AdaptiveAvgBackward)),
+        KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.NearestForward)),
+        KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.NearestBackward)),
+        KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.BilinearForward)),
+        KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.BilinearBackward)),
+        KernelEntry.For(typeof(GpuPad), nameof(GpuPad.Forward)),
+        KernelEntry.For(typeof(GpuPad), nameof(GpuPad.Backward)),
     ];
 }

@@ -52,6 +52,8 @@ public static partial class Functional
             throw new TensorShapeException($"linear: 'input' expected last dim {weight.Size(1)} (weight is {Shapes.Format(weight.Shape)}), found shape {Shapes.Format(x.Shape)}", nameof(x));
         if (bias is not null && (bias.Rank != 1 || bias.Size(0) != weight.Size(0)))
             throw new TensorShapeException($"linear: 'bias' expected [{weight.Size(0)}], found {Shapes.Format(bias.Shape)}", nameof(bias));
+        if (bias is not null && x.Device.IsGpu)
+            return LinearGpu(x, weight, bias);
         var y = Matmul(x, Transpose(weight, 0, 1));
         return bias is null ? y : y + bias;
     }
@@ -64,7 +66,10 @@ public static partial class Functional
         int[] batch = Shapes.Broadcast(a.Shape[..^2], b.Shape[..^2], "matmul");
         int[] outShape = [.. batch, m, n];
         var y = Tensor.Allocate(outShape, DType.Float32, a.Device, zero: false);
-        RunGemms(a, b, batch, m, n, k, y);
+        if (y.Device.IsGpu)
+            RunGpuGemms(a, b, batch, m, n, k, y);
+        else
+            RunGemms(a, b, batch, m, n, k, y);
         int[] shapeA = a.ShapeArray, shapeB = b.ShapeArray;
         return AutogradEngine.Record(y, "matmul", [a, b], g =>
         [

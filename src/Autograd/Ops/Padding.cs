@@ -54,6 +54,8 @@ public static partial class Functional
 
     private static Tensor PadConstant(Tensor x, int[] before, int[] after, int[] shape, float value)
     {
+        if (x.Device.IsGpu)
+            return PadConstantGpu(x, before, after, shape, value);
         // The part of x that survives cropping, and where it lands in the result.
         var sourceStart = new int[x.Rank];
         var destinationStart = new int[x.Rank];
@@ -103,6 +105,8 @@ public static partial class Functional
         int planes = 1, inputPlane = 1;
         for (int d = 0; d < lead; d++) planes *= x.ShapeArray[d];
         for (int d = lead; d < x.Rank; d++) inputPlane *= x.ShapeArray[d];
+        if (x.Device.IsGpu)
+            return PadTableGpu(x, offsets, planes, inputPlane, shape, 0f);
         var dense = x.Contiguous();
         var y = Tensor.Allocate(shape, DType.Float32, x.Device, zero: false);
         unsafe { Kernels.Cpu.Pad.Forward(dense.Pointer<float>(), offsets, planes, inputPlane, y.Pointer<float>()); }

@@ -16,6 +16,7 @@ internal static class GemmConvPoolKernelEntries
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.DepthwiseBackwardInput)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.DepthwiseBackwardWeight)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.ChannelSum)),
+        KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.AddChannelBias)),
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.MaxForward)),
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.MaxBackward)),
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AvgForward)),

@@ -143,6 +143,19 @@ public static partial class GpuConv2d
             gradBias[channel] = total;
     }
 
+    /// <summary>output[:, c, :] += bias[c] (the transposed convolution's bias). Accumulates into output; one thread per element.</summary>
+    [Kernel]
+    public static void AddChannelBias(
+        // [channels]
+        DeviceSpan<float> bias,
+        int channelCount, int planeSize,
+        // [batch, channels, plane]
+        DeviceSpan<float> output)
+    {
+        if (Elementwise.Index(output.Length, out int i))
+            output[i] += bias[i / planeSize % channelCount];
+    }
+
     /// <summary>The block's sum of <paramref name="value"/>, valid in thread 0: warp butterflies, then warp 0 over the warp sums.</summary>
     private static float BlockSum(float value, DeviceSpan<float> partial)
     {

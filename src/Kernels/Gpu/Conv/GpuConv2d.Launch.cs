@@ -106,6 +106,15 @@ public static partial class GpuConv2d
         launcher.Launch(Method(nameof(ChannelSum)), channelCount, ReduceThreads, gradOutput, batchSize, channelCount, planeSize, gradBias);
     }
 
+    /// <summary>output[:, c, :] += bias[c] over [batch, channels, plane]. Accumulates into output.</summary>
+    public static void AddBias(KernelLauncher launcher, DeviceSpan<float> bias, int batchSize, int channelCount, int planeSize, DeviceSpan<float> output)
+    {
+        ArgumentNullException.ThrowIfNull(launcher);
+        int count = batchSize * channelCount * planeSize;
+        if (count > 0)
+            launcher.Launch(Method(nameof(AddChannelBias)), Blocks(count), ElementwiseThreads, bias, channelCount, planeSize, output.Slice(0, count));
+    }
+
     private static Dim3 TiledGrid(int columns, int rows, int z)
     {
         int blocksY = Ceiling(rows, Rows);

@@ -66,8 +66,7 @@ public static partial class Functional
         var y = Tensor.Allocate(outShape, DType.Float32, x.Device, zero: false);
         using (GradMode.NoGrad())
         {
-            var rowsOfBias = Reshape(bias.Detach(), 1, outFeatures).Expand(rows, outFeatures);
-            Tensor.CopyStrided(rowsOfBias, y);
+            Tensor.CopyStrided(bias.Detach().Expand(outShape), y);
             var x2 = Reshape(x.Detach(), rows, inFeatures);
             DeviceSpanOf(x2, out var viewX);
             DeviceSpanOf(weight, out var viewW);

@@ -27,6 +27,7 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
         .. MemoryKernels,
         .. ElementwiseReduceIndexingKernelEntries.All(),
+        .. GemmConvPoolKernelEntries.All,
     ]);
 
     /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>

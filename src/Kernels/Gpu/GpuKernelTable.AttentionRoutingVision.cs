@@ -11,5 +11,17 @@ internal static class AttentionRoutingVisionKernels
         KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.BackwardDelta)),
         KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.BackwardKeyValue)),
         KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.BackwardQuery)),
+        KernelEntry.For(typeof(Gumbel), nameof(Gumbel.Noise)),
+        KernelEntry.For(typeof(Gumbel), nameof(Gumbel.SoftmaxForward)),
+        KernelEntry.For(typeof(Gumbel), nameof(Gumbel.SoftmaxBackward)),
+        KernelEntry.For(typeof(RoutedCombine), nameof(RoutedCombine.Combine)),
+        KernelEntry.For(typeof(RoutedCombine), nameof(RoutedCombine.GradUnits)),
+        KernelEntry.For(typeof(RoutedCombine), nameof(RoutedCombine.GradWeights)),
+        KernelEntry.For(typeof(Dropout), nameof(Dropout.BernoulliMask)),
+        KernelEntry.For(typeof(RoiAlign), nameof(RoiAlign.Forward)),
+        KernelEntry.For(typeof(RoiAlign), nameof(RoiAlign.Backward)),
+        KernelEntry.For(typeof(Boxes), nameof(Boxes.Iou)),
+        KernelEntry.For(typeof(Boxes), nameof(Boxes.Encode)),
+        KernelEntry.For(typeof(Boxes), nameof(Boxes.Decode)),
     ];
 }

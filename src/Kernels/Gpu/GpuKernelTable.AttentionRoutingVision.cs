@@ -8,6 +8,7 @@ internal static class AttentionRoutingVisionKernels
     public static IEnumerable<KernelEntry> Entries =>
     [
         KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.Forward)),
+        KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.MaskToBias)),
         KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.BackwardDelta)),
         KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.BackwardKeyValue)),
         KernelEntry.For(typeof(FlashAttention), nameof(FlashAttention.BackwardQuery)),

@@ -162,6 +162,18 @@ public static class FlashAttention
         }
     }
 
+    /// <summary>A bool mask (true = attend) as an additive bias: 0 where kept, -inf where masked. Overwrites bias.</summary>
+    [Kernel]
+    public static void MaskToBias(
+        // [count] bool bytes
+        DeviceSpan<byte> keep,
+        // [count]
+        DeviceSpan<float> bias)
+    {
+        if (Elementwise.Index(bias.Length, out int i))
+            bias[i] = keep[i] != 0 ? 0f : float.NegativeInfinity;
+    }
+
     /// <summary>delta[row] = gradOutput[row]·output[row] (the softmax backward's row term). One warp per row; overwrites delta.</summary>
     [Kernel]
     public static void BackwardDelta(
@@ -309,9 +321,12 @@ public static class FlashAttention
     }
 
     /// <summary>
-    /// gradQuery of 16 query rows per block (overwrites) and, when gradScores is not empty, the
-    /// gradient of the scores dS = p·(dP - delta) (overwrites; only for causal = 0, where every
-    /// key tile is visited). Grid (ceil(queryLength / 16), batch), 128 threads,
+    /// gradQuery of 16 query rows per block (overwrites) and, when gradBias is not empty, the
+    /// gradient of an additive bias: the score gradient dS = p·(dP - delta) is added atomically
+    /// through the bias's broadcast strides (gradBias element (b, i, j) at
+    /// gradBiasBatchOffsets[b] + i·gradBiasRowStride + j·gradBiasColumnStride), which sums over the
+    /// broadcast dims without materialising [batch, queryLength, keyLength]; accumulates (zero it
+    /// first; only with causal = 0). Grid (ceil(queryLength / 16), batch), 128 threads,
     /// (16·headDim + 16·valueDim + 32·(headDim + 1) + 32·(valueDim + 1)) floats of dynamic shared memory.
     /// </summary>
     [Kernel]
@@ -335,8 +350,11 @@ public static class FlashAttention
         int causal,
         // [batch, queryLength, headDim]
         DeviceSpan<float> gradQuery,
-        // [batch, queryLength, keyLength] or empty
-        DeviceSpan<float> gradScores)
+        // strided like the bias (empty for none); [batch] offsets into it
+        DeviceSpan<float> gradBias,
+        DeviceSpan<int> gradBiasBatchOffsets,
+        int gradBiasRowStride,
+        int gradBiasColumnStride)
     {
         DeviceSpan<float> shared = Shared.Dynamic<float>();
         int keyStride = headDim + 1, valueStride = valueDim + 1;
@@ -352,8 +370,9 @@ public static class FlashAttention
         DeviceSpan<float> rowDelta = Local.Allocate<float>(RowsPerWarp);
         int thread = Grid.ThreadX, lane = Warp.LaneId, warpRow = thread / Warp.Size * RowsPerWarp;
         int batch = Grid.BlockY, row0 = Grid.BlockX * QueryRows;
-        bool hasBias = bias.Length > 0, wantScores = gradScores.Length > 0;
+        bool hasBias = bias.Length > 0, wantBias = gradBias.Length > 0;
         int biasBase = hasBias ? biasBatchOffsets[batch] : 0;
+        int gradBiasBase = wantBias ? gradBiasBatchOffsets[batch] : 0;
         LoadTile(query, batch * queryLength + row0, queryLength - row0, headDim, headDim, queryTile);
         LoadTile(gradOutput, batch * queryLength + row0, queryLength - row0, valueDim, valueDim, gradTile);
         for (int r = 0; r < RowsPerWarp; r++)
@@ -396,8 +415,8 @@ public static class FlashAttention
                 float p = i < queryLength ? ExpOrZero(score, lse[r]) : 0f;
                 float ds = p * (rowGrad[r] - rowDelta[r]);
                 rowGrad[r] = ds;
-                if (wantScores && i < queryLength && j < keyLength)
-                    gradScores[(batch * queryLength + i) * keyLength + j] = ds;
+                if (wantBias && i < queryLength && j < keyLength)
+                    Atomic.Add(ref gradBias[gradBiasBase + i * gradBiasRowStride + j * gradBiasColumnStride], ds);
             }
             for (int jj = 0; jj < KeyTile; jj++)
             {

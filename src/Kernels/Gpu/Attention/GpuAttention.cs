@@ -17,6 +17,15 @@ public static class GpuAttention
     private static readonly MethodInfo s_delta = typeof(FlashAttention).GetMethod(nameof(FlashAttention.BackwardDelta))!;
     private static readonly MethodInfo s_keyValue = typeof(FlashAttention).GetMethod(nameof(FlashAttention.BackwardKeyValue))!;
     private static readonly MethodInfo s_query = typeof(FlashAttention).GetMethod(nameof(FlashAttention.BackwardQuery))!;
+    private static readonly MethodInfo s_maskToBias = typeof(FlashAttention).GetMethod(nameof(FlashAttention.MaskToBias))!;
+
+    /// <summary>bias[i] = keep[i] ? 0 : -inf for the first bias.Length bool bytes of keep. Overwrites bias.</summary>
+    public static void MaskToBias(KernelLauncher launcher, DeviceSpan<byte> keep, DeviceSpan<float> bias)
+    {
+        ArgumentNullException.ThrowIfNull(launcher);
+        if (bias.Length > 0)
+            launcher.Launch(KernelCompiler.Compile(s_maskToBias, launcher.Target), (bias.Length + 255) / 256, 256, 0, keep, bias);
+    }
 
     /// <summary>Throws when a dim is beyond what the kernels hold in registers.</summary>
     public static void CheckDims(int headDim, int valueDim)
@@ -43,19 +52,21 @@ public static class GpuAttention
     }
 
     /// <summary>
-    /// Overwrites gradQuery, gradKey, gradValue and, when not empty, gradScores [batch, queryLength,
-    /// keyLength] (not with causal). delta is a workspace of batch·queryLength floats.
+    /// Overwrites gradQuery, gradKey and gradValue; when gradBias is not empty, adds the bias
+    /// gradient into it through its broadcast strides (zero it first; not with causal). delta is a
+    /// workspace of batch·queryLength floats.
     /// </summary>
     public static void Backward(KernelLauncher launcher, DeviceSpan<float> query, DeviceSpan<float> key, DeviceSpan<float> value,
         DeviceSpan<float> bias, DeviceSpan<int> biasBatchOffsets, int biasRowStride, int biasColumnStride,
         DeviceSpan<float> output, DeviceSpan<float> logSumExp, DeviceSpan<float> gradOutput,
         int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
-        DeviceSpan<float> delta, DeviceSpan<float> gradQuery, DeviceSpan<float> gradKey, DeviceSpan<float> gradValue, DeviceSpan<float> gradScores)
+        DeviceSpan<float> delta, DeviceSpan<float> gradQuery, DeviceSpan<float> gradKey, DeviceSpan<float> gradValue,
+        DeviceSpan<float> gradBias, DeviceSpan<int> gradBiasBatchOffsets, int gradBiasRowStride, int gradBiasColumnStride)
     {
         ArgumentNullException.ThrowIfNull(launcher);
         CheckDims(headDim, valueDim);
-        if (causal && gradScores.Length > 0)
-            throw new ArgumentException("scaled_dot_product_attention backward: a score gradient (for an additive mask) cannot be combined with causal = true", nameof(gradScores));
+        if (causal && gradBias.Length > 0)
+            throw new ArgumentException("scaled_dot_product_attention backward: a score gradient (for an additive mask) cannot be combined with causal = true", nameof(gradBias));
         if (batchCount == 0)
             return;
         int rows = batchCount * queryLength;
@@ -78,7 +89,7 @@ public static class GpuAttention
             launcher.Launch(KernelCompiler.Compile(s_query, launcher.Target),
                 new Dim3((queryLength + FlashAttention.QueryRows - 1) / FlashAttention.QueryRows, batchCount), FlashAttention.Threads, shared,
                 query, key, value, bias, biasBatchOffsets, biasRowStride, biasColumnStride, logSumExp, delta, gradOutput,
-                queryLength, keyLength, headDim, valueDim, scale, causalFlag, gradQuery, gradScores);
+                queryLength, keyLength, headDim, valueDim, scale, causalFlag, gradQuery, gradBias, gradBiasBatchOffsets, gradBiasRowStride, gradBiasColumnStride);
         }
     }
 }

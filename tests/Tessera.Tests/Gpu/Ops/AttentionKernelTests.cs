@@ -69,15 +69,21 @@ public class AttentionKernelTests
         using var gradQuery = DeviceBuffer<float>.Allocate(driver, q.Length);
         using var gradKey = DeviceBuffer<float>.Allocate(driver, k.Length);
         using var gradValue = DeviceBuffer<float>.Allocate(driver, v.Length);
-        using var gradScores = DeviceBuffer<float>.Allocate(driver, rows * keyLength);
+        // The bias gradient goes through the bias's own (broadcast) strides: the score gradient summed over broadcast dims.
+        var expectedGradBias = new float[bias.Length];
+        for (int b = 0; b < batchCount; b++)
+            for (int i = 0; i < queryLength; i++)
+                for (int j = 0; j < keyLength; j++)
+                    expectedGradBias[offsets[b] + i * rowStride + j * columnStride] += expectedGradScores[(b * queryLength + i) * keyLength + j];
+        using var gradBias = DeviceBuffer<float>.From(driver, new float[bias.Length]);
         GpuAttention.Backward(launcher, dq.View, dk.View, dv.View, biasView, dOffsets.View, rowStride, columnStride,
             output.View, lse.View, go.View, batchCount, queryLength, keyLength, headDim, valueDim, scale, causal,
-            delta.View, gradQuery.View, gradKey.View, gradValue.View, wantScores ? gradScores.View : default);
+            delta.View, gradQuery.View, gradKey.View, gradValue.View, wantScores ? gradBias.View : default, dOffsets.View, rowStride, columnStride);
         OpsAssert.Close(expectedGradQuery, gradQuery.ToArray(), 5e-6f, 1e-4f, "attention gradQuery");
         OpsAssert.Close(expectedGradKey, gradKey.ToArray(), 5e-6f, 1e-4f, "attention gradKey");
         OpsAssert.Close(expectedGradValue, gradValue.ToArray(), 5e-6f, 1e-4f, "attention gradValue");
         if (wantScores)
-            OpsAssert.Close(expectedGradScores, gradScores.ToArray(), 5e-6f, 1e-4f, "attention gradScores");
+            OpsAssert.Close(expectedGradBias, gradBias.ToArray(), 5e-6f, 1e-4f, "attention gradBias");
     }
 
     [Fact]

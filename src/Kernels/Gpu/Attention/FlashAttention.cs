@@ -127,8 +127,10 @@ public static class FlashAttention
                 for (int s = 0; s < Slots; s++)
                     accumulator[r * Slots + s] *= correction;
             }
-            // output rows += P · V: the probability of key jj comes from lane jj.
-            for (int jj = 0; jj < KeyTile; jj++)
+            // output rows += P · V: the probability of key jj comes from lane jj. A runtime trip
+            // count (the keys of a ragged last tile) keeps this loop rolled: 4 shuffles and 16 FMAs per key.
+            int tileKeys = Math.Min(KeyTile, keyLength - j0);
+            for (int jj = 0; jj < tileKeys; jj++)
             {
                 float p0 = Warp.Shuffle(scores[0], jj), p1 = Warp.Shuffle(scores[1], jj);
                 float p2 = Warp.Shuffle(scores[2], jj), p3 = Warp.Shuffle(scores[3], jj);
@@ -288,7 +290,8 @@ public static class FlashAttention
                 probabilities[r] = p;
                 gradScores[r] = p * (gradScores[r] - rowDelta);
             }
-            for (int jj = 0; jj < KeyTile; jj++)
+            int tileRows = Math.Min(KeyTile, queryLength - i0);
+            for (int jj = 0; jj < tileRows; jj++)
             {
                 for (int r = 0; r < RowsPerWarp; r++)
                 {
@@ -418,7 +421,8 @@ public static class FlashAttention
                 if (wantBias && i < queryLength && j < keyLength)
                     Atomic.Add(ref gradBias[gradBiasBase + i * gradBiasRowStride + j * gradBiasColumnStride], ds);
             }
-            for (int jj = 0; jj < KeyTile; jj++)
+            int tileKeys = Math.Min(KeyTile, keyLength - j0);
+            for (int jj = 0; jj < tileKeys; jj++)
             {
                 float d0 = Warp.Shuffle(rowGrad[0], jj), d1 = Warp.Shuffle(rowGrad[1], jj);
                 float d2 = Warp.Shuffle(rowGrad[2], jj), d3 = Warp.Shuffle(rowGrad[3], jj);

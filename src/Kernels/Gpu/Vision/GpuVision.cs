@@ -24,21 +24,23 @@ public static class GpuVision
 
     /// <summary>
     /// RoIAlign forward over packed levels (levelLayout [levels, 3] = offset, height, width;
-    /// levelScales [levels]; roiLevels [roiCount], or empty for one level). Box batch indices
-    /// must be validated. Overwrites output [roiCount, channels, outputHeight, outputWidth].
+    /// levelScales [levels]; roiLevels [roiCount], or empty for one level). With onlyLevel &gt;= 0
+    /// the input is that level alone (one-entry layout and scale) and only its RoIs' rows are
+    /// written. Box batch indices must be validated. Overwrites output [roiCount, channels,
+    /// outputHeight, outputWidth] (the rows of onlyLevel's RoIs).
     /// </summary>
     public static void RoiAlignForward(KernelLauncher launcher, DeviceSpan<float> input, DeviceSpan<int> levelLayout, DeviceSpan<float> levelScales,
         DeviceSpan<int> roiLevels, DeviceSpan<float> boxes, int channelCount, int outputHeight, int outputWidth, int samplingRatio, bool aligned,
-        DeviceSpan<float> output) =>
+        DeviceSpan<float> output, int onlyLevel = -1) =>
         Run(launcher, s_roiForward, output.Length, input, levelLayout, levelScales, roiLevels, boxes, channelCount, outputHeight, outputWidth,
-            samplingRatio, aligned ? 1 : 0, output);
+            samplingRatio, aligned ? 1 : 0, onlyLevel, output);
 
-    /// <summary>RoIAlign backward: atomically adds the scatter of gradOutput into gradInput (packed like the input; zero it first).</summary>
+    /// <summary>RoIAlign backward: atomically adds the scatter of gradOutput into gradInput (packed like the input, or onlyLevel's level alone; zero it first).</summary>
     public static void RoiAlignBackward(KernelLauncher launcher, DeviceSpan<float> gradOutput, DeviceSpan<int> levelLayout, DeviceSpan<float> levelScales,
         DeviceSpan<int> roiLevels, DeviceSpan<float> boxes, int channelCount, int outputHeight, int outputWidth, int samplingRatio, bool aligned,
-        DeviceSpan<float> gradInput) =>
+        DeviceSpan<float> gradInput, int onlyLevel = -1) =>
         Run(launcher, s_roiBackward, gradOutput.Length, gradOutput, levelLayout, levelScales, roiLevels, boxes, channelCount, outputHeight, outputWidth,
-            samplingRatio, aligned ? 1 : 0, gradInput);
+            samplingRatio, aligned ? 1 : 0, onlyLevel, gradInput);
 
     /// <summary>iou [countA, countB] of a [countA, 4] and b [countB, 4]. Overwrites iou.</summary>
     public static void BoxIou(KernelLauncher launcher, DeviceSpan<float> a, DeviceSpan<float> b, int countB, DeviceSpan<float> iou) =>

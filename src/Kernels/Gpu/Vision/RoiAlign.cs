@@ -6,7 +6,9 @@ namespace Tessera.Kernels.Gpu;
 /// RoIAlign (torchvision.ops.roi_align semantics) over one or several feature levels. The levels
 /// [batch, channels, height_l, width_l] are packed one after the other in one buffer, described by
 /// levelLayout [levels, 3] = (element offset, height, width) and levelScales [levels]; roiLevels
-/// [roiCount] picks each RoI's level (empty: every RoI on level 0, the single-level op). The
+/// [roiCount] picks each RoI's level (empty: every RoI on level 0, the single-level op). With
+/// onlyLevel &gt;= 0 a launch serves one level given alone (a one-entry layout) and skips the RoIs
+/// of other levels, so separate level tensors need no packing copy (one launch per level). The
 /// sampling geometry and the bilinear weights are computed exactly as in Kernels.Cpu.RoiAlign
 /// (same operations in the same order, no contraction into FMA), so the forward matches the CPU
 /// bit for bit; the backward scatters with atomic adds, so its sums are equal up to rounding order.
@@ -33,6 +35,7 @@ public static class RoiAlign
         int outputWidth,
         int samplingRatio,
         int aligned,
+        int onlyLevel,
         // [roiCount, channels, outputHeight, outputWidth]
         DeviceSpan<float> output)
     {
@@ -41,6 +44,12 @@ public static class RoiAlign
         int pw = index % outputWidth, ph = index / outputWidth % outputHeight;
         int c = index / (outputWidth * outputHeight) % channelCount, n = index / (outputWidth * outputHeight * channelCount);
         int level = roiLevels.Length > 0 ? roiLevels[n] : 0;
+        if (onlyLevel >= 0)
+        {
+            if (level != onlyLevel)
+                return;
+            level = 0;
+        }
         int height = levelLayout[level * 3 + 1], width = levelLayout[level * 3 + 2];
         Geometry(boxes, n, levelScales[level], outputHeight, outputWidth, samplingRatio, aligned,
             out int batch, out float startH, out float startW, out float binH, out float binW, out int gridH, out int gridW, out float count);
@@ -79,6 +88,7 @@ public static class RoiAlign
         int outputWidth,
         int samplingRatio,
         int aligned,
+        int onlyLevel,
         // the levels, packed like Forward's input
         DeviceSpan<float> gradInput)
     {
@@ -87,6 +97,12 @@ public static class RoiAlign
         int pw = index % outputWidth, ph = index / outputWidth % outputHeight;
         int c = index / (outputWidth * outputHeight) % channelCount, n = index / (outputWidth * outputHeight * channelCount);
         int level = roiLevels.Length > 0 ? roiLevels[n] : 0;
+        if (onlyLevel >= 0)
+        {
+            if (level != onlyLevel)
+                return;
+            level = 0;
+        }
         int height = levelLayout[level * 3 + 1], width = levelLayout[level * 3 + 2];
         Geometry(boxes, n, levelScales[level], outputHeight, outputWidth, samplingRatio, aligned,
             out int batch, out float startH, out float startW, out float binH, out float binW, out int gridH, out int gridW, out float count);

@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -64,12 +65,12 @@ public static partial class Functional
             destinationStart[d] = Math.Max(0, before[d]);
             kept[d] = Math.Max(0, x.ShapeArray[d] - sourceStart[d] - Math.Max(0, -after[d]));
         }
-        var y = Tensor.Full(shape, value);
+        var y = Tensor.Full(shape, value, x.Device);
         CopyRegion(x, sourceStart, y, destinationStart, kept);
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "pad", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             CopyRegion(g, destinationStart, gradInput, sourceStart, kept);
             return [gradInput];
         });
@@ -105,12 +106,22 @@ public static partial class Functional
         for (int d = lead; d < x.Rank; d++) inputPlane *= x.ShapeArray[d];
         var dense = x.Contiguous();
         var y = Tensor.Allocate(shape, DType.Float32, x.Device, zero: false);
-        unsafe { Kernels.Cpu.Pad.Forward(dense.Pointer<float>(), offsets, planes, inputPlane, y.Pointer<float>()); }
+        // On a GPU the offset table (one output plane's worth of ints) goes to the device once and serves forward and backward.
+        var deviceOffsets = x.Device.IsGpu ? Tensor.FromArray(offsets, offsets.Length).To(x.Device) : null;
+        if (deviceOffsets is not null)
+            GpuIndexing.PlaneGather(x.Gpu.Launcher, dense.DeviceView<float>(), deviceOffsets.DeviceView<int>(), inputPlane, y.DeviceView<float>());
+        else
+            unsafe { Kernels.Cpu.Pad.Forward(dense.Pointer<float>(), offsets, planes, inputPlane, y.Pointer<float>()); }
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "pad", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             var gradOutput = g.Contiguous();
+            if (deviceOffsets is not null)
+            {
+                GpuIndexing.PlaneScatterAdd(g.Gpu.Launcher, gradOutput.DeviceView<float>(), deviceOffsets.DeviceView<int>(), inputPlane, gradInput.DeviceView<float>());
+                return [gradInput];
+            }
             unsafe { Kernels.Cpu.Pad.Backward(gradOutput.Pointer<float>(), offsets, planes, inputPlane, gradInput.Pointer<float>()); }
             return [gradInput];
         });

@@ -1,90 +1,134 @@
 using Tessera.Autograd;
 using Tessera.Engine;
-using Tessera.Engine.Random;
 using Xunit;
 using F = Tessera.Autograd.Functional;
 
 namespace Tessera.Tests.Gpu.Ops;
 
 /// <summary>
-/// The Functional ops of the attention, routing and vision families on cuda-emu against the same
-/// calls on the CPU: random streams (same generator state → same noise), the multi-level RoIAlign
-/// and bad input on the GPU path. Only these families' ops run on the device here.
+/// Functional ops on cuda-emu against the same ops on the CPU, for what the goldens do not reach:
+/// other dtypes, host scalars beside GPU tensors, softmax along inner dims, errors raised from
+/// device-side checks, and composed backward rules.
 /// </summary>
 public class FunctionalGpuTests
 {
-    private static readonly Device Emu = Device.Parse("cuda-emu");
+    private static readonly Device Emulated = Device.Parse("cuda-emu");
 
-    [Fact]
-    public void GumbelNoiseAndSoftmaxOnTheGpuFollowTheGeneratorLikeTheCpu()
+    /// <summary>Runs <paramref name="op"/> on CPU leaves and on cuda-emu copies; compares outputs and the leaves' gradients of sum(output · weights).</summary>
+    private static void SameOnBothDevices(Func<Tensor[], Tensor> op, float atol, params Tensor[] inputs)
     {
-        var logits = Tensor.FromArray(GpuTestSupport.RandomFloats(6 * 5, 61, -2f, 2f), 6, 5);
-        var cpuGenerator = new Generator(77);
-        var gpuGenerator = new Generator(77);
-        cpuGenerator.Reserve(10);
-        gpuGenerator.Reserve(10);
-        var cpuNoise = F.GumbelNoise([7, 3], cpuGenerator);
-        var gpuNoise = F.GumbelNoise([7, 3], gpuGenerator, Emu);
-        Assert.Equal(Emu, gpuNoise.Device);
-        OpsAssert.Identical(cpuNoise.ToArray(), gpuNoise.ToArray(), "GumbelNoise on cuda-emu");
-        Assert.Equal(cpuGenerator.GetState(), gpuGenerator.GetState());
-
-        var cpuHard = F.GumbelSoftmax(logits, tau: 0.5f, hard: true, generator: cpuGenerator);
-        var gpuHard = F.GumbelSoftmax(logits.To(Emu), tau: 0.5f, hard: true, generator: gpuGenerator);
-        Assert.Equal(cpuHard.ToArray(), gpuHard.ToArray());
-        var cpuSoft = F.GumbelSoftmax(logits, tau: 2f, dim: 0, generator: cpuGenerator);
-        var gpuSoft = F.GumbelSoftmax(logits.To(Emu), tau: 2f, dim: 0, generator: gpuGenerator);
-        OpsAssert.Close(cpuSoft.ToArray(), gpuSoft.ToArray(), 1e-6f, 2e-6f, "gumbel_softmax sample on cuda-emu");
-    }
-
-    [Fact]
-    public void MultiScaleRoiAlignOnTheGpuMatchesTheCpuPathAndPerLevelPooling()
-    {
-        var fine = Tensor.FromArray(GpuTestSupport.RandomFloats(2 * 3 * 12 * 16, 62), 2, 3, 12, 16);
-        var coarse = Tensor.FromArray(GpuTestSupport.RandomFloats(2 * 3 * 6 * 8, 63), 2, 3, 6, 8);
-        var boxes = Tensor.FromArray(new float[]
+        var cpuInputs = inputs.Select(t => Leaf(t, Device.Cpu)).ToArray();
+        var gpuInputs = inputs.Select(t => Leaf(t, Emulated)).ToArray();
+        var cpu = op(cpuInputs);
+        var gpu = op(gpuInputs);
+        Assert.Equal(Emulated, gpu.Device);
+        Assert.Equal(cpu.DType, gpu.DType);
+        Assert.Equal(cpu.Shape.ToArray(), gpu.Shape.ToArray());
+        var gpuOnHost = gpu.To(Device.Cpu);
+        if (cpu.DType == DType.Float32)
+            GpuOpsBench.AssertClose(cpu.ToArray<float>(), gpuOnHost.ToArray<float>(), atol, 1e-5f, "output");
+        else if (cpu.DType == DType.Int64)
+            Assert.Equal(cpu.ToArray<long>(), gpuOnHost.ToArray<long>());
+        else if (cpu.DType == DType.Bool)
+            Assert.Equal(cpu.ToArray<bool>(), gpuOnHost.ToArray<bool>());
+        else
+            Assert.Equal(cpu.ToArray<int>(), gpuOnHost.ToArray<int>());
+        if (!cpu.RequiresGrad)
+            return;
+        var weights = Tensor.FromArray(Enumerable.Range(0, cpu.Numel).Select(i => 0.5f + i % 7 * 0.25f).ToArray(), cpu.Shape.ToArray());
+        F.Sum(cpu * weights).Backward();
+        F.Sum(gpu * weights.To(Emulated)).Backward();
+        for (int i = 0; i < inputs.Length; i++)
         {
-            0, 4, 6, 25, 28,   1, 9, 2, 44, 36,   0, -12, -8, 20, 16,   1, 32, 24, 58, 51,   0, 30, 20, 12, 8,
-        }, 5, 5);
-        var levels = Tensor.FromArray(new long[] { 0, 1, 1, 0, 0 }, 5);
-        float[] scales = [0.25f, 0.125f];
-        var gradOutput = GpuTestSupport.RandomFloats(5 * 3 * 2 * 3, 64);
-
-        var (cpuOut, cpuGrads) = Run(fine, coarse, boxes, levels, scales, gradOutput, Device.Cpu);
-        var (gpuOut, gpuGrads) = Run(fine, coarse, boxes, levels, scales, gradOutput, Emu);
-        OpsAssert.Identical(cpuOut, gpuOut, "multi_scale_roi_align forward");
-        OpsAssert.Close(cpuGrads[0], gpuGrads[0], 1e-6f, 1e-5f, "multi_scale_roi_align grad of level 0");
-        OpsAssert.Close(cpuGrads[1], gpuGrads[1], 1e-6f, 1e-5f, "multi_scale_roi_align grad of level 1");
-
-        // Row 1 is pooled from the coarse level exactly as a single-level call would.
-        var single = F.RoiAlign(coarse, boxes.Narrow(0, 1, 1), (2, 3), 0.125f, 2, true).ToArray();
-        OpsAssert.Identical(single, cpuOut.AsSpan(18, 18).ToArray(), "row 1 against a one-level roi_align");
+            if (cpuInputs[i].Grad is null)
+                continue;
+            Assert.Equal(Emulated, gpuInputs[i].Grad!.Device);
+            GpuOpsBench.AssertClose(cpuInputs[i].Grad!.ToArray<float>(), gpuInputs[i].Grad!.To(Device.Cpu).ToArray<float>(), atol, 1e-4f, $"grad of input {i}");
+        }
     }
 
-    private static (float[] Output, float[][] Grads) Run(Tensor fine, Tensor coarse, Tensor boxes, Tensor levels, float[] scales, float[] gradOutput, Device device)
+    private static Tensor Leaf(Tensor t, Device device)
     {
-        var a = fine.To(device).Detach();
-        var b = coarse.To(device).Detach();
-        a.RequiresGrad = true;
-        b.RequiresGrad = true;
-        var y = F.MultiScaleRoiAlign([a, b], boxes.To(device), levels.To(device), (2, 3), scales, samplingRatio: 2, aligned: true);
-        y.Backward(Tensor.FromArray(gradOutput, 5, 3, 2, 3).To(device));
-        return (y.ToArray(), [a.Grad!.ToArray(), b.Grad!.ToArray()]);
+        var leaf = t.To(device).Detach();
+        if (t.DType == DType.Float32)
+            leaf.RequiresGrad = true;
+        return leaf;
+    }
+
+    private static Tensor Random(int seed, params int[] shape) =>
+        Tensor.FromArray(GpuTestSupport.RandomFloats(shape.Aggregate(1, (a, b) => a * b), seed, -2f, 2f), shape);
+
+    [Fact]
+    public void SoftmaxAlongEveryDimWithGradients()
+    {
+        var x = Random(1, 3, 4, 5);
+        foreach (int dim in new[] { 0, 1, -1 })
+        {
+            SameOnBothDevices(t => F.Softmax(t[0], dim), 1e-6f, x);
+            SameOnBothDevices(t => F.LogSoftmax(t[0], dim), 1e-5f, x);
+        }
     }
 
     [Fact]
-    public void BadInputOnTheGpuPathIsReportedBeforeAnyLaunch()
+    public void HostScalarsTravelBesideGpuTensors()
     {
-        var features = Tensor.Zeros([1, 2, 4, 4], DType.Float32, Emu);
-        var boxes = Tensor.FromArray(new float[] { 3, 0, 0, 2, 2 }, 1, 5).To(Emu);
-        var levels = Tensor.FromArray(new long[] { 0 }, 1).To(Emu);
-        var batch = Assert.Throws<ArgumentOutOfRangeException>(() => F.MultiScaleRoiAlign([features], boxes, levels, (2, 2), [1f]));
-        Assert.Contains("batch index in [0, 0]", batch.Message, StringComparison.Ordinal);
-        var level = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            F.MultiScaleRoiAlign([features], Tensor.FromArray(new float[] { 0, 0, 0, 2, 2 }, 1, 5).To(Emu), Tensor.FromArray(new long[] { 1 }, 1).To(Emu), (2, 2), [1f]));
-        Assert.Contains("level in [0, 0]", level.Message, StringComparison.Ordinal);
-        var wide = Tensor.Zeros([1, 1, 3, 130], DType.Float32, Emu);
-        var dims = Assert.Throws<TensorShapeException>(() => F.ScaledDotProductAttention(wide, wide, wide));
-        Assert.Contains("at most 128", dims.Message, StringComparison.Ordinal);
+        var x = Random(2, 4, 3);
+        SameOnBothDevices(t => 2f - t[0] * 0.5f + 1f / (F.Abs(t[0]) + 1f) + (t[0] - 1f) / 3f, 1e-6f, x);
+        SameOnBothDevices(t => F.Where(F.Greater(t[0], 0.25f), t[0], 3f), 0f, x);
+        SameOnBothDevices(t => F.MaskedFill(t[0], F.LessEqual(t[0], -0.5f), -7f), 0f, x);
+        SameOnBothDevices(t => F.Clamp(t[0], -1f, 0.75f) * F.Pow(t[0], 2f), 1e-6f, x);
+    }
+
+    [Fact]
+    public void ReductionsWithCompositeBackwardRules()
+    {
+        var x = Random(3, 3, 5);
+        SameOnBothDevices(t => F.Std(t[0], [1], keepDim: true) + F.Mean(t[0], [0]), 1e-5f, x);
+        SameOnBothDevices(t => F.Max(t[0]) + F.Sum(F.Min(t[0], 0).Values), 0f, x);
+        SameOnBothDevices(t => F.LogSumExp(t[0], [0, 1]), 1e-5f, x);
+        // Inner parts of 32 and more are reduced in place as [outer, length, inner] lines.
+        var wide = Random(7, 2, 3, 40);
+        SameOnBothDevices(t => F.Sum(t[0], [0]) + F.Var(t[0], [0, 1]) - F.LogSumExp(t[0], 0), 1e-5f, wide);
+        SameOnBothDevices(t => F.Max(t[0], 1).Values * F.ToFloat(F.Argmin(t[0], 1)), 1e-6f, wide);
+        // Broadcast gradients sum back to each operand's shape on the device.
+        var row = Random(4, 1, 5);
+        SameOnBothDevices(t => t[0] * t[1] - F.Maximum(t[0], t[1]), 1e-5f, x, row);
+    }
+
+    [Fact]
+    public void CastsComparisonsAndLogicOnOtherDtypes()
+    {
+        var x = Tensor.FromArray(new[] { -2.5f, 0f, 1.5f, 3f, -0.5f, 7.9f }, 2, 3);
+        SameOnBothDevices(t => F.ToLong(t[0]), 0f, x);
+        SameOnBothDevices(t => F.ToFloat(F.ToLong(t[0])) + F.ToFloat(F.Greater(t[0], 0f)), 0f, x);
+        SameOnBothDevices(t => F.LogicalAnd(F.Greater(t[0], -1f), F.LogicalNot(F.Equal(t[0], 3f))), 0f, x);
+        SameOnBothDevices(t => F.Argmax(t[0], 1), 0f, x);
+        SameOnBothDevices(t => F.Argmin(t[0]), 0f, x);
+        var ints = Tensor.FromArray(new[] { 4, -1, 9, 2, 2, 0 }, 3, 2);
+        SameOnBothDevices(t => F.ToFloat(t[0]) * 2f, 0f, ints);
+    }
+
+    [Fact]
+    public void CopiesMoveEveryDtype()
+    {
+        var longs = Tensor.FromArray(Enumerable.Range(0, 24).Select(i => (long)i << 34).ToArray(), 2, 3, 4);
+        SameOnBothDevices(t => F.Flip(t[0], 0, 2), 0f, longs);
+        SameOnBothDevices(t => F.Roll(t[0], [1, -2], [1, 2]), 0f, longs);
+        SameOnBothDevices(t => F.IndexSelect(t[0], 2, Tensor.FromArray(new long[] { 3, 0, 3 }, 3).To(t[0].Device)), 0f, longs);
+        var flags = F.Greater(Random(5, 2, 3), 0f);
+        SameOnBothDevices(t => F.Cat([t[0], F.Flip(t[0], 1)], 1), 0f, flags);
+        var x = Random(6, 4, 6);
+        SameOnBothDevices(t => F.Stack([t[0].Transpose(0, 1), F.Cat(F.Chunk(t[0], 2, 1), 0).Reshape(6, 4)], 0), 0f, x);
+    }
+
+    [Fact]
+    public void OutOfRangeIndicesOnTheDeviceNameTheirPosition()
+    {
+        var weight = Tensor.Zeros([5, 3], DType.Float32, Emulated);
+        var indices = Tensor.FromArray(new long[] { 0, 4, 5, 1 }, 4).To(Emulated);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => F.Embedding(indices, weight));
+        Assert.Contains("found 5 at flat position 2", error.Message, StringComparison.Ordinal);
+        var mixed = Assert.Throws<TensorDeviceException>(() => F.Gather(Tensor.Zeros(2, 2), 0, Tensor.FromArray(new long[] { 0, 1, 1, 0 }, 2, 2).To(Emulated)));
+        Assert.Contains("cuda-emu", mixed.Message, StringComparison.Ordinal);
     }
 }

@@ -26,11 +26,8 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(Histogram), nameof(Histogram.BytesGlobal)),
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
         .. MemoryKernels,
-<<<<<<< HEAD
-        .. AttentionRoutingVisionKernels.Entries,
-=======
         .. ElementwiseReduceIndexingKernelEntries.All(),
->>>>>>> main
+        .. AttentionRoutingVisionKernels.Entries,
     ]);
 
     /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>

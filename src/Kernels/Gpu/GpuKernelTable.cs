@@ -28,6 +28,7 @@ public static class GpuKernelTable
         .. MemoryKernels,
         .. ElementwiseReduceIndexingKernelEntries.All(),
         .. GemmConvPoolKernelEntries.All,
+        .. AttentionRoutingVisionKernels.Entries,
     ]);
 
     /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>

@@ -33,6 +33,8 @@ public static partial class Functional
         if (!float.IsFinite(momentum))
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: 'momentum' expected a finite number, found {momentum}");
         reducer ??= LocalBatchStatisticsReducer.Instance;
+        if (input.Device.IsGpu)
+            return BatchNormGpu(input, runningMean, runningVar, weight, bias, training, momentum, eps, reducer, batchSize, channelCount, innerSize);
 
         var x = input.Contiguous();
         var mean = new float[channelCount];
@@ -227,6 +229,8 @@ public static partial class Functional
     /// <summary>(x - mean) * rstd over each row of x viewed as [rows, length] (layer/group norm core).</summary>
     private static unsafe Tensor NormalizeRows(Tensor input, int rows, int length, float eps, string op)
     {
+        if (input.Device.IsGpu)
+            return NormalizeRowsGpu(input, rows, length, eps, op);
         var x = input.Contiguous();
         var normalized = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
         var mean = new float[rows];

@@ -1,0 +1,161 @@
+using System.Runtime.InteropServices;
+using Tessera.Engine;
+using Tessera.Engine.Cuda;
+using Tessera.Engine.Gpu;
+using GpuBatchNorm = Tessera.Kernels.Gpu.BatchNorm;
+using GpuLayerNorm = Tessera.Kernels.Gpu.LayerNorm;
+
+namespace Tessera.Autograd;
+
+/// <summary>
+/// The GPU paths of batch norm and of the layer/group-norm core: the same validation and the
+/// same host arithmetic on per-channel vectors as the CPU paths, with the passes over the
+/// activations on the device. SyncBN: the per-device sums come back to the host (2 · C doubles),
+/// the reducer combines them as on the CPU, and the per-channel results go back to the device.
+/// </summary>
+public static partial class Functional
+{
+    private static Tensor BatchNormGpu(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, float momentum, float eps, IBatchStatisticsReducer reducer, int batchSize, int channelCount, int innerSize)
+    {
+        const string op = "batch_norm";
+        CheckSameDevice(op, [input, .. new[] { runningMean, runningVar, weight, bias }.OfType<Tensor>()]);
+        Device device = input.Device;
+        GpuContext gpu = input.Gpu;
+        var x = input.Contiguous();
+        var mean = new float[channelCount];
+        var invStd = new float[channelCount];
+        long totalCount = 0;
+        if (training)
+        {
+            var sums = DeviceSums(gpu, channelCount, batchSize, innerSize, (partials, result) =>
+                GpuBatchNorm.ChannelSums(gpu.Launcher, x.DeviceView<float>(), batchSize, channelCount, innerSize, partials, result));
+            var total = reducer.Combine(new BatchStatistics((long)batchSize * innerSize, sums[..channelCount], sums[channelCount..]));
+            totalCount = total.Count;
+            if (totalCount <= 1)
+                throw new TensorShapeException($"{op}: training expected more than 1 value per channel, found {totalCount} for input shape {Shapes.Format(input.Shape)}; use a larger batch or evaluation mode", nameof(input));
+            var unbiased = new float[channelCount];
+            for (int c = 0; c < channelCount; c++)
+            {
+                double mu = total.Sum[c] / totalCount;
+                double variance = Math.Max(total.SumSquares[c] / totalCount - mu * mu, 0);
+                mean[c] = (float)mu;
+                invStd[c] = (float)(1.0 / Math.Sqrt(variance + eps));
+                unbiased[c] = (float)(variance * totalCount / (totalCount - 1));
+            }
+            if (runningMean is not null)
+            {
+                var rm = runningMean.Contiguous();
+                var rv = runningVar!.Contiguous();
+                using (var batchMean = Tensor.FromArray(mean).To(device))
+                using (var batchVariance = Tensor.FromArray(unbiased).To(device))
+                    GpuBatchNorm.UpdateRunning(gpu.Launcher, batchMean.DeviceView<float>(), batchVariance.DeviceView<float>(), momentum, rm.DeviceView<float>(), rv.DeviceView<float>());
+                using (GradMode.NoGrad())
+                {
+                    if (!ReferenceEquals(rm, runningMean)) runningMean.CopyFrom(rm);
+                    if (!ReferenceEquals(rv, runningVar)) runningVar.CopyFrom(rv);
+                }
+            }
+        }
+        else
+        {
+            runningMean!.ExpectFloat(op, nameof(runningMean));
+            var rm = runningMean.ToArray();
+            var rv = runningVar!.ToArray();
+            for (int c = 0; c < channelCount; c++)
+            {
+                mean[c] = rm[c];
+                invStd[c] = 1f / MathF.Sqrt(rv[c] + eps);
+            }
+        }
+
+        var w = weight?.Contiguous();
+        var b = bias?.Contiguous();
+        var meanOnDevice = Tensor.FromArray(mean).To(device);
+        var invStdOnDevice = Tensor.FromArray(invStd).To(device);
+        var output = Tensor.Allocate(input.Shape, DType.Float32, device, zero: false);
+        GpuBatchNorm.Normalize(gpu.Launcher, x.DeviceView<float>(), meanOnDevice.DeviceView<float>(), invStdOnDevice.DeviceView<float>(),
+            ViewOrEmpty(w), ViewOrEmpty(b), channelCount, innerSize, output.DeviceView<float>());
+        Tensor[] inputs = weight is null && bias is null ? [input] : weight is null ? [input, bias!] : bias is null ? [input, weight] : [input, weight, bias];
+        return AutogradEngine.Record(output, op, inputs, g =>
+        {
+            var gradOutput = g.Contiguous();
+            var sums = DeviceSums(gpu, channelCount, batchSize, innerSize, (partials, result) =>
+                GpuBatchNorm.GradientSums(gpu.Launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), meanOnDevice.DeviceView<float>(),
+                    batchSize, channelCount, innerSize, partials, result));
+            var sumGrad = sums[..channelCount];
+            var sumGradNormalized = sums[channelCount..];
+            for (int c = 0; c < channelCount; c++)
+                sumGradNormalized[c] *= invStd[c];
+            var meanGrad = new float[channelCount];
+            var meanGradNormalized = new float[channelCount];
+            if (training)
+            {
+                var total = reducer.CombineGradients(new BatchGradientStatistics((double[])sumGrad.Clone(), (double[])sumGradNormalized.Clone()));
+                for (int c = 0; c < channelCount; c++)
+                {
+                    meanGrad[c] = (float)(total.SumGrad[c] / totalCount);
+                    meanGradNormalized[c] = (float)(total.SumGradNormalized[c] / totalCount);
+                }
+            }
+            Tensor? gradInput = null;
+            if (input.RequiresGrad)
+            {
+                gradInput = Tensor.Allocate(gradOutput.Shape, DType.Float32, device, zero: false);
+                using var mg = Tensor.FromArray(meanGrad).To(device);
+                using var mgx = Tensor.FromArray(meanGradNormalized).To(device);
+                GpuBatchNorm.Backward(gpu.Launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), meanOnDevice.DeviceView<float>(),
+                    invStdOnDevice.DeviceView<float>(), ViewOrEmpty(w), mg.DeviceView<float>(), mgx.DeviceView<float>(), channelCount, innerSize,
+                    gradInput.DeviceView<float>());
+            }
+            var gradWeight = weight is { RequiresGrad: true } ? Tensor.FromArray(sumGradNormalized.Select(v => (float)v).ToArray()).To(device) : null;
+            var gradBias = bias is { RequiresGrad: true } ? Tensor.FromArray(sumGrad.Select(v => (float)v).ToArray()).To(device) : null;
+            return weight is null && bias is null ? [gradInput] : weight is null ? [gradInput, gradBias] : bias is null ? [gradInput, gradWeight] : [gradInput, gradWeight, gradBias];
+        });
+    }
+
+    /// <summary>The layer/group-norm core on the GPU (see NormalizeRows).</summary>
+    private static Tensor NormalizeRowsGpu(Tensor input, int rows, int length, float eps, string op)
+    {
+        var x = input.Contiguous();
+        GpuContext gpu = input.Gpu;
+        var normalized = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+        var mean = Tensor.Allocate([rows], DType.Float32, input.Device, zero: false);
+        var rstd = Tensor.Allocate([rows], DType.Float32, input.Device, zero: false);
+        GpuLayerNorm.Forward(gpu.Launcher, x.DeviceView<float>(), rows, length, eps, normalized.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>());
+        mean.Dispose();
+        return AutogradEngine.Record(normalized, op, [input], g =>
+        {
+            var gradOutput = g.Contiguous();
+            var gradInput = Tensor.Allocate(gradOutput.Shape, DType.Float32, gradOutput.Device, zero: false);
+            GpuLayerNorm.Backward(gpu.Launcher, gradOutput.DeviceView<float>(), normalized.DeviceView<float>(), rstd.DeviceView<float>(), rows, length, gradInput.DeviceView<float>());
+            return [gradInput];
+        });
+    }
+
+    /// <summary>A contiguous optional tensor's view, or an empty view (the kernels' "absent").</summary>
+    private static DeviceSpan<float> ViewOrEmpty(Tensor? t) => t is null ? default : t.DeviceView<float>();
+
+    /// <summary>
+    /// Runs a two-pass statistics launch with device scratch (partials, then 2 · C sums) and copies
+    /// the 2 · C double sums back to the host.
+    /// </summary>
+    private static double[] DeviceSums(GpuContext gpu, int channelCount, int batchSize, int innerSize, Action<DeviceSpan<double>, DeviceSpan<double>> launch)
+    {
+        int partialCount = 2 * channelCount * GpuBatchNorm.SplitCount(batchSize, innerSize);
+        GpuStorage partials = gpu.Allocate((long)partialCount * sizeof(double), zero: false);
+        GpuStorage sums = gpu.Allocate(2L * channelCount * sizeof(double), zero: false);
+        try
+        {
+            launch(DeviceSpan<double>.FromAddress(partials.Pointer.Address, partialCount), DeviceSpan<double>.FromAddress(sums.Pointer.Address, 2 * channelCount));
+            var result = new double[2 * channelCount];
+            gpu.CopyToHost(MemoryMarshal.AsBytes(result.AsSpan()), sums.Pointer);
+            return result;
+        }
+        finally
+        {
+            partials.Release();
+            sums.Release();
+        }
+    }
+}

@@ -133,6 +133,49 @@ public static partial class Functional
         });
     }
 
+    /// <summary>normalize along dim <paramref name="dim"/> on the GPU (x viewed as [outer, length, inner]).</summary>
+    private static Tensor NormalizeGpu(Tensor input, int dim, float eps)
+    {
+        var x = input.Contiguous();
+        GpuContext gpu = input.Gpu;
+        var (length, innerSize) = (input.Size(dim), Shapes.Numel(input.ShapeArray[(dim + 1)..]));
+        int positions = length == 0 ? 0 : input.Numel / length;
+        var output = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+        var norms = Tensor.Allocate([positions], DType.Float32, input.Device, zero: false);
+        Kernels.Gpu.Normalize.Forward(gpu.Launcher, x.DeviceView<float>(), length, innerSize, eps, output.DeviceView<float>(), norms.DeviceView<float>());
+        return AutogradEngine.Record(output, "normalize", [input], g =>
+        {
+            var gradOutput = g.Contiguous();
+            var gradInput = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+            Kernels.Gpu.Normalize.Backward(gpu.Launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), norms.DeviceView<float>(), length, innerSize, eps,
+                gradInput.DeviceView<float>());
+            return [gradInput];
+        });
+    }
+
+    /// <summary>cosine_similarity of two same-shape GPU tensors along <paramref name="dim"/>.</summary>
+    private static Tensor CosineSimilarityGpu(Tensor x1, Tensor x2, int dim, float eps)
+    {
+        var a = x1.Contiguous();
+        var b = x2.Contiguous();
+        GpuContext gpu = x1.Gpu;
+        var (length, innerSize) = (x1.Size(dim), Shapes.Numel(x1.ShapeArray[(dim + 1)..]));
+        int[] outputShape = [.. x1.ShapeArray[..dim], .. x1.ShapeArray[(dim + 1)..]];
+        var output = Tensor.Allocate(outputShape, DType.Float32, x1.Device, zero: false);
+        var saved = Tensor.Allocate([output.Numel, 3], DType.Float32, x1.Device, zero: false);
+        Kernels.Gpu.CosineSimilarity.Forward(gpu.Launcher, a.DeviceView<float>(), b.DeviceView<float>(), length, innerSize, eps,
+            output.DeviceView<float>(), saved.DeviceView<float>());
+        return AutogradEngine.Record(output, "cosine_similarity", [x1, x2], g =>
+        {
+            var gradOutput = g.Contiguous();
+            var gradFirst = x1.RequiresGrad ? Tensor.Allocate(x1.Shape, DType.Float32, x1.Device, zero: false) : null;
+            var gradSecond = x2.RequiresGrad ? Tensor.Allocate(x2.Shape, DType.Float32, x2.Device, zero: false) : null;
+            Kernels.Gpu.CosineSimilarity.Backward(gpu.Launcher, a.DeviceView<float>(), b.DeviceView<float>(), gradOutput.DeviceView<float>(), saved.DeviceView<float>(),
+                length, innerSize, gradFirst is null ? default : gradFirst.DeviceView<float>(), gradSecond is null ? default : gradSecond.DeviceView<float>());
+            return [gradFirst, gradSecond];
+        });
+    }
+
     /// <summary>A contiguous optional tensor's view, or an empty view (the kernels' "absent").</summary>
     private static DeviceSpan<float> ViewOrEmpty(Tensor? t) => t is null ? default : t.DeviceView<float>();
 

@@ -183,6 +183,8 @@ public static partial class Functional
         x.ExpectFloat(op, "input");
         CheckEps(op, eps);
         int d = Shapes.NormalizeDim(dim, x.Rank, op);
+        if (x.Device.IsGpu)
+            return NormalizeGpu(x, d, eps);
         return x / Clamp(L2Norm(x, d, op), min: eps);
     }
 
@@ -197,6 +199,11 @@ public static partial class Functional
         x2.ExpectFloat(op, nameof(x2));
         CheckEps(op, eps);
         int[] shape = Shapes.Broadcast(x1.Shape, x2.Shape, op);
+        if (x1.Device.IsGpu && Shapes.Equal(x1.Shape, x2.Shape))
+        {
+            CheckSameDevice(op, x1, x2);
+            return CosineSimilarityGpu(x1, x2, Shapes.NormalizeDim(dim, shape.Length, op), eps);
+        }
         if (!Shapes.Equal(x1.Shape, shape)) x1 = Expand(x1, shape);
         if (!Shapes.Equal(x2.Shape, shape)) x2 = Expand(x2, shape);
         int d = Shapes.NormalizeDim(dim, shape.Length, op);

@@ -109,6 +109,38 @@ public sealed class NormOpsOnGpuTests
         Close(cpu[1].ToArray(), gpu[1], $"{op} grad input");
     }
 
+    [Theory]
+    [InlineData("normalize", 1)]
+    [InlineData("normalize", -1)]
+    [InlineData("normalize_tiny", 1)]     // norms below eps: the clamp blocks the norm's gradient
+    [InlineData("cosine", 1)]
+    [InlineData("cosine", 2)]
+    [InlineData("cosine_tiny", 2)]        // norms below eps: PyTorch 1.13's leaky gradient
+    public void NormalizeAndCosineSimilarityMatchCpu(string op, int dim)
+    {
+        int[] shape = [3, 40, 5];
+        float scale = op.EndsWith("_tiny", StringComparison.Ordinal) ? 1e-9f : 1f;
+        float[] a = Random(600, 41).Select(v => v * scale).ToArray(), b = Random(600, 42), gradOutput = Random(600, 43);
+        a[7] = 0f;
+        Tensor[] Run(Device device)
+        {
+            var x1 = Tensor.FromArray(a, shape).To(device).RequireGrad();
+            var x2 = Tensor.FromArray(b, shape).To(device).RequireGrad();
+            var y = op.StartsWith("normalize", StringComparison.Ordinal) ? F.Normalize(x1, dim, eps: 1e-6f) : F.CosineSimilarity(x1, x2, dim, eps: 1e-6f);
+            y.Backward(Tensor.FromArray(gradOutput[..y.Numel], y.ShapeArray).To(device));
+            return op.StartsWith("normalize", StringComparison.Ordinal) ? [y, x1.Grad!] : [y, x1.Grad!, x2.Grad!];
+        }
+        var cpu = Run(Device.Cpu);
+        var gpu = Run(Emu);
+        for (int i = 0; i < cpu.Length; i++)
+        {
+            Assert.Equal(cpu[i].ShapeArray, gpu[i].ShapeArray);
+            float[] expected = cpu[i].ToArray();
+            float magnitude = expected.Max(MathF.Abs);
+            Close(expected, gpu[i], $"{op} dim {dim} tensor {i}", 2e-6f * Math.Max(1f, magnitude));
+        }
+    }
+
     [Fact]
     public void MixedDevicesAreRejected()
     {

@@ -12,7 +12,7 @@ namespace Tessera.Kernels.Gpu;
 /// SyncBN reducer combines them as on the CPU; the normalise and backward passes then run on the
 /// device with the per-channel vectors the host computed.
 /// </summary>
-public static class BatchNorm
+public static partial class BatchNorm
 {
     /// <summary>Threads per block of the reduction and elementwise kernels.</summary>
     public const int BlockSize = 256;
@@ -107,75 +107,6 @@ public static class BatchNorm
         sums[r] = total;
     }
 
-    /// <summary>
-    /// y = x · scale + shift with scale = invStd[c] · weight[c], shift = bias[c] - mean[c] · scale,
-    /// as <see cref="Cpu.BatchNorm.NormalizeAffine"/> (an empty weight or bias view means 1 or 0).
-    /// Grid-stride over the elements. Overwrites y.
-    /// </summary>
-    [Kernel]
-    public static void NormalizeAffine(
-        // [batch, channels, inner]
-        DeviceSpan<float> input,
-        // [channels] each; weight and bias may be empty
-        DeviceSpan<float> mean, DeviceSpan<float> invStd, DeviceSpan<float> weight, DeviceSpan<float> bias,
-        int channelCount, int innerSize,
-        // [batch, channels, inner]
-        DeviceSpan<float> output)
-    {
-        for (int i = Grid.GlobalX; i < output.Length; i += Grid.StrideX)
-        {
-            int c = i / innerSize % channelCount;
-            float scale = invStd[c] * (weight.Length == 0 ? 1f : weight[c]);
-            float shift = (bias.Length == 0 ? 0f : bias[c]) - mean[c] * scale;
-            output[i] = input[i] * scale + shift;
-        }
-    }
-
-    /// <summary>
-    /// gradInput = invStd[c]·weight[c] · (gradOutput - meanGrad[c] - x̂ · meanGradNormalized[c]),
-    /// x̂ = (x - mean[c])·invStd[c] recomputed, as <see cref="Cpu.BatchNorm.BackwardInput"/>.
-    /// Grid-stride over the elements. Overwrites gradInput.
-    /// </summary>
-    [Kernel]
-    public static void BackwardInput(
-        // [batch, channels, inner]
-        DeviceSpan<float> gradOutput,
-        DeviceSpan<float> input,
-        // [channels] each; weight may be empty
-        DeviceSpan<float> mean, DeviceSpan<float> invStd, DeviceSpan<float> weight,
-        DeviceSpan<float> meanGrad, DeviceSpan<float> meanGradNormalized,
-        int channelCount, int innerSize,
-        // [batch, channels, inner]
-        DeviceSpan<float> gradInput)
-    {
-        for (int i = Grid.GlobalX; i < gradInput.Length; i += Grid.StrideX)
-        {
-            int c = i / innerSize % channelCount;
-            float s = invStd[c];
-            float scale = s * (weight.Length == 0 ? 1f : weight[c]);
-            gradInput[i] = scale * (gradOutput[i] - meanGrad[c] - (input[i] - mean[c]) * s * meanGradNormalized[c]);
-        }
-    }
-
-    /// <summary>
-    /// running = running · (1 - momentum) + batch · momentum for the mean and the (unbiased)
-    /// variance, in the CPU op's float order. One thread per channel; updates in place.
-    /// </summary>
-    [Kernel]
-    public static void UpdateRunningStatistics(
-        // [channels] each
-        DeviceSpan<float> batchMean, DeviceSpan<float> batchVariance,
-        float momentum,
-        // [channels] each, updated in place
-        DeviceSpan<float> runningMean, DeviceSpan<float> runningVariance)
-    {
-        if (!Elementwise.Index(runningMean.Length, out int c))
-            return;
-        float keep = 1f - momentum;
-        runningMean[c] = runningMean[c] * keep + batchMean[c] * momentum;
-        runningVariance[c] = runningVariance[c] * keep + batchVariance[c] * momentum;
-    }
-
     /// <summary>Blocks per channel for the statistics of batchSize · innerSize values: about 16 values per thread, at most <see cref="MaxSplits"/>.</summary>
     public static int SplitCount(int batchSize, int innerSize)
     {
@@ -211,40 +142,6 @@ public static class BatchNorm
         launcher.Launch(typeof(BatchNorm).GetMethod(nameof(GradientSumsPartial))!, new Dim3(splits, channelCount), BlockSize,
             gradOutput, input, mean, batchSize, channelCount, innerSize, partials);
         FinishSums(launcher, partials, 2 * channelCount, splits, sums);
-    }
-
-    /// <summary>Launches <see cref="NormalizeAffine"/> over every element of <paramref name="output"/>.</summary>
-    public static void Normalize(KernelLauncher launcher, DeviceSpan<float> input, DeviceSpan<float> mean, DeviceSpan<float> invStd,
-        DeviceSpan<float> weight, DeviceSpan<float> bias, int channelCount, int innerSize, DeviceSpan<float> output)
-    {
-        ArgumentNullException.ThrowIfNull(launcher);
-        if (output.Length == 0)
-            return;
-        launcher.Launch(typeof(BatchNorm).GetMethod(nameof(NormalizeAffine))!, GridFor(output.Length), BlockSize,
-            input, mean, invStd, weight, bias, channelCount, innerSize, output);
-    }
-
-    /// <summary>Launches <see cref="BackwardInput"/> over every element of <paramref name="gradInput"/>.</summary>
-    public static void Backward(KernelLauncher launcher, DeviceSpan<float> gradOutput, DeviceSpan<float> input, DeviceSpan<float> mean,
-        DeviceSpan<float> invStd, DeviceSpan<float> weight, DeviceSpan<float> meanGrad, DeviceSpan<float> meanGradNormalized,
-        int channelCount, int innerSize, DeviceSpan<float> gradInput)
-    {
-        ArgumentNullException.ThrowIfNull(launcher);
-        if (gradInput.Length == 0)
-            return;
-        launcher.Launch(typeof(BatchNorm).GetMethod(nameof(BackwardInput))!, GridFor(gradInput.Length), BlockSize,
-            gradOutput, input, mean, invStd, weight, meanGrad, meanGradNormalized, channelCount, innerSize, gradInput);
-    }
-
-    /// <summary>Launches <see cref="UpdateRunningStatistics"/> over the channels.</summary>
-    public static void UpdateRunning(KernelLauncher launcher, DeviceSpan<float> batchMean, DeviceSpan<float> batchVariance, float momentum,
-        DeviceSpan<float> runningMean, DeviceSpan<float> runningVariance)
-    {
-        ArgumentNullException.ThrowIfNull(launcher);
-        if (runningMean.Length == 0)
-            return;
-        launcher.Launch(typeof(BatchNorm).GetMethod(nameof(UpdateRunningStatistics))!, (runningMean.Length + BlockSize - 1) / BlockSize, BlockSize,
-            batchMean, batchVariance, momentum, runningMean, runningVariance);
     }
 
     /// <summary>Blocks for a grid-stride loop over <paramref name="count"/> elements (about 4 per thread, capped).</summary>

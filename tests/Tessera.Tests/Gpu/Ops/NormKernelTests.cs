@@ -17,7 +17,8 @@ public sealed unsafe class NormKernelTests
     [Theory]
     [InlineData(3, 5, 7, true, true)]      // [N, C, HW] with an odd inner size
     [InlineData(40, 3, 1, false, true)]    // [N, C]: inner 1
-    [InlineData(2, 2, 600, true, false)]   // several splits per channel
+    [InlineData(2, 2, 600, true, false)]   // several splits per channel; the Rows variants
+    [InlineData(3, 2, 64, false, false)]   // the smallest inner size of the Rows variants
     public void BatchNormForwardAndBackwardMatchCpu(int batchSize, int channelCount, int innerSize, bool hasWeight, bool hasBias)
     {
         int count = batchSize * channelCount * innerSize;

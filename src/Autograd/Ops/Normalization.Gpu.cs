@@ -114,6 +114,51 @@ public static partial class Functional
         });
     }
 
+    /// <summary>layer_norm on the GPU with the weight and bias fused into the row kernels.</summary>
+    private static Tensor LayerNormGpu(Tensor input, int rows, int length, Tensor? weight, Tensor? bias, float eps)
+    {
+        const string op = "layer_norm";
+        CheckSameDevice(op, [input, .. new[] { weight, bias }.OfType<Tensor>()]);
+        GpuContext gpu = input.Gpu;
+        var x = input.Contiguous();
+        var w = weight?.Contiguous();
+        var b = bias?.Contiguous();
+        var output = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+        var mean = Tensor.Allocate([rows], DType.Float32, input.Device, zero: false);
+        var rstd = Tensor.Allocate([rows], DType.Float32, input.Device, zero: false);
+        GpuLayerNorm.ForwardAffine(gpu.Launcher, x.DeviceView<float>(), ViewOrEmpty(w), ViewOrEmpty(b), rows, length, eps,
+            output.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>());
+        Tensor[] inputs = weight is null && bias is null ? [input] : weight is null ? [input, bias!] : bias is null ? [input, weight] : [input, weight, bias];
+        return AutogradEngine.Record(output, op, inputs, g =>
+        {
+            var gradOutput = g.Contiguous();
+            Tensor? gradInput = null, gradWeight = null, gradBias = null;
+            if (input.RequiresGrad)
+            {
+                gradInput = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+                GpuLayerNorm.BackwardAffine(gpu.Launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>(),
+                    ViewOrEmpty(w), rows, length, gradInput.DeviceView<float>());
+            }
+            if (weight is { RequiresGrad: true } || bias is { RequiresGrad: true })
+            {
+                if (weight is { RequiresGrad: true }) gradWeight = Tensor.Allocate(weight.Shape, DType.Float32, input.Device, zero: false);
+                if (bias is { RequiresGrad: true }) gradBias = Tensor.Allocate(bias.Shape, DType.Float32, input.Device, zero: false);
+                int partialCount = 2 * length * GpuLayerNorm.RowSplits(rows);
+                GpuStorage partials = gpu.Allocate((long)partialCount * sizeof(double), zero: false);
+                try
+                {
+                    GpuLayerNorm.AffineGradients(gpu.Launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>(),
+                        rows, length, DeviceSpan<double>.FromAddress(partials.Pointer.Address, partialCount), ViewOrEmpty(gradWeight), ViewOrEmpty(gradBias));
+                }
+                finally
+                {
+                    partials.Release();
+                }
+            }
+            return weight is null && bias is null ? [gradInput] : weight is null ? [gradInput, gradBias] : bias is null ? [gradInput, gradWeight] : [gradInput, gradWeight, gradBias];
+        });
+    }
+
     /// <summary>The layer/group-norm core on the GPU (see NormalizeRows).</summary>
     private static Tensor NormalizeRowsGpu(Tensor input, int rows, int length, float eps, string op)
     {

@@ -146,6 +146,8 @@ public static partial class Functional
         }
         int length = Shapes.Numel(normalizedShape);
         int rows = length == 0 ? 0 : input.Numel / length;
+        if (input.Device.IsGpu)
+            return LayerNormGpu(input, rows, length, weight, bias, eps);
         var normalized = NormalizeRows(input, rows, length, eps, op);
         return ApplyAffine(normalized, weight, bias, normalizedShape);
     }

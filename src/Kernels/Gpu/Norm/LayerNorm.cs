@@ -9,7 +9,7 @@ namespace Tessera.Kernels.Gpu;
 /// row's sums as block reductions accumulated in double like the CPU kernel, the block size
 /// chosen from the row length (<see cref="BlockSum.BlockSizeFor"/>).
 /// </summary>
-public static class LayerNorm
+public static partial class LayerNorm
 {
     /// <summary>
     /// y = (x - mean) · rstd per row with the biased variance (two passes: mean, then squared

@@ -90,6 +90,30 @@ public sealed class NormOpsOnGpuTests
     }
 
     [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void LayerNormWithFusedAffineMatchesCpu(bool hasWeight, bool hasBias)
+    {
+        int[] shape = [70, 3, 8];     // 70 rows: three row splits of the weight/bias gradient
+        float[] x = Random(1680, 51), gradOutput = Random(1680, 52), weight = Random(24, 53), bias = Random(24, 54);
+        Tensor[] Run(Device device)
+        {
+            var input = Tensor.FromArray(x, shape).To(device).RequireGrad();
+            var w = hasWeight ? Tensor.FromArray(weight, 3, 8).To(device).RequireGrad() : null;
+            var b = hasBias ? Tensor.FromArray(bias, 3, 8).To(device).RequireGrad() : null;
+            var y = F.LayerNorm(input, [3, 8], w, b, eps: 1e-5f);
+            y.Backward(Tensor.FromArray(gradOutput, shape).To(device));
+            return [y, input.Grad!, .. w is null ? Array.Empty<Tensor>() : [w.Grad!], .. b is null ? Array.Empty<Tensor>() : [b.Grad!]];
+        }
+        var cpu = Run(Device.Cpu);
+        var gpu = Run(Emu);
+        Assert.Equal(cpu.Length, gpu.Length);
+        for (int i = 0; i < cpu.Length; i++)
+            Close(cpu[i].ToArray(), gpu[i], $"layer_norm (weight {hasWeight}, bias {hasBias}) tensor {i}", 1e-5f);
+    }
+
+    [Theory]
     [InlineData("layer_norm")]
     [InlineData("group_norm")]
     public void RowNormalisationMatchesCpu(string op)

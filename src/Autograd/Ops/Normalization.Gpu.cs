@@ -8,9 +8,9 @@ using GpuLayerNorm = Tessera.Kernels.Gpu.LayerNorm;
 namespace Tessera.Autograd;
 
 /// <summary>
-/// The GPU paths of batch norm and of the layer/group-norm core: the same validation and the
-/// same host arithmetic on per-channel vectors as the CPU paths, with the passes over the
-/// activations on the device. SyncBN: the per-device sums come back to the host (2 · C doubles),
+/// The GPU paths of batch, layer and group norm, normalize and cosine similarity: the same
+/// validation and the same host arithmetic on per-channel vectors as the CPU paths, with the
+/// passes over the activations on the device (affine parts fused into the row kernels). SyncBN: the per-device sums come back to the host (2 · C doubles),
 /// the reducer combines them as on the CPU, and the per-channel results go back to the device.
 /// </summary>
 public static partial class Functional
@@ -159,22 +159,53 @@ public static partial class Functional
         });
     }
 
-    /// <summary>The layer/group-norm core on the GPU (see NormalizeRows).</summary>
-    private static Tensor NormalizeRowsGpu(Tensor input, int rows, int length, float eps, string op)
+    /// <summary>group_norm on the GPU with the per-channel weight and bias fused into the row kernels.</summary>
+    private static Tensor GroupNormGpu(Tensor input, int numGroups, Tensor? weight, Tensor? bias, float eps)
     {
-        var x = input.Contiguous();
+        const string op = "group_norm";
+        CheckSameDevice(op, [input, .. new[] { weight, bias }.OfType<Tensor>()]);
         GpuContext gpu = input.Gpu;
-        var normalized = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+        int batchSize = input.Size(0), channelCount = input.Size(1);
+        int channelsPerGroup = channelCount / numGroups;
+        int innerSize = batchSize * channelCount == 0 ? 0 : input.Numel / (batchSize * channelCount);
+        int rows = batchSize * numGroups;
+        var x = input.Contiguous();
+        var w = weight?.Contiguous();
+        var b = bias?.Contiguous();
+        var output = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
         var mean = Tensor.Allocate([rows], DType.Float32, input.Device, zero: false);
         var rstd = Tensor.Allocate([rows], DType.Float32, input.Device, zero: false);
-        GpuLayerNorm.Forward(gpu.Launcher, x.DeviceView<float>(), rows, length, eps, normalized.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>());
-        mean.Dispose();
-        return AutogradEngine.Record(normalized, op, [input], g =>
+        Kernels.Gpu.GroupNorm.ForwardAffine(gpu.Launcher, x.DeviceView<float>(), ViewOrEmpty(w), ViewOrEmpty(b), batchSize, numGroups, channelsPerGroup, innerSize, eps,
+            output.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>());
+        Tensor[] inputs = weight is null && bias is null ? [input] : weight is null ? [input, bias!] : bias is null ? [input, weight] : [input, weight, bias];
+        return AutogradEngine.Record(output, op, inputs, g =>
         {
             var gradOutput = g.Contiguous();
-            var gradInput = Tensor.Allocate(gradOutput.Shape, DType.Float32, gradOutput.Device, zero: false);
-            GpuLayerNorm.Backward(gpu.Launcher, gradOutput.DeviceView<float>(), normalized.DeviceView<float>(), rstd.DeviceView<float>(), rows, length, gradInput.DeviceView<float>());
-            return [gradInput];
+            Tensor? gradInput = null, gradWeight = null, gradBias = null;
+            if (input.RequiresGrad)
+            {
+                gradInput = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+                Kernels.Gpu.GroupNorm.BackwardAffine(gpu.Launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>(),
+                    ViewOrEmpty(w), batchSize, numGroups, channelsPerGroup, innerSize, gradInput.DeviceView<float>());
+            }
+            if (weight is { RequiresGrad: true } || bias is { RequiresGrad: true })
+            {
+                if (weight is { RequiresGrad: true }) gradWeight = Tensor.Allocate(weight.Shape, DType.Float32, input.Device, zero: false);
+                if (bias is { RequiresGrad: true }) gradBias = Tensor.Allocate(bias.Shape, DType.Float32, input.Device, zero: false);
+                int partialCount = 2 * channelCount * GpuBatchNorm.SplitCount(batchSize, innerSize);
+                GpuStorage partials = gpu.Allocate((long)partialCount * sizeof(double), zero: false);
+                try
+                {
+                    Kernels.Gpu.GroupNorm.AffineGradients(gpu.Launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), mean.DeviceView<float>(), rstd.DeviceView<float>(),
+                        batchSize, channelCount, channelsPerGroup, innerSize, DeviceSpan<double>.FromAddress(partials.Pointer.Address, partialCount),
+                        ViewOrEmpty(gradWeight), ViewOrEmpty(gradBias));
+                }
+                finally
+                {
+                    partials.Release();
+                }
+            }
+            return weight is null && bias is null ? [gradInput] : weight is null ? [gradInput, gradBias] : bias is null ? [gradInput, gradWeight] : [gradInput, gradWeight, gradBias];
         });
     }
 

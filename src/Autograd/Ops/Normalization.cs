@@ -171,6 +171,8 @@ public static partial class Functional
         CheckChannelVector(op, nameof(bias), bias, channelCount);
         int rows = input.Size(0) * numGroups;
         int length = rows == 0 ? 0 : input.Numel / rows;
+        if (input.Device.IsGpu)
+            return GroupNormGpu(input, numGroups, weight, bias, eps);
         var normalized = Reshape(NormalizeRows(Reshape(input, rows, length), rows, length, eps, op), input.ShapeArray);
         return ApplyAffine(normalized, weight, bias, ChannelShape(input.Rank, channelCount));
     }
@@ -238,8 +240,6 @@ public static partial class Functional
     /// <summary>(x - mean) * rstd over each row of x viewed as [rows, length] (layer/group norm core).</summary>
     private static unsafe Tensor NormalizeRows(Tensor input, int rows, int length, float eps, string op)
     {
-        if (input.Device.IsGpu)
-            return NormalizeRowsGpu(input, rows, length, eps, op);
         var x = input.Contiguous();
         var normalized = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
         var mean = new float[rows];

@@ -134,11 +134,11 @@ public sealed unsafe class NormKernelTests
         using var dm = DeviceBuffer<float>.Allocate(driver, rows);
         using var ds = DeviceBuffer<float>.Allocate(driver, rows);
         using var dgi = DeviceBuffer<float>.Allocate(driver, x.Length);
-        GpuLayerNorm.Forward(launcher, dx.View, rows, length, 1e-5f, dy.View, dm.View, ds.View);
+        GpuLayerNorm.ForwardAffine(launcher, dx.View, default, default, rows, length, 1e-5f, dy.View, dm.View, ds.View);
         GpuTestSupport.AssertClose(mean, dm.ToArray(), 1e-6f, 1e-6f, "row mean");
         GpuTestSupport.AssertClose(rstd, ds.ToArray(), 1e-6f, 1e-6f, "row rstd");
         GpuTestSupport.AssertClose(y, dy.ToArray(), 1e-6f, 1e-6f, "normalised rows");
-        GpuLayerNorm.Backward(launcher, dg.View, dy.View, ds.View, rows, length, dgi.View);
+        GpuLayerNorm.BackwardAffine(launcher, dg.View, dx.View, dm.View, ds.View, default, rows, length, dgi.View);
         GpuTestSupport.AssertClose(gradInput, dgi.ToArray(), 1e-6f, 1e-6f, "row gradient");
     }
 

@@ -114,6 +114,30 @@ public sealed class NormOpsOnGpuTests
     }
 
     [Theory]
+    [InlineData(3, true, true)]
+    [InlineData(1, true, false)]
+    [InlineData(6, false, true)]
+    public void GroupNormWithFusedAffineMatchesCpu(int groups, bool hasWeight, bool hasBias)
+    {
+        int[] shape = [3, 6, 5, 7];
+        float[] x = Random(630, 61), gradOutput = Random(630, 62), weight = Random(6, 63), bias = Random(6, 64);
+        Tensor[] Run(Device device)
+        {
+            var input = Tensor.FromArray(x, shape).To(device).RequireGrad();
+            var w = hasWeight ? Tensor.FromArray(weight).To(device).RequireGrad() : null;
+            var b = hasBias ? Tensor.FromArray(bias).To(device).RequireGrad() : null;
+            var y = F.GroupNorm(input, groups, w, b, eps: 1e-5f);
+            y.Backward(Tensor.FromArray(gradOutput, shape).To(device));
+            return [y, input.Grad!, .. w is null ? Array.Empty<Tensor>() : [w.Grad!], .. b is null ? Array.Empty<Tensor>() : [b.Grad!]];
+        }
+        var cpu = Run(Device.Cpu);
+        var gpu = Run(Emu);
+        Assert.Equal(cpu.Length, gpu.Length);
+        for (int i = 0; i < cpu.Length; i++)
+            Close(cpu[i].ToArray(), gpu[i], $"group_norm ({groups} groups, weight {hasWeight}, bias {hasBias}) tensor {i}", 1e-5f);
+    }
+
+    [Theory]
     [InlineData("layer_norm")]
     [InlineData("group_norm")]
     public void RowNormalisationMatchesCpu(string op)

@@ -26,6 +26,8 @@ public static partial class GpuKernelTable
         KernelEntry.For(typeof(Histogram), nameof(Histogram.BytesGlobal)),
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
         .. MemoryKernels,
+        .. ElementwiseReduceIndexingKernelEntries.All(),
+        .. GemmConvPoolKernelEntries.All,
         .. NormLossOptim,
     ]);
 

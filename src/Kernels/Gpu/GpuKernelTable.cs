@@ -28,6 +28,7 @@ public static partial class GpuKernelTable
         .. MemoryKernels,
         .. ElementwiseReduceIndexingKernelEntries.All(),
         .. GemmConvPoolKernelEntries.All,
+        .. AttentionRoutingVisionKernels.Entries,
         .. NormLossOptim,
     ]);
 

@@ -25,6 +25,7 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(Histogram), nameof(Histogram.Bytes)),
         KernelEntry.For(typeof(Histogram), nameof(Histogram.BytesGlobal)),
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
+        .. TensorCoreKernelTable.Entries,
     ]);
 
     public static IReadOnlyList<KernelEntry> All => s_all.Value;

@@ -1,10 +1,12 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Tessera.Engine.Cuda.Emulator;
 
 /// <summary>Executing one instruction for the lanes of a warp's group.</summary>
 internal sealed partial class BlockRunner
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Step(EmulatedWarp w)
     {
         int pc = w.GroupPc;
@@ -66,6 +68,7 @@ internal sealed partial class BlockRunner
         w.GroupPc = pc + 1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Execute(EmulatedWarp w, ref XInst x, uint mask, int pc)
     {
         ulong[] f = w.File;
@@ -113,6 +116,7 @@ internal sealed partial class BlockRunner
     }
 
     /// <summary>Any other instruction: the scalar semantics, lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Generic(EmulatedWarp w, ref XInst x, uint mask, int pc)
     {
         PInstruction ins = _kernel.Code[pc];
@@ -134,6 +138,7 @@ internal sealed partial class BlockRunner
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SetpInt(ulong[] f, ref XInst x, uint mask)
     {
         XCmp cmp = x.Cmp;
@@ -165,6 +170,7 @@ internal sealed partial class BlockRunner
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SetpFloat(ulong[] f, ref XInst x, uint mask)
     {
         XCmp cmp = x.Cmp;

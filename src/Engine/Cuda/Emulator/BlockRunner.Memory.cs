@@ -77,6 +77,7 @@ internal sealed partial class BlockRunner
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Load(EmulatedWarp w, ref XInst x, uint mask, int pc)
     {
         ulong[] f = w.File;
@@ -117,6 +118,7 @@ internal sealed partial class BlockRunner
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Store(EmulatedWarp w, ref XInst x, uint mask, int pc)
     {
         ulong[] f = w.File;
@@ -146,6 +148,7 @@ internal sealed partial class BlockRunner
     /// global allocation: then one bounds check covers them all. Anything else, including an
     /// access that would fault, takes the per-lane path, which names the faulting lane.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Contiguous(ulong[] f, int a, int size)
     {
         ref ulong addresses = ref Lanes.At(f, a);
@@ -162,6 +165,7 @@ internal sealed partial class BlockRunner
     /// Atomics run lane after lane. Launches whose kernel has global atomics run their blocks on
     /// one thread, in order, so each read-modify-write is atomic and the result deterministic.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Atomic(EmulatedWarp w, ref XInst x, uint mask, int pc)
     {
         PInstruction ins = _kernel.Code[pc];
@@ -187,6 +191,7 @@ internal sealed partial class BlockRunner
     }
 
     /// <summary>A warp-wide instruction that every live lane of the warp (<paramref name="mask"/>) has reached.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Collective(EmulatedWarp w, ref XInst x, uint mask, int pc)
     {
         if (x.Op == XOp.Mma)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Tessera.Engine.Cuda.Emulator;
 
@@ -13,6 +14,7 @@ namespace Tessera.Engine.Cuda.Emulator;
 /// </summary>
 internal sealed partial class BlockRunner
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Mma(EmulatedWarp w, ref XInst x, uint mask, int pc)
     {
         if (mask != uint.MaxValue)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Tessera.Engine.Gpu;
 
 namespace Tessera.Engine.Cuda.Emulator;
@@ -76,6 +77,7 @@ internal sealed partial class BlockRunner
         return !read.SignExtend ? raw : read.Size == 1 ? (uint)(sbyte)raw : (uint)(short)raw;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int blockX, int blockY, int blockZ)
     {
         (_blockX, _blockY, _blockZ) = (blockX, blockY, blockZ);
@@ -100,6 +102,7 @@ internal sealed partial class BlockRunner
             RunShuffled();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunInLockstep()
     {
         while (true)
@@ -156,6 +159,7 @@ internal sealed partial class BlockRunner
         return progressed ? false : throw Deadlock();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunWarp(EmulatedWarp w, int budget)
     {
         if (w.Group == 0 && !w.Regroup())
@@ -176,6 +180,7 @@ internal sealed partial class BlockRunner
     }
 
     /// <summary>Runs one lane alone (shuffled mode): no other lane joins it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunLane(EmulatedWarp w, int lane, int budget)
     {
         w.Group = 1u << lane;

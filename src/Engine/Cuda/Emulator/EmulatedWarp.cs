@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Tessera.Engine.Cuda.Emulator;
 
@@ -75,6 +76,7 @@ internal sealed class EmulatedWarp
     }
 
     /// <summary>Writes the group's PC back to its lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Spill()
     {
         for (uint m = Group; m != 0; m &= m - 1)
@@ -82,6 +84,7 @@ internal sealed class EmulatedWarp
     }
 
     /// <summary>Chooses the next group among the running lanes; false when none is running.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Regroup()
     {
         uint running = Running;

@@ -76,6 +76,7 @@ internal static class Lanes
     public static readonly Vector512<ulong> Low32 = Vector512.Create(0xFFFF_FFFFUL);
 
     /// <summary>The lanes of <paramref name="mask"/> whose predicate register <paramref name="guard"/> is set (clear when negated).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static uint Guard(ulong[] file, int guard, uint mask, bool negated)
     {
         ref ulong r = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(file), guard);

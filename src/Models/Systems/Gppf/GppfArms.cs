@@ -30,7 +30,7 @@ public sealed class GppfArms(GppfScale scale, ulong seed, Action<string> log)
     public static OptimizerSpec Optimizer => new() { Type = "adamw", Lr = 0.003f, WeightDecay = 1e-4f };
 
     /// <summary>Controllers' logit scale in every routed arm (see <see cref="RouteController"/>).</summary>
-    public const float RouteScale = 10f;
+    public const float RouteScale = 30f;
 
     /// <summary>A recipe for <paramref name="tasks"/> on a GPPF backbone of N = <paramref name="units"/>.</summary>
     public Recipe Recipe(string name, IReadOnlyList<GppfTask> tasks, int units, int devices, int steps, int batch, bool localBn = false, string routing = "soft") => new()

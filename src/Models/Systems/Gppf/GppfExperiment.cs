@@ -19,7 +19,7 @@ public sealed class GppfExperiment : IExperiment
     public static IReadOnlyList<GppfTask> Tasks { get; } =
     [
         new("shapes", "shapes-cls", "classification", 32, "top1"),
-        new("scenes", "scenes-cls", "classification", 32, "top1"),
+        new("fine", "fine-cls", "classification", 32, "top1"),
         new("objects", "objects-det", "detection", 48, "AP50"),
         new("parts", "parts-seg", "segmentation", 40, "mIoU"),
         new("depth", "depth", "depth", 32, "abs_rel", LowerIsBetter: true),
@@ -37,7 +37,7 @@ public sealed class GppfExperiment : IExperiment
     /// <summary>Default (reported) and quick (CI smoke) scales.</summary>
     public static GppfScale Scale(bool quick) => quick
         ? new GppfScale(Steps: 8, Batch: 4, Devices: 4, Width: 4, Depth: 1, HeadWidth: 8, FinetuneSteps: 6, EvalBatches: 1, RecordEvery: 2)
-        : new GppfScale(Steps: 240, Batch: 12, Devices: 4, Width: 8, Depth: 1, HeadWidth: 16, FinetuneSteps: 120, EvalBatches: 12, RecordEvery: 8);
+        : new GppfScale(Steps: 360, Batch: 12, Devices: 4, Width: 8, Depth: 1, HeadWidth: 16, FinetuneSteps: 200, EvalBatches: 12, RecordEvery: 12);
 
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {
@@ -45,6 +45,7 @@ public sealed class GppfExperiment : IExperiment
         var scale = Scale(options.Quick);
         int seedCount = options.Seeds ?? 1;
         var clock = Stopwatch.StartNew();
+        string loadBefore = LoadAverage();
         var seeds = new List<GppfSeedResult>();
         for (int s = 0; s < seedCount; s++)
         {
@@ -52,10 +53,23 @@ public sealed class GppfExperiment : IExperiment
             seeds.Add(RunSeed(scale, (ulong)s, options.Log));
         }
         double minutes = clock.Elapsed.TotalMinutes;
-        var page = new GppfReport(scale, seeds, minutes, options.Quick);
+        var page = new GppfReport(scale, seeds, minutes, options.Quick, $"load average (1, 5, 15 min) {loadBefore} at the start, {LoadAverage()} at the end");
         page.Write(options.ResultsPage);
         options.Log($"gppf: wrote {options.ResultsPage}");
         return page.Headline();
+    }
+
+    /// <summary>/proc/loadavg's first three fields (how busy the shared machine was), or "unknown".</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
     }
 
     /// <summary>Every arm for one seed.</summary>

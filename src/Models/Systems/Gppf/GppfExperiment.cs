@@ -37,7 +37,7 @@ public sealed class GppfExperiment : IExperiment
     /// <summary>Default (reported) and quick (CI smoke) scales.</summary>
     public static GppfScale Scale(bool quick) => quick
         ? new GppfScale(Steps: 8, Batch: 4, Devices: 4, Width: 4, Depth: 1, HeadWidth: 8, FinetuneSteps: 6, EvalBatches: 1, RecordEvery: 2)
-        : new GppfScale(Steps: 360, Batch: 12, Devices: 4, Width: 8, Depth: 1, HeadWidth: 16, FinetuneSteps: 200, EvalBatches: 12, RecordEvery: 12);
+        : new GppfScale(Steps: 360, Batch: 12, Devices: 4, Width: 8, Depth: 1, HeadWidth: 16, FinetuneSteps: 200, EvalBatches: 32, RecordEvery: 12);
 
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {

@@ -369,9 +369,7 @@ public sealed partial class Tensor : IDisposable
     {
         if (source.Device.IsGpu)
         {
-            int size = source.DType.ElementSize();
-            GpuMemoryKernels.Copy(source.Gpu, size, source.DeviceAddress, source.Storage.ByteLength / size - source.Offset, source._strides,
-                denseDestination.DeviceAddress, denseDestination.Numel, denseDestination._strides, source._shape);
+            Functional.CopyStrided(source, 0, source._strides, denseDestination, 0, source._shape);
             return;
         }
         switch (source.DType.ElementSize())

@@ -33,12 +33,9 @@ public static partial class GpuKernelTable
         .. TensorCoreKernelTable.Entries,
     ]);
 
-    /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>
+    /// <summary>Fills behind Fill, Full and OnesLike of GPU tensors.</summary>
     private static KernelEntry[] MemoryKernels =>
     [
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(byte)),
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(int)),
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(long)),
         KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(byte)),
         KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(int)),
         KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(long)),

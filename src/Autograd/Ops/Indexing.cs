@@ -227,8 +227,10 @@ public static partial class Functional
         if (positions.Device.IsGpu)
         {
             // Checked on the device; only the first bad position (one int) comes back.
-            int bad = GpuIndexing.FirstOutOfRange(positions.Gpu.Launcher, positions.DeviceView<long>(), size);
-            if (bad >= 0)
+            using var firstBad = Tensor.FromArray(new[] { int.MaxValue }, 1).To(positions.Device);
+            GpuIndexing.FindOutOfRange(positions.Gpu.Launcher, positions.DeviceView<long>(), size, firstBad.DeviceView<int>());
+            int bad = firstBad.Item<int>();
+            if (bad != int.MaxValue)
                 ThrowIndexOutOfRange(op, argument, size, what, positions.ToArray<long>()[bad], bad);
             return positions;
         }

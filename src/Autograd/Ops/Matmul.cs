@@ -55,6 +55,8 @@ public static partial class Functional
         if (bias is null)
             return Matmul(x, Transpose(weight, 0, 1));
         CheckSameDevice("linear", x, weight, bias);
+        if (x.Device.IsGpu)
+            return LinearGpu(x, weight, bias);
         // One output tensor (the bias is added into the GEMM's result in place) instead of a
         // product and a sum: a layer keeps one activation for backward, not two, as addmm does.
         Tensor y;
@@ -77,14 +79,9 @@ public static partial class Functional
         });
     }
 
-    /// <summary>y[..., j] += bias[j] for a dense y (not recorded).</summary>
+    /// <summary>y[..., j] += bias[j] for a dense CPU y (not recorded).</summary>
     private static void AddBiasInPlace(Tensor y, Tensor bias)
     {
-        if (!y.Device.IsCpu)
-        {
-            y.AddInPlace(bias);
-            return;
-        }
         var dense = bias.Contiguous();
         int columns = dense.Numel;
         var values = y.AsSpan<float>();
@@ -104,7 +101,10 @@ public static partial class Functional
         int[] batch = Shapes.Broadcast(a.Shape[..^2], b.Shape[..^2], "matmul");
         int[] outShape = [.. batch, m, n];
         var y = Tensor.Allocate(outShape, DType.Float32, a.Device, zero: false);
-        RunGemms(a, b, batch, m, n, k, y);
+        if (y.Device.IsGpu)
+            RunGpuGemms(a, b, batch, m, n, k, y);
+        else
+            RunGemms(a, b, batch, m, n, k, y);
         int[] shapeA = a.ShapeArray, shapeB = b.ShapeArray;
         return AutogradEngine.Record(y, "matmul", [a, b], g =>
         [

@@ -55,6 +55,8 @@ public static partial class Functional
 
     private static Tensor PadConstant(Tensor x, int[] before, int[] after, int[] shape, float value)
     {
+        if (x.Device.IsGpu)
+            return PadConstantGpu(x, before, after, shape, value);
         // The part of x that survives cropping, and where it lands in the result.
         var sourceStart = new int[x.Rank];
         var destinationStart = new int[x.Rank];
@@ -104,24 +106,16 @@ public static partial class Functional
         int planes = 1, inputPlane = 1;
         for (int d = 0; d < lead; d++) planes *= x.ShapeArray[d];
         for (int d = lead; d < x.Rank; d++) inputPlane *= x.ShapeArray[d];
+        if (x.Device.IsGpu)
+            return PadTableGpu(x, offsets, planes, inputPlane, shape, 0f);
         var dense = x.Contiguous();
         var y = Tensor.Allocate(shape, DType.Float32, x.Device, zero: false);
-        // On a GPU the offset table (one output plane's worth of ints) goes to the device once and serves forward and backward.
-        var deviceOffsets = x.Device.IsGpu ? Tensor.FromArray(offsets, offsets.Length).To(x.Device) : null;
-        if (deviceOffsets is not null)
-            GpuIndexing.PlaneGather(x.Gpu.Launcher, dense.DeviceView<float>(), deviceOffsets.DeviceView<int>(), inputPlane, y.DeviceView<float>());
-        else
-            unsafe { Kernels.Cpu.Pad.Forward(dense.Pointer<float>(), offsets, planes, inputPlane, y.Pointer<float>()); }
+        unsafe { Kernels.Cpu.Pad.Forward(dense.Pointer<float>(), offsets, planes, inputPlane, y.Pointer<float>()); }
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "pad", [x], g =>
         {
             var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             var gradOutput = g.Contiguous();
-            if (deviceOffsets is not null)
-            {
-                GpuIndexing.PlaneScatterAdd(g.Gpu.Launcher, gradOutput.DeviceView<float>(), deviceOffsets.DeviceView<int>(), inputPlane, gradInput.DeviceView<float>());
-                return [gradInput];
-            }
             unsafe { Kernels.Cpu.Pad.Backward(gradOutput.Pointer<float>(), offsets, planes, inputPlane, gradInput.Pointer<float>()); }
             return [gradInput];
         });

@@ -55,15 +55,14 @@ public static class GpuIndexing
             launcher.Launch(IndexingKernels.PlaneScatterAdd, GpuElementwise.Blocks(gradOutput.Length), ElementwiseKernels.BlockSize, gradOutput, offsets, inputPlane, gradInput);
     }
 
-    /// <summary>The first flat position whose index lies outside [0, size), or -1 when all are in range (one int comes back to the host).</summary>
-    public static int FirstOutOfRange(KernelLauncher launcher, DeviceSpan<long> index, long size)
+    /// <summary>
+    /// Atomic-min of every flat position whose index lies outside [0, size) into firstBad[0]; the
+    /// caller sets it to int.MaxValue first and reads it back (it stays int.MaxValue when all are in range).
+    /// </summary>
+    public static void FindOutOfRange(KernelLauncher launcher, DeviceSpan<long> index, long size, DeviceSpan<int> firstBad)
     {
         ArgumentNullException.ThrowIfNull(launcher);
-        if (index.Length == 0)
-            return -1;
-        using var firstBad = DeviceBuffer<int>.From(launcher.Driver, [int.MaxValue]);
-        launcher.Launch(IndexingKernels.FindOutOfRange, GpuElementwise.Blocks(index.Length), ElementwiseKernels.BlockSize, index, size, firstBad.View);
-        int position = firstBad.ToArray()[0];
-        return position == int.MaxValue ? -1 : position;
+        if (index.Length > 0)
+            launcher.Launch(IndexingKernels.FindOutOfRange, GpuElementwise.Blocks(index.Length), ElementwiseKernels.BlockSize, index, size, firstBad);
     }
 }

@@ -93,13 +93,20 @@ public unsafe class IndexingGpuKernelTests
     }
 
     [Fact]
-    public void FirstOutOfRangeFindsTheEarliestBadPosition()
+    public void FindOutOfRangeKeepsTheEarliestBadPosition()
     {
         using var bench = new GpuOpsBench();
-        Assert.Equal(-1, GpuIndexing.FirstOutOfRange(bench.Launcher, bench.Upload(new long[] { 0, 4, 2 }).View, 5));
+        Assert.Equal(int.MaxValue, FirstBad(bench, [0, 4, 2], 5));
         long[] bad = Enumerable.Range(0, 600).Select(i => (long)(i % 5)).ToArray();
         bad[517] = 5;
         bad[300] = -1;
-        Assert.Equal(300, GpuIndexing.FirstOutOfRange(bench.Launcher, bench.Upload(bad).View, 5));
+        Assert.Equal(300, FirstBad(bench, bad, 5));
+    }
+
+    private static int FirstBad(GpuOpsBench bench, long[] index, long size)
+    {
+        var firstBad = bench.Upload(new[] { int.MaxValue });
+        GpuIndexing.FindOutOfRange(bench.Launcher, bench.Upload(index).View, size, firstBad.View);
+        return firstBad.ToArray()[0];
     }
 }

@@ -136,12 +136,15 @@ public static class FlashAttention
                 float p2 = Warp.Shuffle(scores[2], jj), p3 = Warp.Shuffle(scores[3], jj);
                 for (int s = 0; s < Slots; s++)
                 {
-                    int c = lane + s * Warp.Size;
-                    float v = c < valueDim ? valueTile[jj * valueDim + c] : 0f;
-                    accumulator[s] += p0 * v;
-                    accumulator[Slots + s] += p1 * v;
-                    accumulator[2 * Slots + s] += p2 * v;
-                    accumulator[3 * Slots + s] += p3 * v;
+                    if (s * Warp.Size < valueDim)   // warp-uniform: no FMAs on the slots beyond the value dim
+                    {
+                        int c = lane + s * Warp.Size;
+                        float v = c < valueDim ? valueTile[jj * valueDim + c] : 0f;
+                        accumulator[s] += p0 * v;
+                        accumulator[Slots + s] += p1 * v;
+                        accumulator[2 * Slots + s] += p2 * v;
+                        accumulator[3 * Slots + s] += p3 * v;
+                    }
                 }
             }
         }
@@ -242,6 +245,8 @@ public static class FlashAttention
         DeviceSpan<float> gradValueAccumulator = Local.Allocate<float>(RowsPerWarp * Slots);
         DeviceSpan<float> probabilities = Local.Allocate<float>(RowsPerWarp);
         DeviceSpan<float> gradScores = Local.Allocate<float>(RowsPerWarp);
+        DeviceSpan<float> laneProbability = Local.Allocate<float>(RowsPerWarp);
+        DeviceSpan<float> laneGradScore = Local.Allocate<float>(RowsPerWarp);
         int thread = Grid.ThreadX, lane = Warp.LaneId, warpKey = thread / Warp.Size * RowsPerWarp;
         int batch = Grid.BlockY, key0 = Grid.BlockX * KeyRows;
         bool hasBias = bias.Length > 0;
@@ -295,14 +300,23 @@ public static class FlashAttention
             {
                 for (int r = 0; r < RowsPerWarp; r++)
                 {
-                    float p = Warp.Shuffle(probabilities[r], jj), ds = Warp.Shuffle(gradScores[r], jj);
-                    for (int s = 0; s < Slots; s++)
+                    laneProbability[r] = Warp.Shuffle(probabilities[r], jj);
+                    laneGradScore[r] = Warp.Shuffle(gradScores[r], jj);
+                }
+                for (int s = 0; s < Slots; s++)
+                {
+                    int c = lane + s * Warp.Size;
+                    if (s * Warp.Size < valueDim)   // warp-uniform tests: no FMAs on slots beyond the dims
                     {
-                        int c = lane + s * Warp.Size;
                         float g = c < valueDim ? gradTile[jj * gradStride + c] : 0f;
+                        for (int r = 0; r < RowsPerWarp; r++)
+                            gradValueAccumulator[r * Slots + s] += laneProbability[r] * g;
+                    }
+                    if (s * Warp.Size < headDim)
+                    {
                         float q = c < headDim ? queryTile[jj * queryStride + c] : 0f;
-                        gradValueAccumulator[r * Slots + s] += p * g;
-                        gradKeyAccumulator[r * Slots + s] += ds * q;
+                        for (int r = 0; r < RowsPerWarp; r++)
+                            gradKeyAccumulator[r * Slots + s] += laneGradScore[r] * q;
                     }
                 }
             }
@@ -428,12 +442,15 @@ public static class FlashAttention
                 float d2 = Warp.Shuffle(rowGrad[2], jj), d3 = Warp.Shuffle(rowGrad[3], jj);
                 for (int s = 0; s < Slots; s++)
                 {
-                    int c = lane + s * Warp.Size;
-                    float k = c < headDim ? keyTile[jj * keyStride + c] : 0f;
-                    accumulator[s] += d0 * k;
-                    accumulator[Slots + s] += d1 * k;
-                    accumulator[2 * Slots + s] += d2 * k;
-                    accumulator[3 * Slots + s] += d3 * k;
+                    if (s * Warp.Size < headDim)
+                    {
+                        int c = lane + s * Warp.Size;
+                        float k = c < headDim ? keyTile[jj * keyStride + c] : 0f;
+                        accumulator[s] += d0 * k;
+                        accumulator[Slots + s] += d1 * k;
+                        accumulator[2 * Slots + s] += d2 * k;
+                        accumulator[3 * Slots + s] += d3 * k;
+                    }
                 }
             }
         }

@@ -38,6 +38,22 @@ public class AttentionRoutingVisionFunctionalTests
     }
 
     [Fact]
+    public void DropoutAndDropPathOnTheGpuDropWhatTheCpuDrops()
+    {
+        var x = Tensor.FromArray(GpuTestSupport.RandomFloats(5 * 4 * 3, 65), 5, 4, 3);
+        var cpuGenerator = new Generator(123);
+        var gpuGenerator = new Generator(123);
+        var cpu = F.Dropout(x, 0.3f, generator: cpuGenerator);
+        var gpu = F.Dropout(x.To(Emu), 0.3f, generator: gpuGenerator);
+        OpsAssert.Identical(cpu.ToArray(), gpu.ToArray(), "dropout on cuda-emu");
+        var cpuPath = F.DropPath(x, 0.5f, generator: cpuGenerator);
+        var gpuPath = F.DropPath(x.To(Emu), 0.5f, generator: gpuGenerator);
+        OpsAssert.Identical(cpuPath.ToArray(), gpuPath.ToArray(), "drop_path on cuda-emu");
+        Assert.Equal(cpuGenerator.GetState(), gpuGenerator.GetState());
+        Assert.Contains(0f, gpu.ToArray());
+    }
+
+    [Fact]
     public void MultiScaleRoiAlignOnTheGpuMatchesTheCpuPathAndPerLevelPooling()
     {
         var fine = Tensor.FromArray(GpuTestSupport.RandomFloats(2 * 3 * 12 * 16, 62), 2, 3, 12, 16);

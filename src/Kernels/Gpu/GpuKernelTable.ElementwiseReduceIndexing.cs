@@ -51,7 +51,5 @@ public static class ElementwiseReduceIndexingKernelEntries
         yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.Gather));
         yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.ScatterAdd));
         yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.FindOutOfRange));
-        yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.PlaneGather));
-        yield return KernelEntry.For(typeof(IndexingKernels), nameof(IndexingKernels.PlaneScatterAdd));
     }
 }

@@ -39,21 +39,6 @@ public static class GpuIndexing
             launcher.Launch(IndexingKernels.ScatterAdd, GpuElementwise.Blocks(index.Length), ElementwiseKernels.BlockSize, source, index, layout, dimStride, output);
     }
 
-    /// <summary>output[p, q] = input[p, offsets[q]] for every plane. Overwrites output.</summary>
-    public static void PlaneGather(KernelLauncher launcher, DeviceSpan<float> input, DeviceSpan<int> offsets, int inputPlane, DeviceSpan<float> output)
-    {
-        ArgumentNullException.ThrowIfNull(launcher);
-        if (output.Length > 0 && offsets.Length > 0)
-            launcher.Launch(IndexingKernels.PlaneGather, GpuElementwise.Blocks(output.Length), ElementwiseKernels.BlockSize, input, offsets, inputPlane, output);
-    }
-
-    /// <summary>gradInput[p, offsets[q]] += gradOutput[p, q] for every plane. Accumulates.</summary>
-    public static void PlaneScatterAdd(KernelLauncher launcher, DeviceSpan<float> gradOutput, DeviceSpan<int> offsets, int inputPlane, DeviceSpan<float> gradInput)
-    {
-        ArgumentNullException.ThrowIfNull(launcher);
-        if (gradOutput.Length > 0 && offsets.Length > 0)
-            launcher.Launch(IndexingKernels.PlaneScatterAdd, GpuElementwise.Blocks(gradOutput.Length), ElementwiseKernels.BlockSize, gradOutput, offsets, inputPlane, gradInput);
-    }
 
     /// <summary>
     /// Atomic-min of every flat position whose index lies outside [0, size) into firstBad[0]; the

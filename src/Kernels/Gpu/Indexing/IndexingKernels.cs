@@ -113,45 +113,6 @@ public static class IndexingKernels
     }
 
     /// <summary>
-    /// output[p, q] = input[p, offsets[q]] for every plane p (reflect/replicate/circular padding:
-    /// <paramref name="offsets"/> maps each element of an output plane to its source in the input plane). Overwrites output.
-    /// </summary>
-    [Kernel]
-    public static void PlaneGather(
-        // [planes, inputPlane]
-        DeviceSpan<float> input,
-        // [outputPlane]
-        DeviceSpan<int> offsets,
-        int inputPlane,
-        // [planes, outputPlane]
-        DeviceSpan<float> output)
-    {
-        if (Elementwise.Index(output.Length, out int i))
-        {
-            int plane = i / offsets.Length;
-            output[i] = input[plane * inputPlane + offsets[i - plane * offsets.Length]];
-        }
-    }
-
-    /// <summary>gradInput[p, offsets[q]] += gradOutput[p, q] (the backward of <see cref="PlaneGather"/>). Accumulates.</summary>
-    [Kernel]
-    public static void PlaneScatterAdd(
-        // [planes, outputPlane]
-        DeviceSpan<float> gradOutput,
-        // [outputPlane]
-        DeviceSpan<int> offsets,
-        int inputPlane,
-        // [planes, inputPlane]
-        DeviceSpan<float> gradInput)
-    {
-        if (Elementwise.Index(gradOutput.Length, out int i))
-        {
-            int plane = i / offsets.Length;
-            Atomic.Add(ref gradInput[plane * inputPlane + offsets[i - plane * offsets.Length]], gradOutput[i]);
-        }
-    }
-
-    /// <summary>
     /// firstBad[0] = the smallest position whose index lies outside [0, size) (atomic min; set it
     /// to int.MaxValue before the launch, and it stays so when every index is in range).
     /// </summary>

@@ -23,6 +23,7 @@ internal static class GemmConvPoolKernelEntries
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AvgBackward)),
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AdaptiveAvgForward)),
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AdaptiveAvgBackward)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.GlobalAvgForward)),
         KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.NearestForward)),
         KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.NearestBackward)),
         KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.BilinearForward)),

@@ -109,6 +109,9 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Runs backpropagation from this tensor; see <see cref="AutogradEngine.Backward"/>.</summary>
     public void Backward(Tensor? gradient = null) => AutogradEngine.Backward(this, gradient);
 
+    /// <summary>Backpropagation that frees the graph's activations as it goes; see <see cref="AutogradEngine.Backward"/>.</summary>
+    public void Backward(Tensor? gradient, bool freeActivations) => AutogradEngine.Backward(this, gradient, freeActivations);
+
     // ---- layout ----
 
     public bool IsContiguous

@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -66,12 +67,12 @@ public static partial class Functional
             destinationStart[d] = Math.Max(0, before[d]);
             kept[d] = Math.Max(0, x.ShapeArray[d] - sourceStart[d] - Math.Max(0, -after[d]));
         }
-        var y = Tensor.Full(shape, value);
+        var y = Tensor.Full(shape, value, x.Device);
         CopyRegion(x, sourceStart, y, destinationStart, kept);
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "pad", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             CopyRegion(g, destinationStart, gradInput, sourceStart, kept);
             return [gradInput];
         });
@@ -113,7 +114,7 @@ public static partial class Functional
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "pad", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             var gradOutput = g.Contiguous();
             unsafe { Kernels.Cpu.Pad.Backward(gradOutput.Pointer<float>(), offsets, planes, inputPlane, gradInput.Pointer<float>()); }
             return [gradInput];

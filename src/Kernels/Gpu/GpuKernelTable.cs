@@ -7,7 +7,7 @@ namespace Tessera.Kernels.Gpu;
 /// Every GPU kernel Tessera ships, in one table: the ptxas check, the tests and
 /// <c>tessera kernels</c> enumerate it. Generic kernels appear once per instantiation in use.
 /// </summary>
-public static class GpuKernelTable
+public static partial class GpuKernelTable
 {
     private static readonly Lazy<IReadOnlyList<KernelEntry>> s_all = new(() =>
     [
@@ -26,7 +26,10 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(Histogram), nameof(Histogram.BytesGlobal)),
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
         .. MemoryKernels,
+        .. ElementwiseReduceIndexingKernelEntries.All(),
         .. GemmConvPoolKernelEntries.All,
+        .. AttentionRoutingVisionKernels.Entries,
+        .. NormLossOptim,
     ]);
 
     /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>

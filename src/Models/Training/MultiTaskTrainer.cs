@@ -236,7 +236,8 @@ public sealed class MultiTaskTrainer
         var output = Model.Forward(task.Name, batch);
         var loss = task.LossWeight == 1.0 ? output.Loss : output.Loss * (float)task.LossWeight;
         double lossValue = output.Loss.Item();
-        var gradients = AutogradEngine.LeafGradients(loss);
+        // The loss value and metrics are read above: activations can go back to the pool during the sweep.
+        var gradients = AutogradEngine.LeafGradients(loss, freeActivations: true);
         // The gradients outlive this device's scope: the main thread averages them.
         var kept = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         using (TensorScope.Unscoped())

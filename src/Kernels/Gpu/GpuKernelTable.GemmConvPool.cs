@@ -8,6 +8,7 @@ internal static class GemmConvPoolKernelEntries
     public static IEnumerable<KernelEntry> All =>
     [
         KernelEntry.For(typeof(GpuGemm), nameof(GpuGemm.SharedRegisterTiled)),
+        KernelEntry.For(typeof(GpuGemm), nameof(GpuGemm.SharedRegisterTiledWide)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.ForwardImplicitGemm)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.BackwardInputImplicitGemm)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.BackwardWeightImplicitGemm)),

@@ -17,6 +17,8 @@ public class CudaOpTests
     public void MatmulLinearAndBmmOnDevice()
     {
         Compare("matmul 300x200x150", t => F.Matmul(t[0], t[1]), [Input(1, 300, 150), Input(2, 150, 200)], atol: 1e-4f, rtol: 1e-4f, device: Cuda);
+        // 17 x 17 = 289 tiles of 128: the wide-tile kernel.
+        Compare("matmul 2100x2100x64 (wide tile)", t => F.Matmul(t[0], t[1]), [Input(20, 2100, 64), Input(21, 64, 2100)], atol: 1e-4f, rtol: 1e-4f, device: Cuda);
         Compare("bmm of transposed views", t => F.Bmm(t[0].Transpose(1, 2), t[1]), [Input(3, 8, 129, 65), Input(4, 8, 129, 70)], atol: 1e-4f, rtol: 1e-4f, device: Cuda);
         Compare("linear", t => F.Linear(t[0], t[1], t[2]), [Input(5, 4, 33, 257), Input(6, 130, 257), Input(7, 130)], atol: 1e-4f, rtol: 1e-4f, device: Cuda);
     }

@@ -11,7 +11,9 @@ public static partial class Functional
     {
         var plan = ReducePlan.Create(x, dims, "sum");
         var y = Tensor.Allocate(plan.KeptShape, DType.Float32, x.Device, zero: false);
-        if (x.Device.IsGpu)
+        if (x.Device.IsGpu && plan.Lines.LineCount == 1 && plan.Length >= OneRowSplit * 4)
+            SumOneLongRow(plan.Rows, y);
+        else if (x.Device.IsGpu)
             GpuReduce.Sum(x.Gpu.Launcher, plan.Rows.DeviceView<float>(), plan.Lines, y.DeviceView<float>());
         else
             unsafe { Reduce.Sum(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, y.Pointer<float>()); }
@@ -20,6 +22,26 @@ public static partial class Functional
     }
 
     public static Tensor Sum(Tensor x, int dim, bool keepDim = false) => Sum(x, [dim], keepDim);
+
+    /// <summary>Elements per partial sum when one long row is summed on a GPU in two passes.</summary>
+    private const int OneRowSplit = 4096;
+
+    /// <summary>
+    /// The sum of one long dense GPU row in two passes, so that more than one block works on it:
+    /// partial sums of 4096-element pieces (a 256-thread block each) (plus one for the remainder), then the sum of the partials.
+    /// </summary>
+    private static void SumOneLongRow(Tensor row, Tensor result)
+    {
+        var launcher = row.Gpu.Launcher;
+        var elements = row.DeviceView<float>();
+        int pieces = elements.Length / OneRowSplit, remainder = elements.Length - pieces * OneRowSplit;
+        using var partials = Tensor.Allocate([pieces + 1], DType.Float32, row.Device, zero: true);
+        var partialView = partials.DeviceView<float>();
+        GpuReduce.Sum(launcher, elements, new LineLayout(pieces, OneRowSplit, 1), partialView.Slice(0, pieces));
+        if (remainder > 0)
+            GpuReduce.Sum(launcher, elements.Slice(pieces * OneRowSplit, remainder), new LineLayout(1, remainder, 1), partialView.Slice(pieces, 1));
+        GpuReduce.Sum(launcher, partialView, new LineLayout(1, pieces + 1, 1), result.DeviceView<float>());
+    }
 
     public static Tensor Mean(Tensor x, int[]? dims = null, bool keepDim = false)
     {
@@ -175,10 +197,13 @@ public static partial class Functional
             foreach (int d in reduced) keptShape[d] = 1;
             int rowCount = Shapes.Numel(keptShape);
             // On a GPU, a contiguous input reduced over one run of dims with a wide inner part is read
-            // in place as [outer, length, inner] lines (neighbouring threads, neighbouring elements): no permuted copy.
+            // in place as [outer, length, inner] lines, one thread per line (neighbouring threads read
+            // neighbouring elements): no permuted copy. Only when there are lines enough to keep a GPU's
+            // memory system busy, or the lines are short; otherwise the permuted rows give a warp or a block per line.
             int inner = 1;
             for (int d = reduced.Length == 0 ? x.Rank : reduced[^1] + 1; d < x.Rank; d++) inner *= x.ShapeArray[d];
-            bool inPlace = x.Device.IsGpu && x.IsContiguous && reduced.Length > 0 && reduced[^1] - reduced[0] == reduced.Length - 1 && inner >= 32;
+            bool inPlace = x.Device.IsGpu && x.IsContiguous && reduced.Length > 0 && reduced[^1] - reduced[0] == reduced.Length - 1 && inner >= 32
+                && (rowCount >= 65536 || length <= 64);
             Tensor rows;
             if (inPlace)
             {

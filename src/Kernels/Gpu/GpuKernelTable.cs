@@ -30,6 +30,7 @@ public static partial class GpuKernelTable
         .. GemmConvPoolKernelEntries.All,
         .. AttentionRoutingVisionKernels.Entries,
         .. NormLossOptim,
+        .. TensorCoreKernelTable.Entries,
     ]);
 
     /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>

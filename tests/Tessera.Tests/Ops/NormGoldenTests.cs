@@ -21,6 +21,12 @@ public sealed class NormGoldenTests
         GoldenRunner.Run(golden, Run, tolerance);
     }
 
+    /// <summary>The same cases with inputs on the PTX emulator (the GPU kernels), same tolerance.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OnEmulatedGpu(string name) =>
+        GoldenRunner.Run(GoldenFile.Get("norm", name), Run, Tolerance.Default, null, Tessera.Engine.Device.Parse("cuda-emu"));
+
     private static Tensor[] Run(GoldenCase c, IReadOnlyDictionary<string, Tensor> t)
     {
         Tensor? Optional(string key) => t.GetValueOrDefault(key);

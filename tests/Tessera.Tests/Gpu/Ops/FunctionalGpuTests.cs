@@ -90,6 +90,9 @@ public class FunctionalGpuTests
         var wide = Random(7, 2, 3, 40);
         SameOnBothDevices(t => F.Sum(t[0], [0]) + F.Var(t[0], [0, 1]) - F.LogSumExp(t[0], 0), 1e-5f, wide);
         SameOnBothDevices(t => F.Max(t[0], 1).Values * F.ToFloat(F.Argmin(t[0], 1)), 1e-6f, wide);
+        // Longer lines than that go through the permuted rows; one long row is summed in two passes.
+        SameOnBothDevices(t => F.Sum(t[0], [0]), 1e-5f, Random(8, 70, 33));
+        SameOnBothDevices(t => F.Mean(t[0]), 1e-6f, Random(9, 16_484));
         // Broadcast gradients sum back to each operand's shape on the device.
         var row = Random(4, 1, 5);
         SameOnBothDevices(t => t[0] * t[1] - F.Maximum(t[0], t[1]), 1e-5f, x, row);

@@ -8,6 +8,7 @@ internal static class GemmConvPoolKernelEntries
     public static IEnumerable<KernelEntry> All =>
     [
         KernelEntry.For(typeof(GpuGemm), nameof(GpuGemm.SharedRegisterTiled)),
+        KernelEntry.For(typeof(GpuGemm), nameof(GpuGemm.SharedRegisterTiledWide)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.ForwardImplicitGemm)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.BackwardInputImplicitGemm)),
         KernelEntry.For(typeof(GpuConv2d), nameof(GpuConv2d.BackwardWeightImplicitGemm)),
@@ -23,6 +24,7 @@ internal static class GemmConvPoolKernelEntries
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AvgBackward)),
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AdaptiveAvgForward)),
         KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.AdaptiveAvgBackward)),
+        KernelEntry.For(typeof(GpuPool2d), nameof(GpuPool2d.GlobalAvgForward)),
         KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.NearestForward)),
         KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.NearestBackward)),
         KernelEntry.For(typeof(GpuUpsample2d), nameof(GpuUpsample2d.BilinearForward)),

@@ -5,7 +5,7 @@ namespace Tessera.Kernels.Gpu;
 public static partial class GpuConv2d
 {
     /// <summary>Threads per block of the reduction kernels (<see cref="DepthwiseBackwardWeight"/>, <see cref="ChannelSum"/>).</summary>
-    public const int ReduceThreads = 256;
+    public const int ReduceThreads = BlockSums.Threads;
 
     /// <summary>
     /// Depthwise convolution computed directly (ConvDepthwiseDirect; groups = inChannels = outChannels):
@@ -97,7 +97,7 @@ public static partial class GpuConv2d
         // [channels, 1, kernelHeight, kernelWidth]
         DeviceSpan<float> gradWeight)
     {
-        DeviceSpan<float> partial = Shared.Allocate<float>(ReduceThreads / Warp.Size);
+        DeviceSpan<float> partial = Shared.Allocate<float>(BlockSums.Warps);
         int taps = s.KernelHeight * s.KernelWidth;
         int channel = Grid.BlockX / taps, tap = Grid.BlockX - channel * taps;
         int kh = tap / s.KernelWidth, kw = tap - kh * s.KernelWidth;
@@ -113,7 +113,7 @@ public static partial class GpuConv2d
             if (ih >= 0 && ih < s.InHeight && iw >= 0 && iw < s.InWidth)
                 sum = MathF.FusedMultiplyAdd(gradOutput[plane * outPlane + at], input[plane * inPlane + ih * s.InWidth + iw], sum);
         }
-        float total = BlockSum(sum, partial);
+        float total = BlockSums.Sum(sum, partial);
         if (Grid.ThreadX == 0)
             gradWeight[Grid.BlockX] = total;
     }
@@ -130,7 +130,7 @@ public static partial class GpuConv2d
         // [channels]
         DeviceSpan<float> gradBias)
     {
-        DeviceSpan<float> partial = Shared.Allocate<float>(ReduceThreads / Warp.Size);
+        DeviceSpan<float> partial = Shared.Allocate<float>(BlockSums.Warps);
         int channel = Grid.BlockX;
         float sum = 0f;
         for (int k = Grid.ThreadX; k < batchSize * planeSize; k += ReduceThreads)
@@ -138,7 +138,7 @@ public static partial class GpuConv2d
             int image = k / planeSize;
             sum += gradOutput[(image * channelCount + channel) * planeSize + k - image * planeSize];
         }
-        float total = BlockSum(sum, partial);
+        float total = BlockSums.Sum(sum, partial);
         if (Grid.ThreadX == 0)
             gradBias[channel] = total;
     }
@@ -154,21 +154,5 @@ public static partial class GpuConv2d
     {
         if (Elementwise.Index(output.Length, out int i))
             output[i] += bias[i / planeSize % channelCount];
-    }
-
-    /// <summary>The block's sum of <paramref name="value"/>, valid in thread 0: warp butterflies, then warp 0 over the warp sums.</summary>
-    private static float BlockSum(float value, DeviceSpan<float> partial)
-    {
-        for (int mask = Warp.Size / 2; mask > 0; mask >>= 1)
-            value += Warp.ShuffleXor(value, mask);
-        int warp = Grid.ThreadX / Warp.Size;
-        if (Warp.LaneId == 0)
-            partial[warp] = value;
-        Block.Barrier();
-        float total = 0f;
-        if (Grid.ThreadX == 0)
-            for (int w = 0; w < ReduceThreads / Warp.Size; w++)
-                total += partial[w];
-        return total;
     }
 }

@@ -24,18 +24,26 @@ internal static class RegisterTile
 
     /// <summary>accumulator[i, j] += Σ_kk tileA[kk, ty + 16i] · tileB[kk, tx + 16j] over one shared k step.</summary>
     public static void MultiplyAccumulate(DeviceSpan<float> tileA, DeviceSpan<float> tileB, DeviceSpan<float> accumulator,
-        DeviceSpan<float> fragmentA, DeviceSpan<float> fragmentB, int tx, int ty)
+        DeviceSpan<float> fragmentA, DeviceSpan<float> fragmentB, int tx, int ty) =>
+        MultiplyAccumulate(tileA, tileB, accumulator, fragmentA, fragmentB, tx, ty, PerThread, SharedStride);
+
+    /// <summary>
+    /// The same step for a perThread² register tile over shared tiles of row stride sharedStride; both
+    /// must be constants at the call (the loops unroll and the tiles stay in registers once inlined).
+    /// </summary>
+    public static void MultiplyAccumulate(DeviceSpan<float> tileA, DeviceSpan<float> tileB, DeviceSpan<float> accumulator,
+        DeviceSpan<float> fragmentA, DeviceSpan<float> fragmentB, int tx, int ty, int perThread, int sharedStride)
     {
         for (int kk = 0; kk < Depth; kk++)
         {
             // A warp reads 2 A values (broadcast) and 16 consecutive B values: conflict-free.
-            for (int i = 0; i < PerThread; i++)
-                fragmentA[i] = tileA[kk * SharedStride + ty + i * ThreadsPerSide];
-            for (int j = 0; j < PerThread; j++)
-                fragmentB[j] = tileB[kk * SharedStride + tx + j * ThreadsPerSide];
-            for (int i = 0; i < PerThread; i++)
-                for (int j = 0; j < PerThread; j++)
-                    accumulator[i * PerThread + j] = MathF.FusedMultiplyAdd(fragmentA[i], fragmentB[j], accumulator[i * PerThread + j]);
+            for (int i = 0; i < perThread; i++)
+                fragmentA[i] = tileA[kk * sharedStride + ty + i * ThreadsPerSide];
+            for (int j = 0; j < perThread; j++)
+                fragmentB[j] = tileB[kk * sharedStride + tx + j * ThreadsPerSide];
+            for (int i = 0; i < perThread; i++)
+                for (int j = 0; j < perThread; j++)
+                    accumulator[i * perThread + j] = MathF.FusedMultiplyAdd(fragmentA[i], fragmentB[j], accumulator[i * perThread + j]);
         }
     }
 }

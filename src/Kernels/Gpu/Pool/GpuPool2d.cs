@@ -213,6 +213,28 @@ public static partial class GpuPool2d
         gradInput[index] = sum;
     }
 
+    /// <summary>
+    /// Global average pooling: block p sums plane p with all its threads (a plane per thread would leave
+    /// most of the GPU idle and serialise long sums). Overwrites output. Launch planeCount blocks of 256 threads.
+    /// </summary>
+    [Kernel]
+    public static void GlobalAvgForward(
+        // [planes, planeSize]
+        DeviceSpan<float> input,
+        int planeSize,
+        // [planes]
+        DeviceSpan<float> output)
+    {
+        DeviceSpan<float> partial = Shared.Allocate<float>(BlockSums.Warps);
+        int plane = Grid.BlockX;
+        float sum = 0f;
+        for (int i = Grid.ThreadX; i < planeSize; i += BlockSums.Threads)
+            sum += input[plane * planeSize + i];
+        float total = BlockSums.Sum(sum, partial);
+        if (Grid.ThreadX == 0)
+            output[plane] = total / planeSize;
+    }
+
     /// <summary>The first window index o ≥ 0 with o·stride ≥ reach (reach may be negative).</summary>
     private static int FirstWindow(int reach, int stride) => reach <= 0 ? 0 : (reach + stride - 1) / stride;
 

@@ -50,10 +50,19 @@ public static partial class GpuPool2d
         ElementwiseLaunch.Run(launcher, typeof(GpuPool2d), nameof(AvgBackward), count, gradOutput, PoolShape.From(geometry), countIncludePad ? 1 : 0, gradInput.Slice(0, count));
     }
 
-    /// <summary>Adaptive average pooling (global average pooling at 1×1). Overwrites output.</summary>
+    /// <summary>Planes at least this large are averaged to 1×1 by a block each (<see cref="GlobalAvgForward"/>).</summary>
+    public const int GlobalBlockThreshold = 256;
+
+    /// <summary>Adaptive average pooling; to 1×1 over large planes, a block per plane. Overwrites output.</summary>
     public static void AdaptiveForward(KernelLauncher launcher, DeviceSpan<float> input, int planeCount, int inHeight, int inWidth, int outHeight, int outWidth, DeviceSpan<float> output)
     {
+        ArgumentNullException.ThrowIfNull(launcher);
         int count = planeCount * outHeight * outWidth;
+        if (count > 0 && outHeight == 1 && outWidth == 1 && inHeight * inWidth >= GlobalBlockThreshold)
+        {
+            launcher.Launch(typeof(GpuPool2d).GetMethod(nameof(GlobalAvgForward))!, planeCount, BlockSums.Threads, input, inHeight * inWidth, output.Slice(0, count));
+            return;
+        }
         ElementwiseLaunch.Run(launcher, typeof(GpuPool2d), nameof(AdaptiveAvgForward), count, input, inHeight, inWidth, outHeight, outWidth, output.Slice(0, count));
     }
 

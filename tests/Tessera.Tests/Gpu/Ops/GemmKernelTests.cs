@@ -39,6 +39,24 @@ public class GemmKernelTests
         GpuTestSupport.AssertClose(expected, dc.ToArray(), 1e-5f, 1e-5f, $"gemm {m}x{n}x{k} tA={transposeA} tB={transposeB}");
     }
 
+    [Theory]
+    [InlineData(130, 129, 20, false, false)]   // the wide 128×128 tile: partial second tiles in m and n, two k steps
+    [InlineData(9, 131, 17, true, true)]
+    public void WideTileMatchesCpuGemm(int m, int n, int k, bool transposeA, bool transposeB)
+    {
+        float[] a = GpuTestSupport.RandomFloats(m * k, 18), b = GpuTestSupport.RandomFloats(k * n, 19);
+        float[] expected = CpuGemm(a, transposeA, b, transposeB, m, n, k);
+        using var driver = new PtxEmulatorDriver(new PtxEmulatorOptions { ShuffleSeed = 8 });
+        using var launcher = new KernelLauncher(driver);
+        using var da = DeviceBuffer<float>.From(driver, a);
+        using var db = DeviceBuffer<float>.From(driver, b);
+        using var dc = DeviceBuffer<float>.Allocate(driver, m * n);
+        var opA = transposeA ? new GemmOperand(da.View, 1, m) : GemmOperand.RowMajor(da.View, k);
+        var opB = transposeB ? new GemmOperand(db.View, 1, k) : GemmOperand.RowMajor(db.View, n);
+        GpuGemm.Run(launcher, opA, opB, m, n, k, 1f, 0f, dc.View, GemmTiling.Tile128);
+        GpuTestSupport.AssertClose(expected, dc.ToArray(), 1e-5f, 1e-5f, $"wide gemm {m}x{n}x{k} tA={transposeA} tB={transposeB}");
+    }
+
     [Fact]
     public void BatchesWithBroadcastStrideAndTwoLevels()
     {

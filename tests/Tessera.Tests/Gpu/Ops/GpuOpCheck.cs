@@ -12,10 +12,11 @@ internal static class GpuOpCheck
     public static readonly Device Emulator = Device.Parse("cuda-emu");
 
     /// <param name="inputs">(values, shape, requires grad) per input.</param>
-    public static void Compare(string what, Func<Tensor[], Tensor> op, (float[] Values, int[] Shape, bool Grad)[] inputs, float atol = 1e-5f, float rtol = 1e-5f, bool backward = true)
+    /// <param name="device">cuda-emu when null.</param>
+    public static void Compare(string what, Func<Tensor[], Tensor> op, (float[] Values, int[] Shape, bool Grad)[] inputs, float atol = 1e-5f, float rtol = 1e-5f, bool backward = true, Device? device = null)
     {
         var (cpuOut, cpuGrads) = Run(Device.Cpu, op, inputs, backward);
-        var (gpuOut, gpuGrads) = Run(Emulator, op, inputs, backward);
+        var (gpuOut, gpuGrads) = Run(device ?? Emulator, op, inputs, backward);
         Xunit.Assert.Equal(cpuOut.ShapeArray, gpuOut.ShapeArray);
         GpuTestSupport.AssertClose(cpuOut.ToArray<float>(), gpuOut.ToArray<float>(), atol, rtol, $"{what}: output");
         for (int i = 0; i < cpuGrads.Length; i++)

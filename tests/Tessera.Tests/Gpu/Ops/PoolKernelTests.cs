@@ -134,6 +134,21 @@ public sealed class PoolKernelTests : IDisposable
         Assert.Equal(gx, dgx.ToArray());
     }
 
+    [Fact]
+    public unsafe void GlobalAveragePoolOfLargePlanesUsesABlockPerPlane()
+    {
+        // 17 x 16 = 272 elements per plane: at least GlobalBlockThreshold, so a block sums each plane (another order than the CPU).
+        const int planes = 3, height = 17, width = 16;
+        Assert.True(height * width >= GpuPool2d.GlobalBlockThreshold);
+        float[] x = GpuTestSupport.RandomFloats(planes * height * width, 43);
+        var y = new float[planes];
+        fixed (float* px = x, py = y)
+            AvgPool2d.AdaptiveForward(px, planes, height, width, 1, 1, py);
+        var dy = Fresh<float>(planes);
+        GpuPool2d.AdaptiveForward(_launcher, Up(x).View, planes, height, width, 1, 1, dy.View);
+        GpuTestSupport.AssertClose(y, dy.ToArray(), 1e-6f, 1e-5f, "global average");
+    }
+
     [Theory]
     [InlineData(5, 3, 11, 7)]
     [InlineData(4, 4, 8, 8)]

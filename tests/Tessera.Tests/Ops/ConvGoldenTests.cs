@@ -19,12 +19,21 @@ public sealed class ConvGoldenTests
     }
 
     /// <summary>The same cases on the emulated GPU (implicit-GEMM conv, pooling and resize kernels).</summary>
-    [Tessera.Tests.Gpu.Ops.GpuGoldenTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void OnEmulatedGpu(string name)
     {
         var golden = GoldenFile.Get("conv", name);
         GoldenRunner.Run(golden, Run, ToleranceFor(golden), null, Tessera.Engine.Device.Parse("cuda-emu"));
+    }
+
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name)
+    {
+        var golden = GoldenFile.Get("conv", name);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden), null, Tessera.Engine.Device.Parse("cuda"));
     }
 
     private static Tolerance ToleranceFor(GoldenCase golden) => golden.Op switch

@@ -30,6 +30,15 @@ public sealed class CoreGoldenTests
         GoldenRunner.Run(golden, Run, ToleranceFor(golden.Op), null, Device.Parse("cuda-emu"));
     }
 
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(GpuCases))]
+    public void OnCuda(string name)
+    {
+        var golden = GoldenFile.Get("core", name);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden.Op), null, Device.Parse("cuda"));
+    }
+
     private static Tolerance ToleranceFor(string op) => op switch
     {
         "matmul" or "bmm" or "linear" or "var" or "std" or "logsumexp" or "pow" or "pow_scalar" => Tolerance.Loose,

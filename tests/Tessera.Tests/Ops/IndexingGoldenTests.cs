@@ -30,6 +30,15 @@ public sealed class IndexingGoldenTests
         GoldenRunner.Run(golden, Run, ToleranceFor(golden.Op), null, Device.Parse("cuda-emu"));
     }
 
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name)
+    {
+        var golden = GoldenFile.Get("indexing", name);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden.Op), null, Device.Parse("cuda"));
+    }
+
     private static Tolerance ToleranceFor(string op) => op is "scatter_add" or "embedding" or "index_select" or "gather" or "pad"
         ? Tolerance.Default
         : new Tolerance(0f, 0f);

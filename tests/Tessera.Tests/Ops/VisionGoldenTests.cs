@@ -30,6 +30,15 @@ public sealed class VisionGoldenTests
         GoldenRunner.Run(golden, Run, ToleranceOf(golden), null, Tessera.Engine.Device.Parse("cuda-emu"));
     }
 
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name)
+    {
+        var golden = GoldenFile.Get("vision", name);
+        GoldenRunner.Run(golden, Run, ToleranceOf(golden), null, Tessera.Engine.Device.Parse("cuda"));
+    }
+
     private static Tolerance ToleranceOf(GoldenCase golden) => golden.Op switch
     {
         "sdpa" => new Tolerance(2e-5f, 1e-4f),

@@ -23,10 +23,16 @@ public sealed class MatmulGpuGoldenTests
         }
     }
 
-    [GpuGoldenTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void OnEmulatedGpu(string name) =>
         GoldenRunner.Run(GoldenFile.Get("core", name), Run, Tolerance.Loose, Tolerance.Loose, Device.Parse("cuda-emu"));
+
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name) =>
+        GoldenRunner.Run(GoldenFile.Get("core", name), Run, Tolerance.Loose, Tolerance.Loose, Device.Parse("cuda"));
 
     private static Tensor[] Run(GoldenCase c, IReadOnlyDictionary<string, Tensor> t) => c.Op switch
     {

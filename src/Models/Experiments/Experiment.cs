@@ -47,5 +47,6 @@ public static class ExperimentCatalog
     static ExperimentCatalog()
     {
         // One line per experiment (keep sorted by paper number).
+        Add(new Systems.XLearner.XLearnerExperiment());
     }
 }

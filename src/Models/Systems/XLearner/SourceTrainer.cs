@@ -12,8 +12,12 @@ namespace Tessera.Models.Systems.XLearner;
 /// <param name="Head">"classification", "multi-label", "detection", "segmentation" or "depth".</param>
 /// <param name="Group">The task group: sources of one group share a sub-backbone in the expansion stage.</param>
 /// <param name="Batch">Images per step of this source.</param>
-public sealed record SourceSpec(string Source, string Head, string Group, int Batch)
+/// <param name="Name">The task's name (state-dict key of its head, metric prefix); the source's name by default.</param>
+public sealed record SourceSpec(string Source, string Head, string Group, int Batch, string? Name = null)
 {
+    /// <summary>The task's name: <see cref="Name"/> or the source's.</summary>
+    public string TaskName => Name ?? Source;
+
     /// <summary>The default group of a head: classification and multi-label → "cls", detection → "det", segmentation → "seg", depth → "depth".</summary>
     public static string GroupOfHead(string head) => head switch
     {
@@ -142,13 +146,13 @@ public sealed class SourceTrainer
         {
             if (!RecipeCatalog.Sources.TryGetValue(source.Source, out var entry))
                 throw new ArgumentException($"xlearner: unknown source '{source.Source}'; known: {string.Join(", ", RecipeCatalog.Sources.Keys.Order(StringComparer.Ordinal))}", nameof(sources));
-            var spec = new TaskSpec { Name = source.Source, Source = source.Source, Head = source.Head };
+            var spec = new TaskSpec { Name = source.TaskName, Source = source.Source, Head = source.Head };
             ITaskHead head = RecipeCatalog.MultiScaleHeads.TryGetValue(source.Head, out var multiScale)
                 ? multiScale(spec, entry, shape, model, generator)
                 : RecipeCatalog.Heads.TryGetValue(source.Head, out var single)
                     ? single(spec, entry, backbone.FeatureChannels[^1], generator)
                     : throw new ArgumentException($"xlearner: source '{source.Source}' names unknown head '{source.Head}'", nameof(sources));
-            tasks.Add(new TrainingTask(source.Source, entry.Create(source.Source, 0), head, 1.0, source.Batch, inputSize));
+            tasks.Add(new TrainingTask(source.TaskName, entry.Create(source.TaskName, 0), head, 1.0, source.Batch, inputSize));
         }
         return tasks;
     }

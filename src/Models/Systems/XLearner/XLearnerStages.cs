@@ -26,7 +26,7 @@ public static class XLearnerStages
     public static string[] GroupsOf(IReadOnlyList<SourceSpec> sources) => sources.Select(s => s.Group).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>Source name → group.</summary>
-    public static Dictionary<string, string> TaskGroups(IReadOnlyList<SourceSpec> sources) => sources.ToDictionary(s => s.Source, s => s.Group, StringComparer.Ordinal);
+    public static Dictionary<string, string> TaskGroups(IReadOnlyList<SourceSpec> sources) => sources.ToDictionary(s => s.TaskName, s => s.Group, StringComparer.Ordinal);
 
     /// <summary>An independent initialisation stream per purpose (backbone, heads, guidance...).</summary>
     public static Generator InitStream(ulong seed, int purpose) => new(MultiTaskTrainer.Mix(seed, 10 + (ulong)purpose, 0));

@@ -50,8 +50,8 @@ public sealed class XLearnerExperiment : IExperiment
     public static (XLearnerSettings Settings, DownstreamSettings Downstream, int Batch, int DetectionBatch) Scale(bool quick) => quick
         ? (new XLearnerSettings { Width = 8, HeadWidth = 16, Size = 32, ExpansionSteps = 12, Tau = 4, SqueezeSteps = 6, Warmup = 2, EvalBatches = 2, PruneRounds = 2 },
             new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 120, 100, 100, 6, 8, 32), 16, 8)
-        : (new XLearnerSettings { Width = 16, HeadWidth = 32, Size = 48, ExpansionSteps = 240, Tau = 80, SqueezeSteps = 120, Warmup = 20, EvalBatches = 8, PruneRounds = 4 },
-            new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 600, 400, 500, 120, 16, 160), 32, 16);
+        : (new XLearnerSettings { Width = 8, HeadWidth = 16, Size = 48, ExpansionSteps = 200, Tau = 60, SqueezeSteps = 100, Warmup = 15, EvalBatches = 6, PruneRounds = 4 },
+            new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 500, 400, 300, 80, 12, 144), 24, 12);
 
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {

@@ -53,7 +53,7 @@ public sealed record XLearnerSettings
     {
         if (Width < 2) throw new ArgumentOutOfRangeException(nameof(Width), Width, "xlearner: 'width' expected at least 2");
         if (Depth < 1) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "xlearner: 'depth' expected at least 1");
-        if (Size < 16) throw new ArgumentOutOfRangeException(nameof(Size), Size, "xlearner: 'size' expected at least 16 pixels (three stride-2 stages after a stride-4 stem)");
+        if (Size < 32) throw new ArgumentOutOfRangeException(nameof(Size), Size, "xlearner: 'size' expected at least 32 pixels (the world renders 32..256)");
         if (ExpansionSteps < 1) throw new ArgumentOutOfRangeException(nameof(ExpansionSteps), ExpansionSteps, "xlearner: 'steps' (expansion steps K) expected at least 1");
         if (Tau < 0 || Tau > ExpansionSteps)
             throw new ArgumentOutOfRangeException(nameof(Tau), Tau, $"xlearner: 'tau' expected in 0..{ExpansionSteps} (the expansion steps K)");

@@ -10,14 +10,17 @@ public enum DeviceKind
 }
 
 /// <summary>
-/// Where a tensor's memory lives. Only <see cref="Cpu"/> has a backend today; the CUDA kinds are
-/// the seam the compiler and CUDA-backend work plugs into (an <see cref="IDeviceAllocator"/> per kind).
+/// Where a tensor's memory lives: the CPU, a real NVIDIA GPU (<c>cuda</c>, <c>cuda:N</c>) or the
+/// same CUDA backend on the PTX emulator (<c>cuda-emu</c>). GPU devices get a <c>GpuContext</c>.
 /// </summary>
 public sealed record Device(DeviceKind Kind, int Index = 0)
 {
     public static readonly Device Cpu = new(DeviceKind.Cpu);
 
     public bool IsCpu => Kind == DeviceKind.Cpu;
+
+    /// <summary>A CUDA device, real (cuda) or emulated (cuda-emu): tensors there run the GPU kernels.</summary>
+    public bool IsGpu => Kind is DeviceKind.Cuda or DeviceKind.CudaEmulated;
 
     /// <summary>Parses "cpu", "cuda", "cuda:1" or "cuda-emu".</summary>
     public static Device Parse(string text)

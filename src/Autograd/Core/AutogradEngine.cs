@@ -64,7 +64,7 @@ public static class AutogradEngine
         {
             if (root.Numel != 1)
                 throw new TensorShapeException($"Backward: a gradient argument is required for a non-scalar root of shape {Shapes.Format(root.Shape)}; pass one of the same shape or reduce the root first", nameof(gradient));
-            gradient = Tensor.Full(root.Shape, 1f);
+            gradient = Tensor.Full(root.Shape, 1f, root.Device);
         }
         else if (!Shapes.Equal(gradient.Shape, root.Shape))
         {

@@ -70,13 +70,38 @@ public sealed partial class Tensor
     public Tensor ToFloat() => Functional.ToFloat(this);
     public Tensor ToLong() => Functional.ToLong(this);
 
-    /// <summary>This tensor on <paramref name="device"/> (itself when already there).</summary>
+    /// <summary>
+    /// This tensor on <paramref name="device"/> (itself when already there): a dense copy through
+    /// host memory, differentiable (the gradient goes back to this tensor's device). Opening
+    /// <c>cuda</c> without a usable GPU throws a <see cref="TensorDeviceException"/> naming why.
+    /// </summary>
     public Tensor To(Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (device == Device)
             return this;
-        throw new TensorDeviceException($"To: device {device} has no backend in this build yet; tensors can live on {Device.Cpu} only");
+        var dense = Contiguous();
+        var result = Allocate(_shape, DType, device, zero: false);
+        int bytes = Numel * DType.ElementSize();
+        if (bytes > 0)
+        {
+            if (Device.IsCpu)
+            {
+                result.Gpu.CopyToDevice(result.DeviceAddress, dense.CpuStore.AsSpan<byte>(dense.Offset * DType.ElementSize(), bytes));
+            }
+            else if (device.IsCpu)
+            {
+                dense.Gpu.CopyToHost(result.CpuStore.AsSpan<byte>(0, bytes), dense.DeviceAddress);
+            }
+            else
+            {
+                var staging = new byte[bytes];
+                dense.Gpu.CopyToHost(staging, dense.DeviceAddress);
+                result.Gpu.CopyToDevice(result.DeviceAddress, staging);
+            }
+        }
+        var source = Device;
+        return AutogradEngine.Record(result, "to", [this], g => [g.To(source)]);
     }
 
     // ---- in-place (optimisers, initialisers, gradient accumulation); never recorded ----
@@ -109,7 +134,16 @@ public sealed partial class Tensor
         int[] shape = Shapes.Broadcast(_shape, source.Shape, "CopyFrom");
         if (!Shapes.Equal(shape, _shape))
             throw new TensorShapeException($"CopyFrom: 'source' of shape {Shapes.Format(source.Shape)} does not broadcast to the destination's {Shapes.Format(_shape)}", nameof(source));
+        if (source.Device != Device)
+            source = source.To(Device);
         int[] sourceStrides = Functional.BroadcastStrides(source, _shape);
+        if (Device.IsGpu)
+        {
+            int size = DType.ElementSize();
+            Kernels.Gpu.GpuMemoryKernels.Copy(Gpu, size, source.DeviceAddress, source.Storage.ByteLength / size - source.Offset, sourceStrides,
+                DeviceAddress, Storage.ByteLength / size - Offset, _strides, _shape);
+            return this;
+        }
         unsafe
         {
             switch (DType.ElementSize())
@@ -123,7 +157,16 @@ public sealed partial class Tensor
     }
 
     /// <summary>Sets every element to <paramref name="value"/>.</summary>
-    public Tensor Fill(float value) => CopyFrom(Scalar(value));
+    public Tensor Fill(float value)
+    {
+        if (Device.IsGpu && DType == DType.Float32 && IsContiguous)
+        {
+            CheckInPlace("Fill");
+            Kernels.Gpu.GpuMemoryKernels.FillBits(Gpu, 4, DeviceAddress, Numel, BitConverter.SingleToInt32Bits(value));
+            return this;
+        }
+        return CopyFrom(Scalar(value));
+    }
 
     public Tensor Zero() => Fill(0f);
 

@@ -18,7 +18,7 @@ public sealed partial class Tensor
     /// <summary>This tensor's elements (row-major, little-endian) as a safetensors entry.</summary>
     public SafeTensorEntry ToEntry()
     {
-        var dense = Contiguous();
+        var dense = Device.IsCpu ? Contiguous() : To(Device.Cpu);
         int bytes = Numel * DType.ElementSize();
         var data = dense.CpuStore.AsSpan<byte>(dense.Offset * DType.ElementSize(), bytes).ToArray();
         return new SafeTensorEntry(DType, _shape.ToArray(), data);

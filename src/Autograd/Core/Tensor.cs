@@ -1,6 +1,9 @@
 using Tessera.Engine;
+using Tessera.Engine.Cuda;
+using Tessera.Engine.Gpu;
 using Tessera.Engine.Memory;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -14,7 +17,7 @@ namespace Tessera.Autograd;
 public sealed partial class Tensor : IDisposable
 {
     private readonly int[] _shape;
-    private readonly int[] _strides;
+    private int[] _strides;
     private bool _requiresGrad;
     private bool _disposed;
 
@@ -29,14 +32,14 @@ public sealed partial class Tensor : IDisposable
         TensorScope.Register(this);
     }
 
-    public Storage Storage { get; }
+    public Storage Storage { get; private set; }
 
     public DType DType { get; }
 
     public Device Device => Storage.Device;
 
     /// <summary>Offset of element [0, ..., 0] in the storage, in elements.</summary>
-    public int Offset { get; }
+    public int Offset { get; private set; }
 
     public ReadOnlySpan<int> Shape => _shape;
 
@@ -148,12 +151,50 @@ public sealed partial class Tensor : IDisposable
         }
     }
 
+    internal GpuStorage GpuStore
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return Storage as GpuStorage ?? throw new TensorDeviceException($"tensor lives on {Device}, not on a GPU; call To(device) first");
+        }
+    }
+
+    /// <summary>The context of this tensor's GPU device (its launcher, allocator and copies).</summary>
+    internal GpuContext Gpu => GpuContext.For(Device);
+
+    /// <summary>The device address of element [0, ..., 0] of a GPU tensor (honours the offset, not the strides).</summary>
+    internal DevicePointer DeviceAddress => GpuStore.Pointer.Offset((long)Offset * DType.ElementSize());
+
+    /// <summary>The elements of a contiguous GPU tensor as a kernel argument.</summary>
+    internal DeviceSpan<T> DeviceView<T>() where T : unmanaged
+    {
+        CheckElementType<T>("DeviceView");
+        if (!IsContiguous)
+            throw new InvalidOperationException($"DeviceView: the tensor of shape {Shapes.Format(_shape)} is a non-contiguous view; call Contiguous() first");
+        return DeviceSpan<T>.FromAddress(DeviceAddress.Address, Numel);
+    }
+
+    /// <summary>
+    /// A GPU tensor's storage from element [0, ..., 0] to the end, for kernels that read a strided
+    /// view through its <see cref="Strides"/> (any dtype of the same element size).
+    /// </summary>
+    internal DeviceSpan<T> DeviceStorageView<T>() where T : unmanaged
+    {
+        long elements = Storage.ByteLength / System.Runtime.CompilerServices.Unsafe.SizeOf<T>() - Offset;
+        return DeviceSpan<T>.FromAddress(DeviceAddress.Address, checked((int)Math.Max(elements, 0)));
+    }
+
     /// <summary>Copies the elements out in row-major order, whatever the layout.</summary>
     public T[] ToArray<T>() where T : unmanaged
     {
         CheckElementType<T>("ToArray");
         var result = new T[Numel];
-        Contiguous().AsSpan<T>().CopyTo(result);
+        var dense = Contiguous();
+        if (Device.IsGpu)
+            dense.Gpu.CopyToHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()), dense.DeviceAddress);
+        else
+            dense.AsSpan<T>().CopyTo(result);
         return result;
     }
 
@@ -214,16 +255,22 @@ public sealed partial class Tensor : IDisposable
 
     public static Tensor Ones(params int[] shape) => Full(shape, 1f);
 
-    public static Tensor Full(ReadOnlySpan<int> shape, float value)
+    public static Tensor Full(ReadOnlySpan<int> shape, float value) => Full(shape, value, null);
+
+    /// <summary>A float32 tensor of <paramref name="shape"/> filled with <paramref name="value"/> on <paramref name="device"/> (CPU when null).</summary>
+    public static Tensor Full(ReadOnlySpan<int> shape, float value, Device? device)
     {
-        var result = Empty(shape);
-        result.AsSpan<float>().Fill(value);
+        var result = Allocate(shape, DType.Float32, device, zero: false);
+        if (result.Device.IsGpu)
+            GpuMemoryKernels.FillBits(result.Gpu, 4, result.DeviceAddress, result.Numel, BitConverter.SingleToInt32Bits(value));
+        else
+            result.AsSpan<float>().Fill(value);
         return result;
     }
 
     public static Tensor ZerosLike(Tensor other) => Zeros(other.Shape, other.DType, other.Device);
 
-    public static Tensor OnesLike(Tensor other) => Full(other.Shape, 1f);
+    public static Tensor OnesLike(Tensor other) => Full(other.Shape, 1f, other.Device);
 
     /// <summary>A 0-dim tensor.</summary>
     public static Tensor Scalar(float value) => FromArray(new[] { value }, Array.Empty<int>());
@@ -275,12 +322,29 @@ public sealed partial class Tensor : IDisposable
     internal static Tensor Allocate(ReadOnlySpan<int> shape, DType dtype, Device? device, bool zero)
     {
         device ??= Device.Cpu;
-        if (!device.IsCpu)
-            throw new TensorDeviceException($"device {device} has no backend in this build yet; use Device.Cpu");
         int[] dims = shape.ToArray();
         int count = Shapes.Numel(dims);
-        var storage = CpuStorage.Allocate((long)count * dtype.ElementSize(), zero);
+        long bytes = (long)count * dtype.ElementSize();
+        Storage storage = device.IsGpu ? GpuContext.For(device).Allocate(bytes, zero) : CpuStorage.Allocate(bytes, zero);
         return new Tensor(storage, dims, Shapes.ContiguousStrides(dims), 0, dtype);
+    }
+
+    /// <summary>
+    /// Points this tensor at <paramref name="source"/>'s memory (same shape and dtype): how
+    /// <c>Module.To</c> moves a parameter to another device while every reference to the parameter
+    /// object stays valid. Takes a storage reference and gives this tensor's old one back.
+    /// </summary>
+    internal void ReplaceData(Tensor source)
+    {
+        if (!Shapes.Equal(source.Shape, _shape) || source.DType != DType)
+            throw new TensorShapeException($"ReplaceData: expected {DType.Name()} {Shapes.Format(_shape)}, found {source.DType.Name()} {Shapes.Format(source.Shape)}");
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        source.Storage.Retain();
+        var old = Storage;
+        Storage = source.Storage;
+        Offset = source.Offset;
+        _strides = source._strides.ToArray();
+        old.Release();
     }
 
     /// <summary>A new view sharing this tensor's storage (takes a storage reference).</summary>
@@ -300,6 +364,13 @@ public sealed partial class Tensor : IDisposable
 
     internal static unsafe void CopyStrided(Tensor source, Tensor denseDestination)
     {
+        if (source.Device.IsGpu)
+        {
+            int size = source.DType.ElementSize();
+            GpuMemoryKernels.Copy(source.Gpu, size, source.DeviceAddress, source.Storage.ByteLength / size - source.Offset, source._strides,
+                denseDestination.DeviceAddress, denseDestination.Numel, denseDestination._strides, source._shape);
+            return;
+        }
         switch (source.DType.ElementSize())
         {
             case 1: StridedCopy.ToDense(source.Pointer<byte>(), source._shape, source._strides, denseDestination.Pointer<byte>()); break;

@@ -14,9 +14,10 @@ internal static class TensorFormatter
         if (tensor.IsDisposed)
             return $"tensor(<disposed>, shape={Shapes.Format(tensor.Shape)})";
         var text = new StringBuilder("tensor(");
-        var dense = tensor.Contiguous();
+        var dense = tensor.Device.IsCpu ? tensor.Contiguous() : tensor.Detach().To(Device.Cpu);
         Append(text, dense, 0, 0);
         text.Append(", shape=").Append(Shapes.Format(tensor.Shape)).Append(", dtype=").Append(tensor.DType.Name());
+        if (!tensor.Device.IsCpu) text.Append(", device='").Append(tensor.Device).Append('\'');
         if (tensor.GradFn is not null) text.Append(", grad_fn=").Append(tensor.GradFn.Name);
         else if (tensor.RequiresGrad) text.Append(", requires_grad=True");
         return text.Append(')').ToString();

@@ -13,7 +13,7 @@ internal static class EvalCommand
         var checkpoint = new Argument<string>("checkpoint") { Description = "A checkpoint.safetensors written by 'tessera train'." };
         var batches = new Option<int?>("--batches") { Description = "Test batches per task (default: the recipe's eval_batches)." };
         var output = new Option<string?>("--out") { Description = "Output folder for metrics.json (default: an 'eval' folder beside the checkpoint)." };
-        var device = new Option<string>("--device") { Description = "Where to evaluate: cpu (the only backend in this build).", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "Where to evaluate: cpu, cuda or cuda-emu (see train --device).", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("eval", "Evaluate a training checkpoint on the test batches of its tasks; print the metrics as one JSON line and write them to metrics.json.")
         {
@@ -21,11 +21,11 @@ internal static class EvalCommand
         };
         command.SetAction(parse =>
         {
-            TrainCommand.CheckDevice(parse.GetValue(device));
+            var target = TrainCommand.ParseDevice(parse.GetValue(device));
             CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
             string path = parse.GetValue(checkpoint)!;
             string folder = parse.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "eval");
-            string json = JsonSerializer.Serialize(CheckpointEvaluation.Run(path, folder, parse.GetValue(batches)));
+            string json = JsonSerializer.Serialize(CheckpointEvaluation.Run(path, folder, parse.GetValue(batches), target));
             Console.WriteLine(json);
             return 0;
         });

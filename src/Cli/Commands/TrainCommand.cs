@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
+using Tessera.Engine;
+using Tessera.Engine.Cuda;
 using Tessera.Engine.Threading;
 using Tessera.Models.Recipes;
 using Tessera.Models.Training;
@@ -25,7 +27,7 @@ internal static class TrainCommand
         var size = new Option<int?>("--size") { Description = "Input size in pixels for tasks without their own size (recipe field 'size')." };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for initialisation, task sampling and data; same seed, same run (recipe field 'seed')." };
         var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<recipe name>): checkpoint, weights, log.jsonl, curves, report, metrics.json." };
-        var device = new Option<string>("--device") { Description = "Where to train: cpu (the only backend in this build).", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "Where to train: cpu, cuda (an NVIDIA GPU; an error when there is none) or cuda-emu (the CUDA backend on the PTX emulator: slow, for checking; use a small --size/--batch).", DefaultValueFactory = _ => "cpu" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint (default: OUT/checkpoint.safetensors); the run continues exactly as if never stopped.", Arity = ArgumentArity.ZeroOrOne };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
@@ -35,7 +37,7 @@ internal static class TrainCommand
         };
         command.SetAction(parse =>
         {
-            CheckDevice(parse.GetValue(device));
+            var target = ParseDevice(parse.GetValue(device));
             CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
             var items = (parse.GetValue(overrides) ?? []).ToList();
             if (parse.GetValue(steps) is int s) items.Add($"steps={s}");
@@ -46,21 +48,24 @@ internal static class TrainCommand
             string outputFolder = parse.GetValue(output) ?? Path.Combine("runs", loaded.Name.Length > 0 ? loaded.Name : Path.GetFileNameWithoutExtension(parse.GetValue(recipe)!));
             string? resumeFrom = null;
             if (Tessera.Models.Systems.XLearner.XLearnerTraining.Handles(loaded))
-                return RunXLearner(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet));
+                return RunXLearner(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
             if (parse.GetResult(resume) is not null)
             {
                 resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
                 CheckSameRecipe(resumeFrom, loaded);
             }
-            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet));
+            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet), target);
         });
         return command;
     }
 
-    internal static void CheckDevice(string? device)
+    /// <summary>The --device value as a device that can run here; cuda without a GPU is an error naming why (never a silent fallback).</summary>
+    internal static Device ParseDevice(string? text)
     {
-        if (!string.Equals(device, "cpu", StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"--device: '{device}' has no backend in this build yet; use --device cpu");
+        var device = Device.Parse(text ?? "cpu");
+        if (device.IsGpu && !GpuContext.IsAvailable(device, out string reason))
+            throw new ArgumentException($"--device: '{device}' is not available here: {reason}. Use --device cuda-emu to run the CUDA backend on the PTX emulator, or --device cpu.");
+        return device;
     }
 
     /// <summary>A resumed run must use the checkpoint's recipe (only 'steps' may grow), or it would not continue the same run.</summary>
@@ -74,8 +79,10 @@ internal static class TrainCommand
     }
 
     /// <summary>X-Learner recipes run their expansion and squeeze stages (no SIMT trainer, no resume).</summary>
-    private static int RunXLearner(Recipe recipe, string outputFolder, bool resume, bool quiet)
+    private static int RunXLearner(Recipe recipe, string outputFolder, bool resume, bool quiet, Device device)
     {
+        if (device.IsGpu)
+            throw new ArgumentException($"--device: X-Learner recipes train on the CPU in this build, found '{device}'; use --device cpu");
         if (resume)
             throw new ArgumentException("--resume: X-Learner recipes run their stages in one go and write no step checkpoints; start the run again without --resume");
         var metrics = Tessera.Models.Systems.XLearner.XLearnerTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
@@ -83,9 +90,10 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet)
+    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device)
     {
         var build = RecipeCatalog.Build(recipe);
+        build = build with { Options = build.Options with { Device = device } };
         var trainer = build.CreateTrainer();
         var run = new TrainingRun(trainer, recipe.Name, RecipeLoader.ToJson(recipe), new RunSettings(outputFolder, recipe.Steps, recipe.CheckpointEvery, resumeFrom));
         Dictionary<string, object> metrics;
@@ -95,7 +103,7 @@ internal static class TrainCommand
         }
         else
         {
-            AnsiConsole.MarkupLineInterpolated($"[bold]{recipe.Name}[/]: {recipe.Description} ({recipe.Tasks.Count} task(s), {recipe.Devices} virtual device(s), {build.Model.ParameterCount():N0} parameters, {CpuParallel.MaxThreads} threads)");
+            AnsiConsole.MarkupLineInterpolated($"[bold]{recipe.Name}[/]: {recipe.Description} ({recipe.Tasks.Count} task(s), {recipe.Devices} virtual device(s), {build.Model.ParameterCount():N0} parameters, on {device}, {CpuParallel.MaxThreads} threads)");
             metrics = null!;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

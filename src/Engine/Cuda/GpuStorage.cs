@@ -10,12 +10,23 @@ namespace Tessera.Engine.Cuda;
 public sealed class GpuStorage : Storage
 {
     private readonly IDriver _driver;
+    private readonly GpuContext? _cache;
+    private readonly long _blockBytes;
     private DevicePointer _pointer;
 
     private GpuStorage(IDriver driver, Device device, long byteLength) : base(device, byteLength)
     {
         _driver = driver;
         _pointer = driver.Allocate(Math.Max(byteLength, 1));
+    }
+
+    /// <summary>A block of <paramref name="blockBytes"/> from <paramref name="cache"/>'s caching allocator; freeing returns it there.</summary>
+    internal GpuStorage(GpuContext cache, DevicePointer pointer, long byteLength, long blockBytes) : base(cache.Device, byteLength)
+    {
+        _driver = cache.Driver;
+        _cache = cache;
+        _pointer = pointer;
+        _blockBytes = blockBytes;
     }
 
     /// <summary>Allocates <paramref name="byteLength"/> bytes on <paramref name="driver"/>, zeroed when <paramref name="zero"/>.</summary>
@@ -47,7 +58,11 @@ public sealed class GpuStorage : Storage
     {
         DevicePointer pointer = _pointer;
         _pointer = default;
-        if (!pointer.IsNull)
+        if (pointer.IsNull)
+            return;
+        if (_cache is not null)
+            _cache.Return(pointer, _blockBytes);
+        else
             _driver.Free(pointer);
     }
 }

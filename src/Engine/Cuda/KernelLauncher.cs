@@ -24,7 +24,16 @@ public sealed partial class KernelLauncher : IDisposable
 
     public IDriver Driver { get; }
 
+    /// <summary>
+    /// Serialises use of the driver: every launch takes it, and <see cref="GpuContext"/> takes it for
+    /// allocations and copies, so several host threads (SIMT virtual devices) can share one device.
+    /// </summary>
+    public object SyncRoot { get; } = new();
+
     public GpuTarget Target { get; }
+
+    /// <summary>The stream launches go to (the default stream unless set).</summary>
+    public StreamHandle Stream { get; set; }
 
     /// <summary>Compiles (cached) and launches <paramref name="kernel"/> without dynamic shared memory or specialisation.</summary>
     public CompiledKernel Launch(MethodInfo kernel, Dim3 grid, Dim3 block, params object[] arguments)
@@ -34,14 +43,18 @@ public sealed partial class KernelLauncher : IDisposable
     {
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentNullException.ThrowIfNull(arguments);
-        if (!_loaded.TryGetValue(kernel, out FunctionHandle function))
+        List<byte[]> parameters = Flatten(kernel, arguments);
+        lock (SyncRoot)
         {
-            ModuleHandle module = Driver.LoadModule(kernel.Ptx);
-            _modules.Add(module);
-            function = Driver.GetFunction(module, kernel.EntryName);
-            _loaded[kernel] = function;
+            if (!_loaded.TryGetValue(kernel, out FunctionHandle function))
+            {
+                ModuleHandle module = Driver.LoadModule(kernel.Ptx);
+                _modules.Add(module);
+                function = Driver.GetFunction(module, kernel.EntryName);
+                _loaded[kernel] = function;
+            }
+            Driver.Launch(function, grid, block, dynamicSharedBytes, Stream, parameters);
         }
-        Driver.Launch(function, grid, block, dynamicSharedBytes, default, Flatten(kernel, arguments));
         return kernel;
     }
 

@@ -25,7 +25,19 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(Histogram), nameof(Histogram.Bytes)),
         KernelEntry.For(typeof(Histogram), nameof(Histogram.BytesGlobal)),
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
+        .. MemoryKernels,
     ]);
+
+    /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>
+    private static KernelEntry[] MemoryKernels =>
+    [
+        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(byte)),
+        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(int)),
+        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(long)),
+        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(byte)),
+        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(int)),
+        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(long)),
+    ];
 
     public static IReadOnlyList<KernelEntry> All => s_all.Value;
 }

@@ -115,7 +115,7 @@ public sealed class RegionProposalNetwork : Module
             scores = objectness.Detach().Contiguous().ToArray();
             var repeated = new float[batch * anchors.Length];
             for (int n = 0; n < batch; n++) Array.Copy(anchors, 0, repeated, n * anchors.Length, anchors.Length);
-            decoded = F.BoxDecode(deltas.Detach().Reshape(batch * total, 4), BoxArrays.ToTensor(repeated), UnitWeights).ToArray();
+            decoded = F.BoxDecode(deltas.Detach().Reshape(batch * total, 4), BoxArrays.ToTensor(repeated).To(deltas.Device), UnitWeights).ToArray();
         }
         int preNms = Training ? _options.RpnPreNmsTopNTrain : _options.RpnPreNmsTopNTest;
         int postNms = Training ? _options.RpnPostNmsTopNTrain : _options.RpnPostNmsTopNTest;
@@ -169,13 +169,16 @@ public sealed class RegionProposalNetwork : Module
                 sampledLabels.Add(labels[i]);
             }
         }
+        // Targets are matched on the host; the losses run where the predictions are.
+        var device = deltas.Device;
         var flatDeltas = deltas.Reshape(batch * total, 4);
         var allTargets = regressionTargets.Count == 1 ? regressionTargets[0] : F.Cat(regressionTargets, 0);
+        var positiveIndex = BoxArrays.Index(positive);
         var boxLoss = positive.Count == 0
             ? F.Sum(flatDeltas) * 0f
-            : F.SmoothL1Loss(flatDeltas.IndexSelect(0, BoxArrays.Index(positive)), allTargets.IndexSelect(0, BoxArrays.Index(positive)), Reduction.Sum, beta: 1f / 9f) / Math.Max(sampled.Count, 1);
-        var objectnessLoss = F.BinaryCrossEntropyWithLogits(objectness.Reshape(batch * total).IndexSelect(0, BoxArrays.Index(sampled)),
-            Tensor.FromArray(sampledLabels.ToArray(), sampledLabels.Count));
+            : F.SmoothL1Loss(flatDeltas.IndexSelect(0, positiveIndex.To(device)), allTargets.IndexSelect(0, positiveIndex).To(device), Reduction.Sum, beta: 1f / 9f) / Math.Max(sampled.Count, 1);
+        var objectnessLoss = F.BinaryCrossEntropyWithLogits(objectness.Reshape(batch * total).IndexSelect(0, BoxArrays.Index(sampled).To(device)),
+            Tensor.FromArray(sampledLabels.ToArray(), sampledLabels.Count).To(device));
         return new Dictionary<string, Tensor>(StringComparer.Ordinal) { ["loss_objectness"] = objectnessLoss, ["loss_rpn_box_reg"] = boxLoss };
     }
 }

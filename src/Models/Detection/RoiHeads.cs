@@ -95,7 +95,8 @@ public sealed class RoiHeads : Module
     internal static Dictionary<string, Tensor> FastRcnnLoss(Tensor classLogits, Tensor boxRegression, long[] labels, float[] regressionTargets)
     {
         int sampleCount = labels.Length, classCount = classLogits.Size(1);
-        var classificationLoss = F.CrossEntropy(classLogits, Tensor.FromArray(labels, sampleCount));
+        var device = classLogits.Device;
+        var classificationLoss = F.CrossEntropy(classLogits, Tensor.FromArray(labels, sampleCount).To(device));
         var positive = Enumerable.Range(0, sampleCount).Where(i => labels[i] > 0).ToArray();
         Tensor boxLoss;
         if (positive.Length == 0)
@@ -104,8 +105,8 @@ public sealed class RoiHeads : Module
         {
             // Row k·C + label of the [K·C, 4] view holds sample k's deltas for its own class.
             var rows = BoxArrays.Index(positive.Select(i => i * classCount + (int)labels[i]).ToArray());
-            var predicted = boxRegression.Reshape(sampleCount * classCount, 4).IndexSelect(0, rows);
-            var target = Tensor.FromArray(BoxArrays.Rows(regressionTargets, positive), positive.Length, 4);
+            var predicted = boxRegression.Reshape(sampleCount * classCount, 4).IndexSelect(0, rows.To(device));
+            var target = Tensor.FromArray(BoxArrays.Rows(regressionTargets, positive), positive.Length, 4).To(device);
             boxLoss = F.SmoothL1Loss(predicted, target, Reduction.Sum, beta: 1f / 9f) / sampleCount;
         }
         return new Dictionary<string, Tensor>(StringComparer.Ordinal) { ["loss_classifier"] = classificationLoss, ["loss_box_reg"] = boxLoss };
@@ -117,7 +118,7 @@ public sealed class RoiHeads : Module
         var (classLogits, boxRegression) = _predictor.Forward(_boxHead.Forward(Pool(features, proposals, imageSize)));
         float[] allProposals = proposals.SelectMany(p => p).ToArray();
         int total = allProposals.Length / 4, classCount = _options.ClassCount;
-        float[] decoded = total == 0 ? [] : F.BoxDecode(boxRegression.Detach(), BoxArrays.ToTensor(allProposals), BoxWeights).ToArray();
+        float[] decoded = total == 0 ? [] : F.BoxDecode(boxRegression.Detach(), BoxArrays.ToTensor(allProposals).To(boxRegression.Device), BoxWeights).ToArray();
         float[] scores = total == 0 ? [] : F.Softmax(classLogits.Detach(), 1).ToArray();
         var result = new List<Detections>(proposals.Count);
         int start = 0;
@@ -164,7 +165,7 @@ public sealed class RoiHeads : Module
             for (int b = 0; b < proposals[n].Length / 4; b++)
                 rows.Add((n, b, [n, proposals[n][4 * b], proposals[n][4 * b + 1], proposals[n][4 * b + 2], proposals[n][4 * b + 3]]));
         if (features.Count == 1 || rows.Count == 0)
-            return F.RoiAlign(features[0], RowTensor(rows.Select(r => r.Row).ToList()), output, scales[0], _options.RoiSamplingRatio);
+            return F.RoiAlign(features[0], RowTensor(rows.Select(r => r.Row).ToList()).To(features[0].Device), output, scales[0], _options.RoiSamplingRatio);
         int minLevel = (int)-MathF.Log2(scales[0]), maxLevel = (int)-MathF.Log2(scales[^1]);
         var levelOf = MapLevels(rows.Select(r => r.Row).ToList(), minLevel, maxLevel);
         var pooled = new List<Tensor>();
@@ -173,13 +174,13 @@ public sealed class RoiHeads : Module
         {
             var members = Enumerable.Range(0, rows.Count).Where(i => levelOf[i] == level).ToList();
             if (members.Count == 0) continue;
-            pooled.Add(F.RoiAlign(features[level], RowTensor(members.Select(i => rows[i].Row).ToList()), output, scales[level], _options.RoiSamplingRatio));
+            pooled.Add(F.RoiAlign(features[level], RowTensor(members.Select(i => rows[i].Row).ToList()).To(features[level].Device), output, scales[level], _options.RoiSamplingRatio));
             order.AddRange(members);
         }
         var stacked = pooled.Count == 1 ? pooled[0] : F.Cat(pooled, 0);
         var inverse = new int[order.Count];
         for (int i = 0; i < order.Count; i++) inverse[order[i]] = i;
-        return stacked.IndexSelect(0, BoxArrays.Index(inverse));
+        return stacked.IndexSelect(0, BoxArrays.Index(inverse).To(stacked.Device));
     }
 
     /// <summary>LevelMapper (k0 = 4, s0 = 224, eps 1e-6): the pyramid index (0 = finest map) of each (batch, x1, y1, x2, y2) row.</summary>

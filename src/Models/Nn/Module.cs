@@ -107,14 +107,25 @@ public abstract class Module
     }
 
     /// <summary>
-    /// Moves parameters and buffers to <paramref name="device"/>. Only the CPU has a backend in
-    /// this build, so any other device is a clear error rather than a silent fallback.
+    /// Moves parameters and buffers to <paramref name="device"/> in place: the parameter objects
+    /// stay the same (optimisers and references keep working), their memory moves. Gradients are
+    /// dropped. Opening <c>cuda</c> without a usable GPU throws, naming why; nothing falls back silently.
     /// </summary>
     public Module To(Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        if (!device.IsCpu)
-            throw new TensorDeviceException($"To: device {device} has no backend in this build yet; modules live on {Device.Cpu}");
+        using (GradMode.NoGrad())
+        {
+            foreach (var tensor in Parameters().Concat(NamedBuffers().Select(b => b.Buffer)))
+            {
+                if (tensor.Device == device)
+                    continue;
+                using var detached = tensor.Detach();
+                using var moved = detached.To(device);
+                tensor.ReplaceData(moved);
+                tensor.Grad = null;
+            }
+        }
         return this;
     }
 

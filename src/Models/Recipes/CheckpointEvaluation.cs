@@ -11,12 +11,13 @@ namespace Tessera.Models.Recipes;
 /// </summary>
 public static class CheckpointEvaluation
 {
-    public static Dictionary<string, object> Run(string checkpointPath, string outputFolder, int? evalBatches = null)
+    public static Dictionary<string, object> Run(string checkpointPath, string outputFolder, int? evalBatches = null, Engine.Device? device = null)
     {
         var clock = Stopwatch.StartNew();
         var overrides = evalBatches is int b ? new[] { $"eval_batches={b}" } : [];
         var recipe = RecipeLoader.Parse(Checkpoint.ReadRecipe(checkpointPath), $"{checkpointPath} (stored recipe)", overrides);
-        var trainer = RecipeCatalog.Build(recipe).CreateTrainer();
+        var build = RecipeCatalog.Build(recipe);
+        var trainer = (build with { Options = build.Options with { Device = device ?? Engine.Device.Cpu } }).CreateTrainer();
         Checkpoint.Restore(checkpointPath, trainer);
         var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var (key, value) in trainer.Evaluate().OrderBy(kv => kv.Key, StringComparer.Ordinal)) metrics[key] = Math.Round(value, 4);

@@ -51,6 +51,8 @@ public sealed class MultiTaskTrainer
         _sampling = new Generator(Mix(options.Seed, 1, 0));
         _data = Enumerable.Range(0, options.Devices).Select(d => new Generator(Mix(options.Seed, 2, d))).ToArray();
         _noise = Enumerable.Range(0, options.Devices).Select(d => new Generator(Mix(options.Seed, 3, d))).ToArray();
+        // Optimiser state is created lazily (ZerosLike of the parameter), so it follows the parameters.
+        model.To(options.Device);
     }
 
     public MultiTaskModel Model { get; }
@@ -143,7 +145,7 @@ public sealed class MultiTaskTrainer
                 {
                     using var scope = new TensorScope();
                     // Test batches depend on their index only; the generator is a formality.
-                    var batch = task.Source.Sample(DataSplit.Test, b, task.BatchSize, task.InputSize, new Generator(0));
+                    var batch = task.Source.Sample(DataSplit.Test, b, task.BatchSize, task.InputSize, new Generator(0)).To(Options.Device);
                     if (evaluation is not null)
                     {
                         evaluation.Add(Model.Backbone.Forward(task.Name, batch.Inputs), batch);
@@ -230,7 +232,7 @@ public sealed class MultiTaskTrainer
         var context = new VirtualDevice(device, task.Name, reducer, _noise[device]);
         using var enter = context.Enter();
         using var scope = new TensorScope();
-        var batch = task.Source.Sample(DataSplit.Train, step, task.BatchSize, task.InputSize, _data[device]);
+        var batch = task.Source.Sample(DataSplit.Train, step, task.BatchSize, task.InputSize, _data[device]).To(Options.Device);
         var output = Model.Forward(task.Name, batch);
         var loss = task.LossWeight == 1.0 ? output.Loss : output.Loss * (float)task.LossWeight;
         double lossValue = output.Loss.Item();
@@ -309,7 +311,7 @@ public sealed class MultiTaskTrainer
 
     private static bool AllFinite(Tensor t)
     {
-        foreach (float v in t.AsSpan<float>())
+        foreach (float v in t.Device.IsCpu ? t.Contiguous().AsSpan<float>() : t.ToArray())
             if (!float.IsFinite(v)) return false;
         return true;
     }

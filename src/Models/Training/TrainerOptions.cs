@@ -17,7 +17,11 @@ public enum NonFinitePolicy
 /// <param name="ClipNorm">Clip the averaged gradients' joint L2 norm to this (0: no clipping).</param>
 /// <param name="EvalBatches">Test batches per task in <see cref="MultiTaskTrainer.Evaluate"/>.</param>
 /// <param name="SerialDevices">Run each device's kernels on one thread when V > 1 (the devices already run in parallel).</param>
-public sealed record TrainerOptions(int Devices = 1, ulong Seed = 0, NonFinitePolicy NonFinite = NonFinitePolicy.Stop, float ClipNorm = 0f, int EvalBatches = 8, bool SerialDevices = true);
+public sealed record TrainerOptions(int Devices = 1, ulong Seed = 0, NonFinitePolicy NonFinite = NonFinitePolicy.Stop, float ClipNorm = 0f, int EvalBatches = 8, bool SerialDevices = true)
+{
+    /// <summary>Where the model and every batch live: <c>cpu</c> (default), <c>cuda</c> or <c>cuda-emu</c>. All virtual devices share it.</summary>
+    public Engine.Device Device { get; init; } = Engine.Device.Cpu;
+}
 
 /// <summary>The error a non-finite loss or gradient raises under <see cref="NonFinitePolicy.Stop"/>.</summary>
 public sealed class NonFiniteLossException(string message) : InvalidOperationException(message);

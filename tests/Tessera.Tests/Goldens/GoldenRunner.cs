@@ -21,13 +21,24 @@ public static class GoldenRunner
 {
     public delegate Tensor[] Op(GoldenCase golden, IReadOnlyDictionary<string, Tensor> inputs);
 
-    public static void Run(GoldenCase golden, Op op, Tolerance forward, Tolerance? backward = null)
+    public static void Run(GoldenCase golden, Op op, Tolerance forward, Tolerance? backward = null) =>
+        Run(golden, op, forward, backward, Device.Cpu);
+
+    /// <summary>
+    /// The same check on <paramref name="device"/>: inputs (and output gradients) are moved there
+    /// before the op runs (non-contiguous inputs stay non-contiguous there), results are compared
+    /// after copying back. This is the conformance suite over backends: every family's goldens run
+    /// through here once per device. Labels carry the device ("core/add@cuda-emu out.y").
+    /// </summary>
+    public static void Run(GoldenCase golden, Op op, Tolerance forward, Tolerance? backward, Device device)
     {
+        ArgumentNullException.ThrowIfNull(device);
+        string at = device.IsCpu ? "" : "@" + device;
         var noncontig = golden.Args.TryGetProperty("noncontig", out var nc) ? nc.EnumerateArray().Select(e => e.GetString()!).ToHashSet() : [];
         var inputs = new Dictionary<string, Tensor>();
         foreach (var name in golden.Keys("in."))
         {
-            var t = golden.Tensor("in." + name);
+            var t = golden.Tensor("in." + name).To(device);
             if (noncontig.Contains(name)) t = NonContiguous(t);
             if (golden.GradNames.Contains(name)) t.RequiresGrad = true;
             inputs[name] = t;
@@ -40,10 +51,10 @@ public static class GoldenRunner
         for (int i = 0; i < outputs.Length; i++)
         {
             string name = outputs.Length == 1 ? "y" : $"y{i}";
-            AssertClose(outputs[i], golden.Tensor("out." + name), forward, $"{golden} out.{name}");
+            AssertClose(outputs[i].To(Device.Cpu), golden.Tensor("out." + name), forward, $"{golden}{at} out.{name}");
             if (golden.Has("gout." + name) && outputs[i].RequiresGrad)
             {
-                var term = Functional.Sum(outputs[i] * golden.Tensor("gout." + name));
+                var term = Functional.Sum(outputs[i] * golden.Tensor("gout." + name).To(device));
                 total = total is null ? term : total + term;
             }
         }
@@ -55,7 +66,9 @@ public static class GoldenRunner
         foreach (var name in golden.GradNames)
         {
             var grad = inputs[name].Grad ?? Tensor.ZerosLike(inputs[name]);
-            AssertClose(grad, golden.Tensor("grad." + name), backward ?? forward, $"{golden} grad.{name}");
+            if (!grad.Device.Equals(device))
+                throw new XunitException($"{golden}{at}: grad.{name} is on {grad.Device}, expected {device} (gradients stay on their leaf's device)");
+            AssertClose(grad.To(Device.Cpu), golden.Tensor("grad." + name), backward ?? forward, $"{golden}{at} grad.{name}");
         }
     }
 
@@ -65,7 +78,7 @@ public static class GoldenRunner
         if (t.Rank >= 2)
             return t.Transpose(-1, -2).Contiguous().Transpose(-1, -2).Detach();
         // 1-d: every other element of a buffer twice as long.
-        var wide = Tensor.Zeros([t.Numel * 2], t.DType);
+        var wide = Tensor.Zeros([t.Numel * 2], t.DType, t.Device);
         var view = wide.Slice(0, 0, t.Numel * 2, 2).Detach();
         view.CopyFrom(t);
         return view;
@@ -122,6 +135,9 @@ public static class GoldenStats
     public static void Record(string label, float maxDiff)
     {
         string family = label.Split('/')[0];
+        int at = label.IndexOf('@', StringComparison.Ordinal);
+        if (at >= 0)
+            family += label[at..label.IndexOf(' ', at)];
         string kind = label.Contains(" grad.", StringComparison.Ordinal) ? "backward" : "forward";
         lock (Gate)
         {

@@ -80,7 +80,7 @@ public sealed class KillResumeTests
         {
             (["train", bad, "--out", Path.Combine(folder, "o1")], "line 3"),
             (["train", good, "optimizer.speed=3", "--out", Path.Combine(folder, "o2")], "unknown recipe key 'optimizer.speed'"),
-            (["train", good, "--device", "cuda", "--out", Path.Combine(folder, "o3")], "no backend"),
+            (["train", good, "--device", "tpu", "--out", Path.Combine(folder, "o3")], "cuda-emu"),
             (["train", good, "--resume", corrupt, "--out", Path.Combine(folder, "o4")], "corrupt"),
             (["train", good, "--resume", "--out", Path.Combine(folder, "o5")], "no file"),
         };

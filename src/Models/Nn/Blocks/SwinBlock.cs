@@ -135,7 +135,7 @@ public sealed class SwinBlock : Layer
         int paddedHeight = height + padBottom, paddedWidth = width + padRight;
         if (ShiftSize > 0) x = x.Roll([-ShiftSize, -ShiftSize], [1, 2]);
         var windows = PartitionWindows(x, ws);
-        var attended = Attn.Forward(windows, ShiftSize > 0 ? ShiftMask(paddedHeight, paddedWidth) : null);
+        var attended = Attn.Forward(windows, ShiftSize > 0 ? ShiftMask(paddedHeight, paddedWidth).To(windows.Device) : null);
         x = ReverseWindows(attended, ws, batchSize, paddedHeight, paddedWidth);
         if (ShiftSize > 0) x = x.Roll([ShiftSize, ShiftSize], [1, 2]);
         if (padBottom > 0 || padRight > 0) x = x.Narrow(1, 0, height).Narrow(2, 0, width);

@@ -69,7 +69,16 @@ public class BatchNorm2d : Layer
         float momentum = 0f;
         if (updateRunning && NumBatchesTracked is not null)
         {
-            long seen = ++NumBatchesTracked.AsSpan<long>()[0];
+            long seen;
+            if (NumBatchesTracked.Device.IsCpu)
+            {
+                seen = ++NumBatchesTracked.AsSpan<long>()[0];
+            }
+            else
+            {
+                seen = NumBatchesTracked.Item<long>() + 1;
+                NumBatchesTracked.CopyFrom(Tensor.FromArray(new[] { seen }, []));
+            }
             momentum = Momentum ?? 1f / seen;
         }
         var (runningMean, runningVar) = updateRunning || !useBatchStatistics ? (RunningMean, RunningVar) : (null, null);

@@ -18,6 +18,18 @@ public enum DataSplit
 public sealed record TaskBatch(Tensor Inputs, object Targets)
 {
     public int BatchSize => Inputs.Size(0);
+
+    /// <summary>
+    /// The batch with its inputs (and its targets, when they are one tensor) on <paramref name="device"/>.
+    /// Structured targets (boxes per image, ...) stay on the host: heads that read them move what they need.
+    /// </summary>
+    public TaskBatch To(Engine.Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (Inputs.Device == device && (Targets is not Tensor t || t.Device == device))
+            return this;
+        return new TaskBatch(Inputs.To(device), Targets is Tensor targets ? targets.To(device) : Targets);
+    }
 }
 
 /// <summary>

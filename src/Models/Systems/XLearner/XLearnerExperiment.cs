@@ -51,7 +51,7 @@ public sealed class XLearnerExperiment : IExperiment
         ? (new XLearnerSettings { Width = 8, HeadWidth = 16, Size = 32, ExpansionSteps = 12, Tau = 4, SqueezeSteps = 6, Warmup = 2, EvalBatches = 2, PruneRounds = 2 },
             new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 120, 100, 100, 6, 8, 32), 16, 8)
         : (new XLearnerSettings { Width = 8, HeadWidth = 16, Size = 48, ExpansionSteps = 200, Tau = 60, SqueezeSteps = 100, Warmup = 15, EvalBatches = 6, PruneRounds = 4 },
-            new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 500, 400, 300, 80, 12, 144), 24, 12);
+            new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 500, 400, 300, 320, 12, 144), 24, 12);
 
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {

@@ -26,28 +26,36 @@ public static class AutogradEngine
     /// <summary>
     /// Accumulates d(root)/d(leaf) into every leaf's <see cref="Tensor.Grad"/> (adding to what is
     /// there, as PyTorch does). <paramref name="gradient"/> defaults to 1 for a one-element root.
-    /// The graph is kept, so calling Backward twice accumulates twice.
+    /// The graph is kept, so calling Backward twice accumulates twice — unless
+    /// <paramref name="freeActivations"/> is set: then every non-leaf tensor of the graph except the
+    /// root (the activations a training step keeps for its backward pass) is disposed as soon as the
+    /// sweep no longer needs it, so its memory is reused by the gradients that follow instead of
+    /// living until the step's <see cref="TensorScope"/> ends (PyTorch frees saved tensors the same
+    /// way). The graph cannot be walked again, and reading such a tensor afterwards throws
+    /// <see cref="ObjectDisposedException"/>: read losses and metrics before calling it. Tensors with
+    /// <see cref="Tensor.RetainGrad"/> are kept.
     /// </summary>
-    public static void Backward(Tensor root, Tensor? gradient = null) =>
+    public static void Backward(Tensor root, Tensor? gradient = null, bool freeActivations = false) =>
         Walk(root, gradient, (leaf, grad) =>
         {
             AccumulateInto(leaf, grad);
             return false;
-        });
+        }, freeActivations);
 
     /// <summary>
     /// d(root)/d(leaf) for every leaf the root depends on, returned in a map instead of written to
     /// <see cref="Tensor.Grad"/> (so several threads may differentiate through shared parameters at
     /// once, as the SIMT trainer's virtual devices do). Non-leaf RetainGrad flags are honoured.
     /// </summary>
-    public static Dictionary<Tensor, Tensor> LeafGradients(Tensor root, Tensor? gradient = null)
+    /// <remarks><paramref name="freeActivations"/>: as for <see cref="Backward"/>.</remarks>
+    public static Dictionary<Tensor, Tensor> LeafGradients(Tensor root, Tensor? gradient = null, bool freeActivations = false)
     {
         var result = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         Walk(root, gradient, (leaf, grad) =>
         {
             result[leaf] = grad;
             return true;
-        });
+        }, freeActivations);
         return result;
     }
 
@@ -55,7 +63,7 @@ public static class AutogradEngine
     /// The reverse sweep shared by <see cref="Backward"/> and <see cref="LeafGradients"/>: hands every
     /// leaf's total gradient to <paramref name="leafSink"/>, which returns whether it keeps that tensor.
     /// </summary>
-    private static void Walk(Tensor root, Tensor? gradient, Func<Tensor, Tensor, bool> leafSink)
+    private static void Walk(Tensor root, Tensor? gradient, Func<Tensor, Tensor, bool> leafSink, bool freeActivations)
     {
         ArgumentNullException.ThrowIfNull(root);
         if (!root.RequiresGrad)
@@ -128,6 +136,13 @@ public static class AutogradEngine
             // Gradients nobody holds any more go back to the memory pool now, not at the end of the step.
             foreach (var tensorGrad in spent)
                 pending.DisposeIfUnused(tensorGrad);
+            // Every consumer of this tensor came earlier in the sweep and its own rule has run: no
+            // rule needs it any more (its inputs' rules capture their own inputs, which come later).
+            if (freeActivations && !ReferenceEquals(tensor, root) && !tensor.RetainsGrad)
+            {
+                tensor.GradFn = null;
+                tensor.Dispose();
+            }
         }
     }
 

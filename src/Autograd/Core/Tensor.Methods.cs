@@ -139,9 +139,7 @@ public sealed partial class Tensor
         int[] sourceStrides = Functional.BroadcastStrides(source, _shape);
         if (Device.IsGpu)
         {
-            int size = DType.ElementSize();
-            Kernels.Gpu.GpuMemoryKernels.Copy(Gpu, size, source.DeviceAddress, source.Storage.ByteLength / size - source.Offset, sourceStrides,
-                DeviceAddress, Storage.ByteLength / size - Offset, _strides, _shape);
+            Functional.CopyStrided(source, 0, sourceStrides, this, 0, _shape);
             return this;
         }
         unsafe

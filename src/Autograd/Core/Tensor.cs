@@ -109,6 +109,9 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Runs backpropagation from this tensor; see <see cref="AutogradEngine.Backward"/>.</summary>
     public void Backward(Tensor? gradient = null) => AutogradEngine.Backward(this, gradient);
 
+    /// <summary>Backpropagation that frees the graph's activations as it goes; see <see cref="AutogradEngine.Backward"/>.</summary>
+    public void Backward(Tensor? gradient, bool freeActivations) => AutogradEngine.Backward(this, gradient, freeActivations);
+
     // ---- layout ----
 
     public bool IsContiguous
@@ -366,9 +369,7 @@ public sealed partial class Tensor : IDisposable
     {
         if (source.Device.IsGpu)
         {
-            int size = source.DType.ElementSize();
-            GpuMemoryKernels.Copy(source.Gpu, size, source.DeviceAddress, source.Storage.ByteLength / size - source.Offset, source._strides,
-                denseDestination.DeviceAddress, denseDestination.Numel, denseDestination._strides, source._shape);
+            Functional.CopyStrided(source, 0, source._strides, denseDestination, 0, source._shape);
             return;
         }
         switch (source.DType.ElementSize())

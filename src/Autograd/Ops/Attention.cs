@@ -52,7 +52,9 @@ public static partial class Functional
             }
             if (!fits)
                 throw new TensorShapeException($"{op}: 'attnMask' of shape {Shapes.Format(attnMask.Shape)} is not broadcastable to the score shape {Shapes.Format(scoreShape)} ([..., Lq, Lk])", nameof(attnMask));
-            bias = attnMask.DType == DType.Bool ? Where(attnMask, Tensor.Scalar(0f), Tensor.Scalar(float.NegativeInfinity)) : attnMask;
+            bias = attnMask.DType != DType.Bool ? attnMask
+                : attnMask.Device.IsGpu ? GpuMaskToBias(attnMask)
+                : Where(attnMask, Tensor.Scalar(0f), Tensor.Scalar(float.NegativeInfinity));
         }
         float factor = scale ?? 1f / MathF.Sqrt(headDim);
         int batchCount = Shapes.Numel(batch);
@@ -66,10 +68,20 @@ public static partial class Functional
         int[] outShape = [.. batch, queryLength, valueDim];
         var output = Tensor.Allocate(outShape, DType.Float32, query.Device, zero: false);
         var logSumExp = Tensor.Allocate([batchCount, queryLength], DType.Float32, query.Device, zero: false);
-        unsafe
+        GpuBias? gpuBias = query.Device.IsGpu ? GpuBiasView(bias, scoreShape) : null;
+        if (gpuBias is { } gb)
         {
-            Kernels.Cpu.Attention.Forward(q.Pointer<float>(), k.Pointer<float>(), v.Pointer<float>(), BiasView(bias, scoreShape),
-                batchCount, queryLength, keyLength, headDim, valueDim, factor, isCausal, output.Pointer<float>(), logSumExp.Pointer<float>());
+            Kernels.Gpu.GpuAttention.Forward(query.Gpu.Launcher, q.DeviceView<float>(), k.DeviceView<float>(), v.DeviceView<float>(),
+                gb.Data, gb.Offsets, gb.RowStride, gb.ColumnStride, batchCount, queryLength, keyLength, headDim, valueDim, factor, isCausal,
+                output.DeviceView<float>(), logSumExp.DeviceView<float>());
+        }
+        else
+        {
+            unsafe
+            {
+                Kernels.Cpu.Attention.Forward(q.Pointer<float>(), k.Pointer<float>(), v.Pointer<float>(), BiasView(bias, scoreShape),
+                    batchCount, queryLength, keyLength, headDim, valueDim, factor, isCausal, output.Pointer<float>(), logSumExp.Pointer<float>());
+            }
         }
         bool biasGrad = bias is not null && attnMask!.DType == DType.Float32;
         Tensor[] inputs = biasGrad ? [query, key, value, bias!] : [query, key, value];
@@ -80,6 +92,21 @@ public static partial class Functional
             var gradKey = Tensor.Allocate(key.Shape, DType.Float32, key.Device, zero: false);
             var gradValue = Tensor.Allocate(value.Shape, DType.Float32, value.Device, zero: false);
             bool wantBias = biasGrad && bias!.RequiresGrad;
+            if (gpuBias is { } gpu)
+            {
+                // The bias gradient is summed over its broadcast dims by the kernel (atomics through its strides), so no score-sized tensor.
+                var delta = Tensor.Allocate([batchCount * queryLength], DType.Float32, query.Device, zero: false);
+                var gradBias = wantBias ? Tensor.Zeros(bias!.Shape, DType.Float32, query.Device) : null;
+                var gradBiasView = GpuBiasView(gradBias, scoreShape);
+                Kernels.Gpu.GpuAttention.Backward(query.Gpu.Launcher, q.DeviceView<float>(), k.DeviceView<float>(), v.DeviceView<float>(),
+                    gpu.Data, gpu.Offsets, gpu.RowStride, gpu.ColumnStride, output.DeviceView<float>(), logSumExp.DeviceView<float>(), gradOutput.DeviceView<float>(),
+                    batchCount, queryLength, keyLength, headDim, valueDim, factor, isCausal, delta.DeviceView<float>(),
+                    gradQuery.DeviceView<float>(), gradKey.DeviceView<float>(), gradValue.DeviceView<float>(),
+                    gradBiasView.Data, gradBiasView.Offsets, gradBiasView.RowStride, gradBiasView.ColumnStride);
+                GC.KeepAlive(gpu.OffsetsTensor);
+                GC.KeepAlive(gradBiasView.OffsetsTensor);
+                return biasGrad ? [gradQuery, gradKey, gradValue, gradBias] : [gradQuery, gradKey, gradValue];
+            }
             var gradScores = wantBias ? Tensor.Allocate(scoreShape, DType.Float32, query.Device, zero: false) : null;
             unsafe
             {

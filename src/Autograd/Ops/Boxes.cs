@@ -15,7 +15,10 @@ public static partial class Functional
         var b = ExpectBoxes("box_iou", boxes2, nameof(boxes2));
         CheckSameDevice("box_iou", boxes1, boxes2);
         var iou = Tensor.Allocate([a.Size(0), b.Size(0)], DType.Float32, a.Device, zero: false);
-        unsafe { Kernels.Cpu.Boxes.Iou(a.Pointer<float>(), b.Pointer<float>(), a.Size(0), b.Size(0), iou.Pointer<float>()); }
+        if (a.Device.IsGpu)
+            Kernels.Gpu.GpuVision.BoxIou(a.Gpu.Launcher, a.DeviceView<float>(), b.DeviceView<float>(), b.Size(0), iou.DeviceView<float>());
+        else
+            unsafe { Kernels.Cpu.Boxes.Iou(a.Pointer<float>(), b.Pointer<float>(), a.Size(0), b.Size(0), iou.Pointer<float>()); }
         return iou;
     }
 
@@ -31,7 +34,9 @@ public static partial class Functional
         if (reference.Size(0) != props.Size(0))
             throw new TensorShapeException($"box_encode: 'proposals' expected one box per reference box ({reference.Size(0)}), found shape {Shapes.Format(proposals.Shape)}", nameof(proposals));
         var targets = Tensor.Allocate(reference.Shape, DType.Float32, reference.Device, zero: false);
-        unsafe
+        if (reference.Device.IsGpu)
+            Kernels.Gpu.GpuVision.BoxEncode(reference.Gpu.Launcher, reference.DeviceView<float>(), props.DeviceView<float>(), weights, targets.DeviceView<float>());
+        else unsafe
         {
             Kernels.Cpu.Boxes.Encode(reference.Pointer<float>(), props.Pointer<float>(), reference.Size(0),
                 weights.X, weights.Y, weights.W, weights.H, targets.Pointer<float>());
@@ -53,7 +58,9 @@ public static partial class Functional
             throw new TensorShapeException($"box_decode: 'relCodes' expected [{reference.Size(0)}, 4 * classes] (one row per box), found shape {Shapes.Format(relCodes.Shape)}", nameof(relCodes));
         var codes = relCodes.Contiguous();
         var decoded = Tensor.Allocate(codes.Shape, DType.Float32, codes.Device, zero: false);
-        unsafe
+        if (codes.Device.IsGpu)
+            Kernels.Gpu.GpuVision.BoxDecode(codes.Gpu.Launcher, codes.DeviceView<float>(), reference.DeviceView<float>(), codes.Size(1) / 4, weights, clip ?? BboxXformClip, decoded.DeviceView<float>());
+        else unsafe
         {
             Kernels.Cpu.Boxes.Decode(codes.Pointer<float>(), reference.Pointer<float>(), reference.Size(0), codes.Size(1) / 4,
                 weights.X, weights.Y, weights.W, weights.H, clip ?? BboxXformClip, decoded.Pointer<float>());
@@ -64,6 +71,8 @@ public static partial class Functional
     /// <summary>
     /// torchvision.ops.nms: int64 indices of the boxes [N, 4] kept by greedy non-maximum suppression,
     /// sorted by decreasing score; a box is dropped when its IoU with a kept box is above <paramref name="iouThreshold"/>.
+    /// The greedy loop is sequential, so for boxes on a GPU it runs on the host: boxes and scores
+    /// are copied back, and the indices are returned on the boxes' device.
     /// </summary>
     public static Tensor Nms(Tensor boxes, Tensor scores, float iouThreshold)
     {
@@ -76,6 +85,7 @@ public static partial class Functional
     /// <summary>
     /// torchvision.ops.batched_nms: NMS within each category of <paramref name="idxs"/> [N] (int64 or
     /// int32) independently, by offsetting every category's boxes beyond the others (the coordinate trick).
+    /// Like <see cref="Nms"/>, computed on the host for GPU inputs (copied back; indices returned on the boxes' device).
     /// </summary>
     public static Tensor BatchedNms(Tensor boxes, Tensor scores, Tensor idxs, float iouThreshold)
     {
@@ -88,14 +98,16 @@ public static partial class Functional
             return Tensor.Allocate([0], DType.Int64, b.Device, zero: false);
         float[] coordinates = b.ToArray();
         float offsetStep = coordinates.Max() + 1f;
-        float[] categories = ToFloat(idxs).ToArray();
+        float[] categories = ToFloat(idxs.To(Device.Cpu)).ToArray();
         for (int i = 0; i < coordinates.Length; i++)
             coordinates[i] += categories[i / 4] * offsetStep;
-        return RunNms(Tensor.FromData<float>(coordinates, b.Shape), s, iouThreshold);
+        return RunNms(Tensor.FromData<float>(coordinates, b.Shape).To(b.Device), s, iouThreshold);
     }
 
     private static Tensor RunNms(Tensor boxes, Tensor scores, float iouThreshold)
     {
+        if (boxes.Device.IsGpu)
+            return RunNms(boxes.To(Device.Cpu), scores.To(Device.Cpu), iouThreshold).To(boxes.Device);
         int count = boxes.Size(0);
         var keep = new long[count];
         int kept;

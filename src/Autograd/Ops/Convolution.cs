@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -42,7 +43,10 @@ public static partial class Functional
         var w = weight.Contiguous();
         var b = bias?.Contiguous();
         var y = Tensor.Allocate([geometry.BatchSize, outChannels, outHeight, outWidth], DType.Float32, input.Device, zero: false);
-        unsafe { Kernels.Cpu.Conv2d.Forward(x.Pointer<float>(), w.Pointer<float>(), b is null ? null : b.Pointer<float>(), geometry, y.Pointer<float>()); }
+        if (y.Device.IsGpu)
+            GpuConv2d.Forward(y.Gpu.Launcher, x.DeviceView<float>(), w.DeviceView<float>(), b?.DeviceView<float>(), geometry, y.DeviceView<float>());
+        else
+            unsafe { Kernels.Cpu.Conv2d.Forward(x.Pointer<float>(), w.Pointer<float>(), b is null ? null : b.Pointer<float>(), geometry, y.Pointer<float>()); }
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return AutogradEngine.Record(y, op, inputs, g =>
         {
@@ -98,8 +102,11 @@ public static partial class Functional
         var y = ConvBackwardInput(x, w, geometry);
         if (bias is not null)
         {
-            using (GradMode.NoGrad())
-                y = y + Reshape(bias.Detach(), outChannels, 1, 1);
+            if (y.Device.IsGpu)
+                GpuConv2d.AddBias(y.Gpu.Launcher, bias.Contiguous().DeviceView<float>(), geometry.BatchSize, outChannels, geometry.InPlane, y.DeviceView<float>());
+            else
+                using (GradMode.NoGrad())
+                    y = y + Reshape(bias.Detach(), outChannels, 1, 1);
         }
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         return AutogradEngine.Record(y, op, inputs, g =>
@@ -109,7 +116,10 @@ public static partial class Functional
             if (input.RequiresGrad)
             {
                 gradInput = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
-                unsafe { Kernels.Cpu.Conv2d.Forward(grad.Pointer<float>(), w.Pointer<float>(), null, geometry, gradInput.Pointer<float>()); }
+                if (grad.Device.IsGpu)
+                    GpuConv2d.Forward(grad.Gpu.Launcher, grad.DeviceView<float>(), w.DeviceView<float>(), null, geometry, gradInput.DeviceView<float>());
+                else
+                    unsafe { Kernels.Cpu.Conv2d.Forward(grad.Pointer<float>(), w.Pointer<float>(), null, geometry, gradInput.Pointer<float>()); }
             }
             var gradWeight = weight.RequiresGrad ? ConvBackwardWeight(grad, x, geometry, w.ShapeArray) : null;
             if (bias is null) return [gradInput, gradWeight];
@@ -159,21 +169,30 @@ public static partial class Functional
     private static unsafe Tensor ConvBackwardInput(Tensor gradOutput, Tensor weight, in Conv2dGeometry geometry)
     {
         var result = Tensor.Allocate([geometry.BatchSize, geometry.InChannels, geometry.InHeight, geometry.InWidth], DType.Float32, gradOutput.Device, zero: false);
-        Kernels.Cpu.Conv2d.BackwardInput(gradOutput.Pointer<float>(), weight.Pointer<float>(), geometry, result.Pointer<float>());
+        if (result.Device.IsGpu)
+            GpuConv2d.BackwardInput(result.Gpu.Launcher, gradOutput.DeviceView<float>(), weight.DeviceView<float>(), geometry, result.DeviceView<float>());
+        else
+            Kernels.Cpu.Conv2d.BackwardInput(gradOutput.Pointer<float>(), weight.Pointer<float>(), geometry, result.Pointer<float>());
         return result;
     }
 
     private static unsafe Tensor ConvBackwardWeight(Tensor input, Tensor gradOutput, in Conv2dGeometry geometry, int[] weightShape)
     {
         var result = Tensor.Allocate(weightShape, DType.Float32, input.Device, zero: false);
-        Kernels.Cpu.Conv2d.BackwardWeight(input.Pointer<float>(), gradOutput.Pointer<float>(), geometry, result.Pointer<float>());
+        if (result.Device.IsGpu)
+            ConvBackwardWeightGpu(input, gradOutput, geometry, result);
+        else
+            Kernels.Cpu.Conv2d.BackwardWeight(input.Pointer<float>(), gradOutput.Pointer<float>(), geometry, result.Pointer<float>());
         return result;
     }
 
     private static unsafe Tensor ConvBackwardBias(Tensor gradOutput, int channels, int batchSize, int planeSize)
     {
         var result = Tensor.Allocate([channels], DType.Float32, gradOutput.Device, zero: false);
-        Kernels.Cpu.Conv2d.BackwardBias(gradOutput.Pointer<float>(), batchSize, channels, planeSize, result.Pointer<float>());
+        if (result.Device.IsGpu)
+            GpuConv2d.BackwardBias(result.Gpu.Launcher, gradOutput.DeviceView<float>(), batchSize, channels, planeSize, result.DeviceView<float>());
+        else
+            Kernels.Cpu.Conv2d.BackwardBias(gradOutput.Pointer<float>(), batchSize, channels, planeSize, result.Pointer<float>());
         return result;
     }
 }

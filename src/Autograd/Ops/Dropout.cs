@@ -44,7 +44,7 @@ public static partial class Functional
         return input * mask;
     }
 
-    /// <summary>A float mask of 1 / (1 - p) (kept) and 0 (dropped); all zeros when p = 1.</summary>
+    /// <summary>A float mask of 1 / (1 - p) (kept) and 0 (dropped); all zeros when p = 1. On a GPU the same Philox blocks give the same mask as on the CPU.</summary>
     private static unsafe Tensor BernoulliMask(ReadOnlySpan<int> shape, float p, Generator? generator, Device device)
     {
         generator ??= Generator.Default;
@@ -52,7 +52,10 @@ public static partial class Functional
         float keep = 1f - p;
         float scale = keep > 0f ? 1f / keep : 0f;
         ulong first = generator.Reserve(mask.Numel);
-        Kernels.Cpu.Dropout.BernoulliMask(generator.Seed, first, keep, scale, mask.Numel, mask.Pointer<float>());
+        if (device.IsGpu)
+            Kernels.Gpu.GpuRouting.BernoulliMask(mask.Gpu.Launcher, generator.Seed, first, keep, scale, mask.DeviceView<float>());
+        else
+            Kernels.Cpu.Dropout.BernoulliMask(generator.Seed, first, keep, scale, mask.Numel, mask.Pointer<float>());
         return mask;
     }
 

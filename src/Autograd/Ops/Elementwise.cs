@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -24,9 +25,16 @@ public static partial class Functional
     public static Tensor Pow(Tensor x, float exponent)
     {
         x.ExpectFloat("pow", "input");
-        var dense = x.Contiguous();
         var y = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
-        unsafe { Kernels.Cpu.Unary.PowScalar(dense.Pointer<float>(), exponent, y.Pointer<float>(), y.Numel); }
+        if (x.Device.IsGpu)
+        {
+            GpuElementwise.PowScalar(x.Gpu.Launcher, x.DeviceStorageView<float>(), StridedIndex.Create(x.Shape, x.Strides), exponent, y.DeviceView<float>());
+        }
+        else
+        {
+            var dense = x.Contiguous();
+            unsafe { Kernels.Cpu.Unary.PowScalar(dense.Pointer<float>(), exponent, y.Pointer<float>(), y.Numel); }
+        }
         return AutogradEngine.Record(y, "pow", [x], g => [g * Pow(x, exponent - 1f) * exponent]);
     }
 
@@ -67,9 +75,16 @@ public static partial class Functional
         if (min is null && max is null)
             throw new ArgumentException("clamp: expected at least one of 'min' and 'max', found neither");
         float low = min ?? float.NegativeInfinity, high = max ?? float.PositiveInfinity;
-        var dense = x.Contiguous();
         var y = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
-        unsafe { Kernels.Cpu.Unary.Clamp(dense.Pointer<float>(), low, high, y.Pointer<float>(), y.Numel); }
+        if (x.Device.IsGpu)
+        {
+            GpuElementwise.Clamp(x.Gpu.Launcher, x.DeviceStorageView<float>(), StridedIndex.Create(x.Shape, x.Strides), low, high, y.DeviceView<float>());
+        }
+        else
+        {
+            var dense = x.Contiguous();
+            unsafe { Kernels.Cpu.Unary.Clamp(dense.Pointer<float>(), low, high, y.Pointer<float>(), y.Numel); }
+        }
         return AutogradEngine.Record(y, "clamp", [x], g =>
         {
             var inside = LogicalAnd(GreaterEqual(x, low), LessEqual(x, high));
@@ -121,13 +136,23 @@ public static partial class Functional
         ExpectBool(condition, "where", "condition");
         a.ExpectFloat("where", "a");
         b.ExpectFloat("where", "b");
+        Device device = GpuDeviceOf(condition, a, b) ?? a.Device;
+        (condition, a, b) = (HostScalarTo(condition, device), HostScalarTo(a, device), HostScalarTo(b, device));
         CheckSameDevice("where", condition, a, b);
         int[] shape = Shapes.Broadcast(Shapes.Broadcast(condition.Shape, a.Shape, "where"), b.Shape, "where");
         var y = Tensor.Allocate(shape, DType.Float32, a.Device, zero: false);
-        unsafe
+        if (device.IsGpu)
         {
-            Elementwise.Where(condition.Pointer<bool>(), BroadcastStrides(condition, shape), a.Pointer<float>(), BroadcastStrides(a, shape),
-                b.Pointer<float>(), BroadcastStrides(b, shape), y.Pointer<float>(), shape);
+            var index = StridedIndex.Create(shape, BroadcastStrides(a, shape), BroadcastStrides(b, shape), BroadcastStrides(condition, shape));
+            GpuElementwise.Where(y.Gpu.Launcher, condition.DeviceStorageView<bool>(), a.DeviceStorageView<float>(), b.DeviceStorageView<float>(), index, y.DeviceView<float>());
+        }
+        else
+        {
+            unsafe
+            {
+                Elementwise.Where(condition.Pointer<bool>(), BroadcastStrides(condition, shape), a.Pointer<float>(), BroadcastStrides(a, shape),
+                    b.Pointer<float>(), BroadcastStrides(b, shape), y.Pointer<float>(), shape);
+            }
         }
         int[] shapeA = a.ShapeArray, shapeB = b.ShapeArray;
         return AutogradEngine.Record(y, "where", [a, b], g =>
@@ -159,6 +184,17 @@ public static partial class Functional
         if (x.DType == DType.Float32) return x;
         var dense = x.Contiguous();
         var y = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
+        if (x.Device.IsGpu)
+        {
+            var launcher = y.Gpu.Launcher;
+            switch (x.DType)
+            {
+                case DType.Bool: GpuElementwise.Cast<bool, float, BoolToFloat>(launcher, dense.DeviceView<bool>(), y.DeviceView<float>()); break;
+                case DType.Int32: GpuElementwise.Cast<int, float, IntToFloat>(launcher, dense.DeviceView<int>(), y.DeviceView<float>()); break;
+                case DType.Int64: GpuElementwise.Cast<long, float, LongToFloat>(launcher, dense.DeviceView<long>(), y.DeviceView<float>()); break;
+            }
+            return y;
+        }
         float* o = y.Pointer<float>();
         int n = y.Numel;
         switch (x.DType)
@@ -176,6 +212,17 @@ public static partial class Functional
         if (x.DType == DType.Int64) return x;
         var dense = x.Contiguous();
         var y = Tensor.Allocate(x.Shape, DType.Int64, x.Device, zero: false);
+        if (x.Device.IsGpu)
+        {
+            var launcher = y.Gpu.Launcher;
+            switch (x.DType)
+            {
+                case DType.Bool: GpuElementwise.Cast<bool, long, BoolToLong>(launcher, dense.DeviceView<bool>(), y.DeviceView<long>()); break;
+                case DType.Int32: GpuElementwise.Cast<int, long, IntToLong>(launcher, dense.DeviceView<int>(), y.DeviceView<long>()); break;
+                case DType.Float32: GpuElementwise.Cast<float, long, FloatToLong>(launcher, dense.DeviceView<float>(), y.DeviceView<long>()); break;
+            }
+            return y;
+        }
         long* o = y.Pointer<long>();
         int n = y.Numel;
         switch (x.DType)
@@ -193,10 +240,31 @@ public static partial class Functional
     {
         a.ExpectFloat(name, "a");
         b.ExpectFloat(name, "b");
-        CheckSameDevice(name, a, b);
+        // A CPU 0-d tensor beside a GPU tensor (x * 0.5f) travels as a kernel parameter, as PyTorch accepts CPU scalars with CUDA tensors.
+        bool scalarA = IsHostScalarBeside(a, b), scalarB = !scalarA && IsHostScalarBeside(b, a);
+        if (!scalarA && !scalarB)
+            CheckSameDevice(name, a, b);
         int[] shape = Shapes.Broadcast(a.Shape, b.Shape, name);
-        var y = Tensor.Allocate(shape, DType.Float32, a.Device, zero: false);
-        unsafe { Elementwise.Binary(op, a.Pointer<float>(), BroadcastStrides(a, shape), b.Pointer<float>(), BroadcastStrides(b, shape), y.Pointer<float>(), shape); }
+        var y = Tensor.Allocate(shape, DType.Float32, scalarA ? b.Device : a.Device, zero: false);
+        if (y.Device.IsGpu)
+        {
+            var launcher = y.Gpu.Launcher;
+            if (scalarA || scalarB)
+            {
+                var tensor = scalarA ? b : a;
+                GpuElementwise.BinaryScalar(launcher, op, tensor.DeviceStorageView<float>(), StridedIndex.Create(shape, BroadcastStrides(tensor, shape)),
+                    (scalarA ? a : b).Item(), scalarA, y.DeviceView<float>());
+            }
+            else
+            {
+                GpuElementwise.Binary(launcher, op, a.DeviceStorageView<float>(), b.DeviceStorageView<float>(),
+                    StridedIndex.Create(shape, BroadcastStrides(a, shape), BroadcastStrides(b, shape)), y.DeviceView<float>());
+            }
+        }
+        else
+        {
+            unsafe { Elementwise.Binary(op, a.Pointer<float>(), BroadcastStrides(a, shape), b.Pointer<float>(), BroadcastStrides(b, shape), y.Pointer<float>(), shape); }
+        }
         int[] shapeA = a.ShapeArray, shapeB = b.ShapeArray;
         return AutogradEngine.Record(y, name, [a, b], g =>
         {
@@ -233,9 +301,17 @@ public static partial class Functional
     {
         if (a.DType != DType.Float32) a = ToFloat(a);
         if (b.DType != DType.Float32) b = ToFloat(b);
+        Device device = GpuDeviceOf(a, b) ?? a.Device;
+        (a, b) = (HostScalarTo(a, device), HostScalarTo(b, device));
         CheckSameDevice(name, a, b);
         int[] shape = Shapes.Broadcast(a.Shape, b.Shape, name);
         var y = Tensor.Allocate(shape, DType.Bool, a.Device, zero: false);
+        if (device.IsGpu)
+        {
+            GpuElementwise.Compare(y.Gpu.Launcher, op, a.DeviceStorageView<float>(), b.DeviceStorageView<float>(),
+                StridedIndex.Create(shape, BroadcastStrides(a, shape), BroadcastStrides(b, shape)), y.DeviceView<bool>());
+            return y;
+        }
         unsafe { Elementwise.Compare(op, a.Pointer<float>(), BroadcastStrides(a, shape), b.Pointer<float>(), BroadcastStrides(b, shape), y.Pointer<bool>(), shape); }
         return y;
     }
@@ -243,9 +319,16 @@ public static partial class Functional
     private static Tensor Map(UnaryOp op, Tensor x, string name, Func<Tensor, Tensor, Tensor> backward)
     {
         x.ExpectFloat(name, "input");
-        var dense = x.Contiguous();
         var y = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
-        unsafe { Kernels.Cpu.Unary.Run(op, dense.Pointer<float>(), y.Pointer<float>(), y.Numel); }
+        if (x.Device.IsGpu)
+        {
+            GpuElementwise.Map(x.Gpu.Launcher, op, x.DeviceStorageView<float>(), StridedIndex.Create(x.Shape, x.Strides), y.DeviceView<float>());
+        }
+        else
+        {
+            var dense = x.Contiguous();
+            unsafe { Kernels.Cpu.Unary.Run(op, dense.Pointer<float>(), y.Pointer<float>(), y.Numel); }
+        }
         return AutogradEngine.Record(y, name, [x], g => [backward(g, y)]);
     }
 
@@ -255,6 +338,11 @@ public static partial class Functional
         var dense = x.Contiguous();
         var g = gradOutput.Contiguous();
         var gradInput = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
+        if (x.Device.IsGpu)
+        {
+            GpuElementwise.MapBackward(x.Gpu.Launcher, op, dense.DeviceView<float>(), g.DeviceView<float>(), gradInput.DeviceView<float>());
+            return gradInput;
+        }
         unsafe { Kernels.Cpu.Unary.Backward(op, dense.Pointer<float>(), g.Pointer<float>(), gradInput.Pointer<float>(), gradInput.Numel); }
         return gradInput;
     }
@@ -268,6 +356,15 @@ public static partial class Functional
             strides[i] = t.ShapeArray[i - lead] == 1 && shape[i] != 1 ? 0 : t.StridesArray[i - lead];
         return strides;
     }
+
+    /// <summary>Whether <paramref name="t"/> is a CPU 0-d tensor used beside a GPU tensor <paramref name="other"/>.</summary>
+    private static bool IsHostScalarBeside(Tensor t, Tensor other) => t.Device.IsCpu && t.Rank == 0 && other.Device.IsGpu;
+
+    /// <summary>The device of the first GPU tensor among <paramref name="tensors"/>, or null when all are on the CPU.</summary>
+    private static Device? GpuDeviceOf(params Tensor[] tensors) => tensors.FirstOrDefault(t => t.Device.IsGpu)?.Device;
+
+    /// <summary>A CPU 0-d tensor moved to the GPU <paramref name="device"/> (PyTorch accepts CPU scalars beside CUDA tensors); anything else unchanged.</summary>
+    private static Tensor HostScalarTo(Tensor t, Device device) => device.IsGpu && t.Device.IsCpu && t.Rank == 0 ? t.To(device) : t;
 
     internal static void CheckSameDevice(string op, params Tensor[] tensors)
     {

@@ -9,14 +9,18 @@ public static partial class Functional
     /// <summary>
     /// Standard Gumbel noise -log(-log(U)), U uniform strictly inside (0, 1), drawn from
     /// <paramref name="generator"/> (the default stream when null). Counter-based: the values
-    /// depend only on the generator's state, never on the thread count.
+    /// depend only on the generator's state, never on the thread count or the device: on a GPU
+    /// (<paramref name="device"/>, the CPU when null) the same Philox blocks give the same noise.
     /// </summary>
-    public static Tensor GumbelNoise(ReadOnlySpan<int> shape, Generator? generator = null)
+    public static Tensor GumbelNoise(ReadOnlySpan<int> shape, Generator? generator = null, Device? device = null)
     {
         var gen = generator ?? Generator.Default;
-        var noise = Tensor.Allocate(shape, DType.Float32, Device.Cpu, zero: false);
+        var noise = Tensor.Allocate(shape, DType.Float32, device ?? Device.Cpu, zero: false);
         ulong first = gen.Reserve(noise.Numel);
-        unsafe { Kernels.Cpu.Gumbel.Noise(gen.Seed, first, noise.Numel, noise.Pointer<float>()); }
+        if (noise.Device.IsGpu)
+            Kernels.Gpu.GpuRouting.GumbelNoise(noise.Gpu.Launcher, gen.Seed, first, noise.DeviceView<float>());
+        else
+            unsafe { Kernels.Cpu.Gumbel.Noise(gen.Seed, first, noise.Numel, noise.Pointer<float>()); }
         return noise;
     }
 
@@ -30,7 +34,7 @@ public static partial class Functional
     {
         logits.ExpectFloat("gumbel_softmax", nameof(logits));
         CheckTau(tau);
-        return GumbelSoftmaxWithNoise(logits, GumbelNoise(logits.Shape, generator), tau, hard, dim);
+        return GumbelSoftmaxWithNoise(logits, GumbelNoise(logits.Shape, generator, logits.Device), tau, hard, dim);
     }
 
     /// <summary>
@@ -54,16 +58,27 @@ public static partial class Functional
         var g = noise.Contiguous();
         var soft = Tensor.Allocate(logits.Shape, DType.Float32, logits.Device, zero: false);
         var oneHot = hard ? Tensor.Allocate(logits.Shape, DType.Float32, logits.Device, zero: false) : null;
-        unsafe
+        if (logits.Device.IsGpu)
         {
-            Kernels.Cpu.Gumbel.SoftmaxForward(x.Pointer<float>(), g.Pointer<float>(), outer, size, inner, tau,
-                soft.Pointer<float>(), oneHot is null ? null : oneHot.Pointer<float>());
+            Kernels.Gpu.GpuRouting.GumbelSoftmaxForward(logits.Gpu.Launcher, x.DeviceView<float>(), g.DeviceView<float>(), outer, size, inner, tau,
+                soft.DeviceView<float>(), oneHot is null ? default : oneHot.DeviceView<float>());
+        }
+        else
+        {
+            unsafe
+            {
+                Kernels.Cpu.Gumbel.SoftmaxForward(x.Pointer<float>(), g.Pointer<float>(), outer, size, inner, tau,
+                    soft.Pointer<float>(), oneHot is null ? null : oneHot.Pointer<float>());
+            }
         }
         return AutogradEngine.Record(oneHot ?? soft, hard ? "gumbel_softmax_hard" : op, [logits], gradOutput =>
         {
             var go = gradOutput.Contiguous();
             var gradLogits = Tensor.Allocate(soft.Shape, DType.Float32, soft.Device, zero: false);
-            unsafe { Kernels.Cpu.Gumbel.SoftmaxBackward(soft.Pointer<float>(), go.Pointer<float>(), outer, size, inner, tau, gradLogits.Pointer<float>()); }
+            if (soft.Device.IsGpu)
+                Kernels.Gpu.GpuRouting.GumbelSoftmaxBackward(soft.Gpu.Launcher, soft.DeviceView<float>(), go.DeviceView<float>(), outer, size, inner, tau, gradLogits.DeviceView<float>());
+            else
+                unsafe { Kernels.Cpu.Gumbel.SoftmaxBackward(soft.Pointer<float>(), go.Pointer<float>(), outer, size, inner, tau, gradLogits.Pointer<float>()); }
             return [gradLogits];
         });
     }

@@ -1,4 +1,5 @@
 using Tessera.Engine;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -30,13 +31,20 @@ public static partial class Functional
         var index = IndexArgument(indices, "embedding", nameof(indices), rows, $"the rows of weight {Shapes.Format(weight.Shape)}");
         var table = weight.Contiguous();
         var y = Tensor.Allocate([.. indices.Shape, width], DType.Float32, weight.Device, zero: false);
-        unsafe { Kernels.Cpu.IndexSelect.Forward(table.Pointer<float>(), index.Pointer<long>(), 1, rows, width, index.Numel, y.Pointer<float>()); }
+        var selection = new SliceSelection { Outer = 1, Size = rows, Inner = width, Count = index.Numel };
+        if (weight.Device.IsGpu)
+            GpuIndexing.SelectForward(weight.Gpu.Launcher, table.DeviceView<float>(), index.DeviceView<long>(), selection, y.DeviceView<float>());
+        else
+            unsafe { Kernels.Cpu.IndexSelect.Forward(table.Pointer<float>(), index.Pointer<long>(), 1, rows, width, index.Numel, y.Pointer<float>()); }
         int[] weightShape = weight.ShapeArray;
         return AutogradEngine.Record(y, "embedding", [weight], g =>
         {
-            var gradWeight = Tensor.Zeros(weightShape);
+            var gradWeight = Tensor.Zeros(weightShape, DType.Float32, g.Device);
             var gradOutput = g.Contiguous();
-            unsafe { Kernels.Cpu.IndexSelect.Backward(gradOutput.Pointer<float>(), index.Pointer<long>(), 1, rows, width, index.Numel, skip, gradWeight.Pointer<float>()); }
+            if (g.Device.IsGpu)
+                GpuIndexing.SelectBackward(g.Gpu.Launcher, gradOutput.DeviceView<float>(), index.DeviceView<long>(), selection, skip, gradWeight.DeviceView<float>());
+            else
+                unsafe { Kernels.Cpu.IndexSelect.Backward(gradOutput.Pointer<float>(), index.Pointer<long>(), 1, rows, width, index.Numel, skip, gradWeight.Pointer<float>()); }
             return [gradWeight];
         });
     }
@@ -60,12 +68,22 @@ public static partial class Functional
         CheckIndexFits("gather", "index", index, x, "input", d);
         var positions = IndexArgument(index, "gather", nameof(index), x.ShapeArray[d], $"dim {d} of input {Shapes.Format(x.Shape)}");
         var y = Tensor.Allocate(index.Shape, DType.Float32, x.Device, zero: false);
-        if (y.Numel > 0)
+        if (x.Device.IsGpu)
+        {
+            // Operand A walks x with the gathered dim held at 0; the index supplies that coordinate.
+            int[] strides = x.StridesArray.ToArray();
+            strides[d] = 0;
+            GpuIndexing.Gather(x.Gpu.Launcher, x.DeviceStorageView<float>(), positions.DeviceView<long>(), StridedIndex.Create(positions.Shape, strides),
+                x.StridesArray[d], y.DeviceView<float>());
+        }
+        else if (y.Numel > 0)
+        {
             unsafe { Kernels.Cpu.Gather.Forward(x.Pointer<float>(), x.Strides, positions.Pointer<long>(), positions.Shape, d, y.Pointer<float>()); }
+        }
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "gather", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             ScatterAddInto(g, positions, d, gradInput);
             return [gradInput];
         });
@@ -104,7 +122,7 @@ public static partial class Functional
             var gathered = Gather(g, d, positions);
             if (Shapes.Equal(gathered.Shape, sourceShape))
                 return [g, gathered];
-            var gradSource = Tensor.Zeros(sourceShape);
+            var gradSource = Tensor.Zeros(sourceShape, DType.Float32, g.Device);
             CopyRegion(gathered, new int[sourceShape.Length], gradSource, new int[sourceShape.Length], gathered.ShapeArray);
             return [g, gradSource];
         });
@@ -138,21 +156,42 @@ public static partial class Functional
         shape[d] = count;
         var dense = x.Contiguous();
         var y = Tensor.Allocate(shape, x.DType, x.Device, zero: false);
-        unsafe
+        var selection = new SliceSelection { Outer = outer, Size = size, Inner = inner, Count = count };
+        if (x.Device.IsGpu)
         {
-            long* p = positions.Pointer<long>();
+            var launcher = x.Gpu.Launcher;
+            var p = positions.DeviceView<long>();
+            // Elements move as raw bits of their width, so one kernel per width serves every dtype.
             switch (x.DType.ElementSize())
             {
-                case 1: Kernels.Cpu.IndexSelect.Forward(dense.Pointer<byte>(), p, outer, size, inner, count, y.Pointer<byte>()); break;
-                case 4: Kernels.Cpu.IndexSelect.Forward(dense.Pointer<int>(), p, outer, size, inner, count, y.Pointer<int>()); break;
-                default: Kernels.Cpu.IndexSelect.Forward(dense.Pointer<long>(), p, outer, size, inner, count, y.Pointer<long>()); break;
+                case 1: GpuIndexing.SelectForward(launcher, dense.DeviceStorageView<byte>(), p, selection, y.DeviceStorageView<byte>().Slice(0, y.Numel)); break;
+                case 4: GpuIndexing.SelectForward(launcher, dense.DeviceStorageView<int>(), p, selection, y.DeviceStorageView<int>().Slice(0, y.Numel)); break;
+                default: GpuIndexing.SelectForward(launcher, dense.DeviceStorageView<long>(), p, selection, y.DeviceStorageView<long>().Slice(0, y.Numel)); break;
+            }
+        }
+        else
+        {
+            unsafe
+            {
+                long* p = positions.Pointer<long>();
+                switch (x.DType.ElementSize())
+                {
+                    case 1: Kernels.Cpu.IndexSelect.Forward(dense.Pointer<byte>(), p, outer, size, inner, count, y.Pointer<byte>()); break;
+                    case 4: Kernels.Cpu.IndexSelect.Forward(dense.Pointer<int>(), p, outer, size, inner, count, y.Pointer<int>()); break;
+                    default: Kernels.Cpu.IndexSelect.Forward(dense.Pointer<long>(), p, outer, size, inner, count, y.Pointer<long>()); break;
+                }
             }
         }
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "index_select", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             var gradOutput = g.Contiguous();
+            if (g.Device.IsGpu)
+            {
+                GpuIndexing.SelectBackward(g.Gpu.Launcher, gradOutput.DeviceView<float>(), positions.DeviceView<long>(), selection, -1, gradInput.DeviceView<float>());
+                return [gradInput];
+            }
             unsafe { Kernels.Cpu.IndexSelect.Backward(gradOutput.Pointer<float>(), positions.Pointer<long>(), outer, size, inner, count, -1, gradInput.Pointer<float>()); }
             return [gradInput];
         });
@@ -163,6 +202,15 @@ public static partial class Functional
     {
         if (positions.Numel == 0)
             return;
+        if (destination.Device.IsGpu)
+        {
+            // Operand A walks the source, operand C the destination with the scattered dim held at 0.
+            int[] strides = destination.StridesArray.ToArray();
+            strides[dim] = 0;
+            GpuIndexing.ScatterAdd(destination.Gpu.Launcher, source.DeviceStorageView<float>(), positions.DeviceView<long>(),
+                StridedIndex.Create(positions.Shape, source.StridesArray, default, strides), destination.StridesArray[dim], destination.DeviceStorageView<float>());
+            return;
+        }
         Kernels.Cpu.Gather.ScatterAdd(source.Pointer<float>(), source.Strides, positions.Pointer<long>(), positions.Shape, dim,
             destination.Pointer<float>(), destination.Strides);
     }
@@ -176,15 +224,28 @@ public static partial class Functional
         if (index.DType is not (DType.Int64 or DType.Int32))
             throw new TensorDTypeException($"{op}: '{argument}' expected an int64 (or int32) tensor of indices, found {index.DType.Name()}; convert it with ToLong()", argument);
         var positions = ToLong(index).Contiguous();
+        if (positions.Device.IsGpu)
+        {
+            // Checked on the device; only the first bad position (one int) comes back.
+            using var firstBad = Tensor.FromArray(new[] { int.MaxValue }, 1).To(positions.Device);
+            GpuIndexing.FindOutOfRange(positions.Gpu.Launcher, positions.DeviceView<long>(), size, firstBad.DeviceView<int>());
+            int bad = firstBad.Item<int>();
+            if (bad != int.MaxValue)
+                ThrowIndexOutOfRange(op, argument, size, what, positions.ToArray<long>()[bad], bad);
+            return positions;
+        }
         long* p = positions.Pointer<long>();
         for (int i = 0; i < positions.Numel; i++)
         {
             if (p[i] < 0 || p[i] >= size)
-                throw new ArgumentOutOfRangeException(argument, p[i],
-                    $"{op}: '{argument}' expected values in [0, {size - 1}] ({what}), found {p[i]} at flat position {i}" + (size == 0 ? "; the indexed dim is empty, so no index is valid" : ""));
+                ThrowIndexOutOfRange(op, argument, size, what, p[i], i);
         }
         return positions;
     }
+
+    private static void ThrowIndexOutOfRange(string op, string argument, int size, string what, long value, int position) =>
+        throw new ArgumentOutOfRangeException(argument, value,
+            $"{op}: '{argument}' expected values in [0, {size - 1}] ({what}), found {value} at flat position {position}" + (size == 0 ? "; the indexed dim is empty, so no index is valid" : ""));
 
     /// <summary>index.size(k) &lt;= other.size(k) for every k except <paramref name="exceptDim"/> (-1: none).</summary>
     private static void CheckIndexFits(string op, string argument, Tensor index, Tensor other, string otherName, int exceptDim)

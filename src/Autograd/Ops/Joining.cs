@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -145,6 +146,21 @@ public static partial class Functional
         if (Shapes.Numel(shape) == 0)
             return;
         int[] destinationStrides = destination.StridesArray;
+        if (destination.Device.IsGpu)
+        {
+            CheckSameDevice("copy", destination, source);
+            var launcher = destination.Gpu.Launcher;
+            var index = StridedIndex.Create(shape, sourceStrides, destinationStrides);
+            int count = Shapes.Numel(shape), from = checked((int)sourceOffset), to = checked((int)destinationOffset);
+            // Elements move as raw bits of their width, so one kernel per width serves every dtype.
+            switch (source.DType.ElementSize())
+            {
+                case 1: GpuElementwise.Copy(launcher, source.DeviceStorageView<byte>(), from, index, count, destination.DeviceStorageView<byte>(), to); break;
+                case 4: GpuElementwise.Copy(launcher, source.DeviceStorageView<int>(), from, index, count, destination.DeviceStorageView<int>(), to); break;
+                default: GpuElementwise.Copy(launcher, source.DeviceStorageView<long>(), from, index, count, destination.DeviceStorageView<long>(), to); break;
+            }
+            return;
+        }
         switch (source.DType.ElementSize())
         {
             case 1: StridedCopy.Run(source.Pointer<byte>() + sourceOffset, sourceStrides, destination.Pointer<byte>() + destinationOffset, destinationStrides, shape); break;

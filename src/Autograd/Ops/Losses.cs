@@ -47,6 +47,8 @@ public static partial class Functional
         int classCount = input.Size(1);
         CheckChannelVector(op, nameof(weight), weight, classCount);
         int[] weightShape = ChannelShape(input.Rank, classCount);
+        if (input.Device.IsGpu && target.DType == DType.Int64 && weight is not { RequiresGrad: true })
+            return CrossEntropyGpu(input, target, weight, ignoreIndex, reduction, labelSmoothing);
         var logProbs = LogSoftmax(input, 1);
         if (target.DType == DType.Float32)
         {
@@ -105,6 +107,8 @@ public static partial class Functional
         CheckReduction(op, reduction);
         CheckBroadcastsTo(op, nameof(weight), weight, input);
         CheckBroadcastsTo(op, nameof(posWeight), posWeight, input);
+        if (input.Device.IsGpu && weight is null && posWeight is null)
+            return PointwiseLossGpu(new Kernels.Gpu.LogitBinaryCrossEntropy(), input, target, reduction, op);
         var softplusNegative = Log(1f + Exp(-Abs(input))) + Relu(-input);
         var logWeight = posWeight is null ? null : (posWeight - 1f) * target + 1f;
         var loss = (1f - target) * input + (logWeight is null ? softplusNegative : logWeight * softplusNegative);
@@ -118,6 +122,8 @@ public static partial class Functional
         const string op = "mse_loss";
         CheckPair(op, input, target);
         CheckReduction(op, reduction);
+        if (input.Device.IsGpu)
+            return PointwiseLossGpu(new Kernels.Gpu.SquaredError(), input, target, reduction, op);
         var difference = input - target;
         return ApplyReduction(difference * difference, reduction);
     }
@@ -128,6 +134,8 @@ public static partial class Functional
         const string op = "l1_loss";
         CheckPair(op, input, target);
         CheckReduction(op, reduction);
+        if (input.Device.IsGpu)
+            return PointwiseLossGpu(new Kernels.Gpu.AbsoluteError(), input, target, reduction, op);
         return ApplyReduction(Abs(input - target), reduction);
     }
 
@@ -142,6 +150,9 @@ public static partial class Functional
         CheckReduction(op, reduction);
         if (!(beta >= 0f) || float.IsInfinity(beta))
             throw new ArgumentOutOfRangeException(nameof(beta), beta, $"{op}: 'beta' expected a non-negative finite number, found {beta}");
+        if (input.Device.IsGpu)
+            return beta == 0f ? PointwiseLossGpu(new Kernels.Gpu.AbsoluteError(), input, target, reduction, op)
+                : PointwiseLossGpu(new Kernels.Gpu.SmoothAbsoluteError(beta), input, target, reduction, op);
         var difference = input - target;
         var magnitude = Abs(difference);
         if (beta == 0f)
@@ -159,6 +170,11 @@ public static partial class Functional
     {
         const string op = "kl_div";
         CheckPair(op, input, target);
+        if (reduction != Reduction.BatchMean)
+            CheckReduction(op, reduction);
+        if (input.Device.IsGpu)
+            return logTarget ? PointwiseLossGpu(new Kernels.Gpu.LogKlDivergence(), input, target, reduction, op)
+                : PointwiseLossGpu(new Kernels.Gpu.KlDivergence(), input, target, reduction, op);
         Tensor loss;
         if (logTarget)
         {
@@ -177,6 +193,8 @@ public static partial class Functional
     /// <summary>Per-element NLL and the weight each element counts with (0 when ignored).</summary>
     private static unsafe (Tensor Loss, Tensor TargetWeight) NllCore(Tensor logProbs, Tensor target, Tensor? weight, long ignoreIndex, string op)
     {
+        if (logProbs.Device.IsGpu)
+            return NllCoreGpu(logProbs, target, weight, ignoreIndex, op);
         int batchSize = logProbs.Size(0), classCount = logProbs.Size(1);
         int[] expected = [batchSize, .. logProbs.ShapeArray[2..]];
         if (!Shapes.Equal(target.Shape, expected))

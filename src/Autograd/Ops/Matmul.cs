@@ -52,8 +52,45 @@ public static partial class Functional
             throw new TensorShapeException($"linear: 'input' expected last dim {weight.Size(1)} (weight is {Shapes.Format(weight.Shape)}), found shape {Shapes.Format(x.Shape)}", nameof(x));
         if (bias is not null && (bias.Rank != 1 || bias.Size(0) != weight.Size(0)))
             throw new TensorShapeException($"linear: 'bias' expected [{weight.Size(0)}], found {Shapes.Format(bias.Shape)}", nameof(bias));
-        var y = Matmul(x, Transpose(weight, 0, 1));
-        return bias is null ? y : y + bias;
+        if (bias is null)
+            return Matmul(x, Transpose(weight, 0, 1));
+        CheckSameDevice("linear", x, weight, bias);
+        if (x.Device.IsGpu)
+            return LinearGpu(x, weight, bias);
+        // One output tensor (the bias is added into the GEMM's result in place) instead of a
+        // product and a sum: a layer keeps one activation for backward, not two, as addmm does.
+        Tensor y;
+        using (GradMode.NoGrad())
+        {
+            y = Matmul(x.Detach(), Transpose(weight.Detach(), 0, 1));
+            AddBiasInPlace(y, bias);
+        }
+        int[] inputShape = x.ShapeArray;
+        int inFeatures = weight.Size(1), outFeatures = weight.Size(0);
+        return AutogradEngine.Record(y, "linear", [x, weight, bias], g =>
+        {
+            var rows = Reshape(g, -1, outFeatures);
+            return
+            [
+                x.RequiresGrad ? Reshape(Matmul(rows, weight), inputShape) : null,
+                weight.RequiresGrad ? Matmul(Transpose(rows, 0, 1), Reshape(x, -1, inFeatures)) : null,
+                bias.RequiresGrad ? Sum(rows, 0) : null,
+            ];
+        });
+    }
+
+    /// <summary>y[..., j] += bias[j] for a dense CPU y (not recorded).</summary>
+    private static void AddBiasInPlace(Tensor y, Tensor bias)
+    {
+        var dense = bias.Contiguous();
+        int columns = dense.Numel;
+        var values = y.AsSpan<float>();
+        var row = dense.AsSpan<float>();
+        for (int start = 0; start < values.Length; start += columns)
+        {
+            var slice = values.Slice(start, columns);
+            System.Numerics.Tensors.TensorPrimitives.Add(slice, row, slice);
+        }
     }
 
     private static Tensor MatmulBatched(Tensor a, Tensor b)
@@ -64,7 +101,10 @@ public static partial class Functional
         int[] batch = Shapes.Broadcast(a.Shape[..^2], b.Shape[..^2], "matmul");
         int[] outShape = [.. batch, m, n];
         var y = Tensor.Allocate(outShape, DType.Float32, a.Device, zero: false);
-        RunGemms(a, b, batch, m, n, k, y);
+        if (y.Device.IsGpu)
+            RunGpuGemms(a, b, batch, m, n, k, y);
+        else
+            RunGemms(a, b, batch, m, n, k, y);
         int[] shapeA = a.ShapeArray, shapeB = b.ShapeArray;
         return AutogradEngine.Record(y, "matmul", [a, b], g =>
         [

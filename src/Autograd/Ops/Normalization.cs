@@ -33,6 +33,8 @@ public static partial class Functional
         if (!float.IsFinite(momentum))
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: 'momentum' expected a finite number, found {momentum}");
         reducer ??= LocalBatchStatisticsReducer.Instance;
+        if (input.Device.IsGpu)
+            return BatchNormGpu(input, runningMean, runningVar, weight, bias, training, momentum, eps, reducer, batchSize, channelCount, innerSize);
 
         var x = input.Contiguous();
         var mean = new float[channelCount];
@@ -144,6 +146,8 @@ public static partial class Functional
         }
         int length = Shapes.Numel(normalizedShape);
         int rows = length == 0 ? 0 : input.Numel / length;
+        if (input.Device.IsGpu)
+            return LayerNormGpu(input, rows, length, weight, bias, eps);
         var normalized = NormalizeRows(input, rows, length, eps, op);
         return ApplyAffine(normalized, weight, bias, normalizedShape);
     }
@@ -167,6 +171,8 @@ public static partial class Functional
         CheckChannelVector(op, nameof(bias), bias, channelCount);
         int rows = input.Size(0) * numGroups;
         int length = rows == 0 ? 0 : input.Numel / rows;
+        if (input.Device.IsGpu)
+            return GroupNormGpu(input, numGroups, weight, bias, eps);
         var normalized = Reshape(NormalizeRows(Reshape(input, rows, length), rows, length, eps, op), input.ShapeArray);
         return ApplyAffine(normalized, weight, bias, ChannelShape(input.Rank, channelCount));
     }
@@ -181,6 +187,8 @@ public static partial class Functional
         x.ExpectFloat(op, "input");
         CheckEps(op, eps);
         int d = Shapes.NormalizeDim(dim, x.Rank, op);
+        if (x.Device.IsGpu)
+            return NormalizeGpu(x, d, eps);
         return x / Clamp(L2Norm(x, d, op), min: eps);
     }
 
@@ -195,6 +203,11 @@ public static partial class Functional
         x2.ExpectFloat(op, nameof(x2));
         CheckEps(op, eps);
         int[] shape = Shapes.Broadcast(x1.Shape, x2.Shape, op);
+        if (x1.Device.IsGpu && Shapes.Equal(x1.Shape, x2.Shape))
+        {
+            CheckSameDevice(op, x1, x2);
+            return CosineSimilarityGpu(x1, x2, Shapes.NormalizeDim(dim, shape.Length, op), eps);
+        }
         if (!Shapes.Equal(x1.Shape, shape)) x1 = Expand(x1, shape);
         if (!Shapes.Equal(x2.Shape, shape)) x2 = Expand(x2, shape);
         int d = Shapes.NormalizeDim(dim, shape.Length, op);

@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -54,6 +55,8 @@ public static partial class Functional
 
     private static Tensor PadConstant(Tensor x, int[] before, int[] after, int[] shape, float value)
     {
+        if (x.Device.IsGpu)
+            return PadConstantGpu(x, before, after, shape, value);
         // The part of x that survives cropping, and where it lands in the result.
         var sourceStart = new int[x.Rank];
         var destinationStart = new int[x.Rank];
@@ -64,12 +67,12 @@ public static partial class Functional
             destinationStart[d] = Math.Max(0, before[d]);
             kept[d] = Math.Max(0, x.ShapeArray[d] - sourceStart[d] - Math.Max(0, -after[d]));
         }
-        var y = Tensor.Full(shape, value);
+        var y = Tensor.Full(shape, value, x.Device);
         CopyRegion(x, sourceStart, y, destinationStart, kept);
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "pad", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             CopyRegion(g, destinationStart, gradInput, sourceStart, kept);
             return [gradInput];
         });
@@ -103,13 +106,15 @@ public static partial class Functional
         int planes = 1, inputPlane = 1;
         for (int d = 0; d < lead; d++) planes *= x.ShapeArray[d];
         for (int d = lead; d < x.Rank; d++) inputPlane *= x.ShapeArray[d];
+        if (x.Device.IsGpu)
+            return PadTableGpu(x, offsets, planes, inputPlane, shape, 0f);
         var dense = x.Contiguous();
         var y = Tensor.Allocate(shape, DType.Float32, x.Device, zero: false);
         unsafe { Kernels.Cpu.Pad.Forward(dense.Pointer<float>(), offsets, planes, inputPlane, y.Pointer<float>()); }
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(y, "pad", [x], g =>
         {
-            var gradInput = Tensor.Zeros(inputShape);
+            var gradInput = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             var gradOutput = g.Contiguous();
             unsafe { Kernels.Cpu.Pad.Backward(gradOutput.Pointer<float>(), offsets, planes, inputPlane, gradInput.Pointer<float>()); }
             return [gradInput];

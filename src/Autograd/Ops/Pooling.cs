@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -31,13 +32,19 @@ public static partial class Functional
         int[] outShape = [input.Size(0), input.Size(1), geometry.OutHeight, geometry.OutWidth];
         var values = Tensor.Allocate(outShape, DType.Float32, input.Device, zero: false);
         var indices = Tensor.Allocate(outShape, DType.Int64, input.Device, zero: false);
-        unsafe { Kernels.Cpu.MaxPool2d.Forward(x.Pointer<float>(), geometry, values.Pointer<float>(), indices.Pointer<long>()); }
+        if (x.Device.IsGpu)
+            GpuPool2d.MaxPoolForward(x.Gpu.Launcher, x.DeviceView<float>(), geometry, values.DeviceView<float>(), indices.DeviceView<long>());
+        else
+            unsafe { Kernels.Cpu.MaxPool2d.Forward(x.Pointer<float>(), geometry, values.Pointer<float>(), indices.Pointer<long>()); }
         int[] inputShape = input.ShapeArray;
         var result = AutogradEngine.Record(values, "max_pool2d", [input], g =>
         {
             var grad = g.Contiguous();
             var gradInput = Tensor.Allocate(inputShape, DType.Float32, grad.Device, zero: false);
-            unsafe { Kernels.Cpu.MaxPool2d.Backward(grad.Pointer<float>(), indices.Pointer<long>(), geometry, gradInput.Pointer<float>()); }
+            if (grad.Device.IsGpu)
+                GpuPool2d.MaxPoolBackward(grad.Gpu.Launcher, grad.DeviceView<float>(), indices.DeviceView<long>(), geometry, gradInput.DeviceView<float>());
+            else
+                unsafe { Kernels.Cpu.MaxPool2d.Backward(grad.Pointer<float>(), indices.Pointer<long>(), geometry, gradInput.Pointer<float>()); }
             return [gradInput];
         });
         return (result, indices);
@@ -54,13 +61,19 @@ public static partial class Functional
         var geometry = PoolGeometry("avg_pool2d", input, kernelSize, stride ?? kernelSize, padding ?? (0, 0), (1, 1), ceilMode);
         var x = input.Contiguous();
         var y = Tensor.Allocate([input.Size(0), input.Size(1), geometry.OutHeight, geometry.OutWidth], DType.Float32, input.Device, zero: false);
-        unsafe { Kernels.Cpu.AvgPool2d.Forward(x.Pointer<float>(), geometry, countIncludePad, y.Pointer<float>()); }
+        if (x.Device.IsGpu)
+            GpuPool2d.AvgPoolForward(x.Gpu.Launcher, x.DeviceView<float>(), geometry, countIncludePad, y.DeviceView<float>());
+        else
+            unsafe { Kernels.Cpu.AvgPool2d.Forward(x.Pointer<float>(), geometry, countIncludePad, y.Pointer<float>()); }
         int[] inputShape = input.ShapeArray;
         return AutogradEngine.Record(y, "avg_pool2d", [input], g =>
         {
             var grad = g.Contiguous();
             var gradInput = Tensor.Allocate(inputShape, DType.Float32, grad.Device, zero: false);
-            unsafe { Kernels.Cpu.AvgPool2d.Backward(grad.Pointer<float>(), geometry, countIncludePad, gradInput.Pointer<float>()); }
+            if (grad.Device.IsGpu)
+                GpuPool2d.AvgPoolBackward(grad.Gpu.Launcher, grad.DeviceView<float>(), geometry, countIncludePad, gradInput.DeviceView<float>());
+            else
+                unsafe { Kernels.Cpu.AvgPool2d.Backward(grad.Pointer<float>(), geometry, countIncludePad, gradInput.Pointer<float>()); }
             return [gradInput];
         });
     }
@@ -84,13 +97,19 @@ public static partial class Functional
         var (outHeight, outWidth) = outputSize;
         var x = input.Contiguous();
         var y = Tensor.Allocate([input.Size(0), input.Size(1), outHeight, outWidth], DType.Float32, input.Device, zero: false);
-        unsafe { Kernels.Cpu.AvgPool2d.AdaptiveForward(x.Pointer<float>(), planes, inHeight, inWidth, outHeight, outWidth, y.Pointer<float>()); }
+        if (x.Device.IsGpu)
+            GpuPool2d.AdaptiveForward(x.Gpu.Launcher, x.DeviceView<float>(), planes, inHeight, inWidth, outHeight, outWidth, y.DeviceView<float>());
+        else
+            unsafe { Kernels.Cpu.AvgPool2d.AdaptiveForward(x.Pointer<float>(), planes, inHeight, inWidth, outHeight, outWidth, y.Pointer<float>()); }
         int[] inputShape = input.ShapeArray;
         return AutogradEngine.Record(y, op, [input], g =>
         {
             var grad = g.Contiguous();
             var gradInput = Tensor.Allocate(inputShape, DType.Float32, grad.Device, zero: false);
-            unsafe { Kernels.Cpu.AvgPool2d.AdaptiveBackward(grad.Pointer<float>(), planes, inHeight, inWidth, outHeight, outWidth, gradInput.Pointer<float>()); }
+            if (grad.Device.IsGpu)
+                GpuPool2d.AdaptiveBackward(grad.Gpu.Launcher, grad.DeviceView<float>(), planes, inHeight, inWidth, outHeight, outWidth, gradInput.DeviceView<float>());
+            else
+                unsafe { Kernels.Cpu.AvgPool2d.AdaptiveBackward(grad.Pointer<float>(), planes, inHeight, inWidth, outHeight, outWidth, gradInput.Pointer<float>()); }
             return [gradInput];
         });
     }

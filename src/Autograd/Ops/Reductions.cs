@@ -1,5 +1,6 @@
 using Tessera.Engine;
 using Tessera.Kernels.Cpu;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -10,12 +11,37 @@ public static partial class Functional
     {
         var plan = ReducePlan.Create(x, dims, "sum");
         var y = Tensor.Allocate(plan.KeptShape, DType.Float32, x.Device, zero: false);
-        unsafe { Reduce.Sum(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, y.Pointer<float>()); }
+        if (x.Device.IsGpu && plan.Lines.LineCount == 1 && plan.Length >= OneRowSplit * 4)
+            SumOneLongRow(plan.Rows, y);
+        else if (x.Device.IsGpu)
+            GpuReduce.Sum(x.Gpu.Launcher, plan.Rows.DeviceView<float>(), plan.Lines, y.DeviceView<float>());
+        else
+            unsafe { Reduce.Sum(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, y.Pointer<float>()); }
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(plan.Finish(y, keepDim), "sum", [x], g => [Expand(plan.Keep(g, keepDim), inputShape)]);
     }
 
     public static Tensor Sum(Tensor x, int dim, bool keepDim = false) => Sum(x, [dim], keepDim);
+
+    /// <summary>Elements per partial sum when one long row is summed on a GPU in two passes.</summary>
+    private const int OneRowSplit = 4096;
+
+    /// <summary>
+    /// The sum of one long dense GPU row in two passes, so that more than one block works on it:
+    /// partial sums of 4096-element pieces (a 256-thread block each) (plus one for the remainder), then the sum of the partials.
+    /// </summary>
+    private static void SumOneLongRow(Tensor row, Tensor result)
+    {
+        var launcher = row.Gpu.Launcher;
+        var elements = row.DeviceView<float>();
+        int pieces = elements.Length / OneRowSplit, remainder = elements.Length - pieces * OneRowSplit;
+        using var partials = Tensor.Allocate([pieces + 1], DType.Float32, row.Device, zero: true);
+        var partialView = partials.DeviceView<float>();
+        GpuReduce.Sum(launcher, elements, new LineLayout(pieces, OneRowSplit, 1), partialView.Slice(0, pieces));
+        if (remainder > 0)
+            GpuReduce.Sum(launcher, elements.Slice(pieces * OneRowSplit, remainder), new LineLayout(1, remainder, 1), partialView.Slice(pieces, 1));
+        GpuReduce.Sum(launcher, partialView, new LineLayout(1, pieces + 1, 1), result.DeviceView<float>());
+    }
 
     public static Tensor Mean(Tensor x, int[]? dims = null, bool keepDim = false)
     {
@@ -33,7 +59,10 @@ public static partial class Functional
         var plan = ReducePlan.Create(x, dims, "var");
         var y = Tensor.Allocate(plan.KeptShape, DType.Float32, x.Device, zero: false);
         var mean = Tensor.Allocate(plan.KeptShape, DType.Float32, x.Device, zero: false);
-        unsafe { Reduce.Variance(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, correction, y.Pointer<float>(), mean.Pointer<float>()); }
+        if (x.Device.IsGpu)
+            GpuReduce.Variance(x.Gpu.Launcher, plan.Rows.DeviceView<float>(), plan.Lines, correction, y.DeviceView<float>(), mean.DeviceView<float>());
+        else
+            unsafe { Reduce.Variance(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, correction, y.Pointer<float>(), mean.Pointer<float>()); }
         int length = plan.Length;
         return AutogradEngine.Record(plan.Finish(y, keepDim), "var", [x], g =>
             [plan.Keep(g, keepDim) * (x - mean) * (2f / (length - correction))]);
@@ -46,7 +75,10 @@ public static partial class Functional
     {
         var plan = ReducePlan.Create(x, dims, "logsumexp");
         var y = Tensor.Allocate(plan.KeptShape, DType.Float32, x.Device, zero: false);
-        unsafe { Reduce.LogSumExp(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, y.Pointer<float>()); }
+        if (x.Device.IsGpu)
+            GpuReduce.LogSumExp(x.Gpu.Launcher, plan.Rows.DeviceView<float>(), plan.Lines, y.DeviceView<float>());
+        else
+            unsafe { Reduce.LogSumExp(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, y.Pointer<float>()); }
         return AutogradEngine.Record(plan.Finish(y, keepDim), "logsumexp", [x], g => [plan.Keep(g, keepDim) * Exp(x - y)]);
     }
 
@@ -78,7 +110,10 @@ public static partial class Functional
             throw new TensorShapeException($"{name}: cannot reduce dim {d} of size 0 (shape {Shapes.Format(x.Shape)}); there is no maximum of nothing");
         var values = Tensor.Allocate(plan.KeptShape, DType.Float32, x.Device, zero: false);
         var indices = Tensor.Allocate(plan.KeptShape, DType.Int64, x.Device, zero: false);
-        unsafe { Reduce.MaxOrMin(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, max, values.Pointer<float>(), indices.Pointer<long>()); }
+        if (x.Device.IsGpu)
+            GpuReduce.Extreme(x.Gpu.Launcher, plan.Rows.DeviceView<float>(), plan.Lines, max, values.DeviceView<float>(), indices.DeviceView<long>());
+        else
+            unsafe { Reduce.MaxOrMin(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, max, values.Pointer<float>(), indices.Pointer<long>()); }
         int[] inputShape = x.ShapeArray;
         var result = AutogradEngine.Record(plan.Finish(values, keepDim), name, [x], g =>
             [ScatterIntoDim(plan.Keep(g, true), indices, inputShape, d)]);
@@ -91,7 +126,15 @@ public static partial class Functional
             throw new TensorShapeException($"{(max ? "max" : "min")}: expected a non-empty tensor, found shape {Shapes.Format(x.Shape)}");
         var flat = ReducePlan.Create(x, null, max ? "max" : "min");
         var value = Tensor.Allocate([], DType.Float32, x.Device, zero: false);
-        unsafe { Reduce.MaxOrMin(flat.Rows.Pointer<float>(), 1, flat.Length, max, value.Pointer<float>(), null); }
+        if (x.Device.IsGpu)
+        {
+            using var index = Tensor.Allocate([], DType.Int64, x.Device, zero: false);
+            GpuReduce.Extreme(x.Gpu.Launcher, flat.Rows.DeviceView<float>(), new LineLayout(1, flat.Length, 1), max, value.DeviceView<float>(), index.DeviceView<long>());
+        }
+        else
+        {
+            unsafe { Reduce.MaxOrMin(flat.Rows.Pointer<float>(), 1, flat.Length, max, value.Pointer<float>(), null); }
+        }
         return AutogradEngine.Record(value, max ? "max" : "min", [x], g =>
         {
             var hits = Equal(x, value).ToFloat();
@@ -102,7 +145,15 @@ public static partial class Functional
     /// <summary>gradInput with gradOutput[..., i, ...] placed at index[..., i, ...] along dim, zero elsewhere (the backward of a max along dim).</summary>
     private static unsafe Tensor ScatterIntoDim(Tensor gradKeep, Tensor indicesKeep, int[] inputShape, int dim)
     {
-        var grad = Tensor.Zeros(inputShape);
+        var grad = Tensor.Zeros(inputShape, DType.Float32, gradKeep.Device);
+        if (grad.Device.IsGpu)
+        {
+            // A scatter-add whose index has size 1 along dim: each gradient lands at its arg-max, once.
+            // gradKeep lacks the reduced dim when the op dropped it; give it back (size 1) so it lines up with the indices.
+            var source = gradKeep.Rank == indicesKeep.Rank ? gradKeep : Reshape(gradKeep, indicesKeep.ShapeArray);
+            ScatterAddInto(source, indicesKeep.Contiguous(), dim, grad);
+            return grad;
+        }
         var g = gradKeep.Contiguous();
         int outer = 1, inner = 1, size = inputShape[dim];
         for (int i = 0; i < dim; i++) outer *= inputShape[i];
@@ -140,24 +191,48 @@ public static partial class Functional
             x.ExpectFloat(op, "input");
             int[] reduced = Shapes.NormalizeDims(dims ?? [], x.Rank, op);
             var kept = Enumerable.Range(0, x.Rank).Where(d => !reduced.Contains(d)).ToArray();
-            var order = kept.Concat(reduced).ToArray();
-            Tensor rows;
-            using (GradMode.NoGrad())
-                rows = (order.SequenceEqual(Enumerable.Range(0, x.Rank)) ? x : Permute(x, order)).Contiguous();
             int length = 1;
             foreach (int d in reduced) length *= x.ShapeArray[d];
             var keptShape = (int[])x.ShapeArray.Clone();
             foreach (int d in reduced) keptShape[d] = 1;
+            int rowCount = Shapes.Numel(keptShape);
+            // On a GPU, a contiguous input reduced over one run of dims with a wide inner part is read
+            // in place as [outer, length, inner] lines, one thread per line (neighbouring threads read
+            // neighbouring elements): no permuted copy. Only when there are lines enough to keep a GPU's
+            // memory system busy, or the lines are short; otherwise the permuted rows give a warp or a block per line.
+            int inner = 1;
+            for (int d = reduced.Length == 0 ? x.Rank : reduced[^1] + 1; d < x.Rank; d++) inner *= x.ShapeArray[d];
+            bool inPlace = x.Device.IsGpu && x.IsContiguous && reduced.Length > 0 && reduced[^1] - reduced[0] == reduced.Length - 1 && inner >= 32
+                && (rowCount >= 65536 || length <= 64);
+            Tensor rows;
+            if (inPlace)
+            {
+                rows = x;
+            }
+            else
+            {
+                var order = kept.Concat(reduced).ToArray();
+                using (GradMode.NoGrad())
+                    rows = (order.SequenceEqual(Enumerable.Range(0, x.Rank)) ? x : Permute(x, order)).Contiguous();
+                inner = 1;
+            }
             return new ReducePlan
             {
                 _dims = reduced,
                 _inputShape = x.ShapeArray,
                 Rows = rows,
-                RowCount = Shapes.Numel(keptShape),
+                RowCount = rowCount,
                 Length = length,
                 KeptShape = keptShape,
+                Lines = new LineLayout(rowCount / inner, length, inner),
             };
         }
+
+        /// <summary>
+        /// The GPU kernels' view of <see cref="Rows"/>: [RowCount, Length] rows (inner 1) after a
+        /// permuted copy, or [outer, Length, inner] lines read in place. Lines come out in the kept shape's order either way.
+        /// </summary>
+        public LineLayout Lines { get; private init; }
 
         /// <summary>Drops the reduced dims from a kept-shape result unless keepDim.</summary>
         public Tensor Finish(Tensor keptResult, bool keepDim)

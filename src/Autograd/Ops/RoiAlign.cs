@@ -31,7 +31,7 @@ public static partial class Functional
             throw new ArgumentOutOfRangeException(nameof(spatialScale), spatialScale, $"{op}: 'spatialScale' expected a finite value > 0, found {spatialScale}");
         int batchCount = input.ShapeArray[0], channelCount = input.ShapeArray[1], height = input.ShapeArray[2], width = input.ShapeArray[3];
         var rois = boxes.Contiguous();
-        var values = rois.AsSpan<float>();
+        ReadOnlySpan<float> values = boxes.Device.IsGpu ? rois.ToArray() : rois.AsSpan<float>();   // the batch indices are checked on the host
         int roiCount = boxes.ShapeArray[0];
         for (int n = 0; n < roiCount; n++)
         {
@@ -41,6 +41,20 @@ public static partial class Functional
         }
         var x = input.Contiguous();
         var output = Tensor.Allocate([roiCount, channelCount, outputHeight, outputWidth], DType.Float32, input.Device, zero: false);
+        if (input.Device.IsGpu)
+        {
+            var level = GpuRoiLevel(input, spatialScale);
+            Kernels.Gpu.GpuVision.RoiAlignForward(input.Gpu.Launcher, x.DeviceView<float>(), level.Layout.DeviceView<int>(), level.Scales.DeviceView<float>(), default,
+                rois.DeviceView<float>(), channelCount, outputHeight, outputWidth, samplingRatio, aligned, output.DeviceView<float>());
+            return AutogradEngine.Record(output, op, [input], g =>
+            {
+                var gradOutput = g.Contiguous();
+                var gradInput = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: true);
+                Kernels.Gpu.GpuVision.RoiAlignBackward(input.Gpu.Launcher, gradOutput.DeviceView<float>(), level.Layout.DeviceView<int>(), level.Scales.DeviceView<float>(), default,
+                    rois.DeviceView<float>(), channelCount, outputHeight, outputWidth, samplingRatio, aligned, gradInput.DeviceView<float>());
+                return [gradInput];
+            });
+        }
         unsafe
         {
             Kernels.Cpu.RoiAlignChannelsLast.Forward(x.Pointer<float>(), rois.Pointer<float>(), batchCount, channelCount, height, width, roiCount,
@@ -77,6 +91,11 @@ public static partial class Functional
             for (int r = 0; r < values.Length; r += 4)
                 rows.AddRange([i, values[r], values[r + 1], values[r + 2], values[r + 3]]);
         }
-        return RoiAlign(input, Tensor.FromData<float>(rows.ToArray(), [rows.Count / 5, 5]), outputSize, spatialScale, samplingRatio, aligned);
+        return RoiAlign(input, Tensor.FromData<float>(rows.ToArray(), [rows.Count / 5, 5]).To(input.Device), outputSize, spatialScale, samplingRatio, aligned);
     }
+
+    /// <summary>The one-level layout table (offset 0, height, width) and scale of the GPU RoIAlign kernels, on the input's device.</summary>
+    private static (Tensor Layout, Tensor Scales) GpuRoiLevel(Tensor input, float spatialScale) =>
+        (Tensor.FromArray(new[] { 0, input.ShapeArray[2], input.ShapeArray[3] }, 3).To(input.Device),
+         Tensor.FromArray(new[] { spatialScale }, 1).To(input.Device));
 }

@@ -30,19 +30,42 @@ public static partial class Functional
         using (GradMode.NoGrad())
             dense = units.Select(u => u.Contiguous()).ToArray();
         var output = Tensor.Allocate(unitShape, DType.Float32, weights.Device, zero: false);
-        unsafe
+        if (weights.Device.IsGpu)
         {
-            Kernels.Cpu.RoutedCombine.Forward(Pointers(dense), w.Pointer<float>(), rowCount, rowLength, output.Pointer<float>());
+            for (int k = 0; k < dense.Length; k++)
+                Kernels.Gpu.GpuRouting.Combine(weights.Gpu.Launcher, dense[k].DeviceView<float>(), w.DeviceView<float>(), k, 1, dense.Length,
+                    rowCount, rowLength, accumulate: k > 0, output.DeviceView<float>());
+        }
+        else
+        {
+            unsafe
+            {
+                Kernels.Cpu.RoutedCombine.Forward(Pointers(dense), w.Pointer<float>(), rowCount, rowLength, output.Pointer<float>());
+            }
         }
         return AutogradEngine.Record(output, op, [weights, .. units], g =>
         {
             var gradOutput = g.Contiguous();
             var gradUnits = units.Select(u => u.RequiresGrad ? Tensor.Allocate(unitShape, DType.Float32, u.Device, zero: false) : null).ToArray();
             var gradWeights = weights.RequiresGrad ? Tensor.Allocate(weights.Shape, DType.Float32, weights.Device, zero: false) : null;
-            unsafe
+            if (weights.Device.IsGpu)
             {
-                Kernels.Cpu.RoutedCombine.Backward(Pointers(dense), w.Pointer<float>(), gradOutput.Pointer<float>(), rowCount, rowLength,
-                    Pointers(gradUnits), gradWeights is null ? null : gradWeights.Pointer<float>());
+                var launcher = weights.Gpu.Launcher;
+                for (int k = 0; k < dense.Length; k++)
+                {
+                    if (gradUnits[k] is { } gradUnit)
+                        Kernels.Gpu.GpuRouting.GradUnits(launcher, gradOutput.DeviceView<float>(), w.DeviceView<float>(), k, dense.Length, rowCount, rowLength, gradUnit.DeviceView<float>());
+                    if (gradWeights is not null)
+                        Kernels.Gpu.GpuRouting.GradWeights(launcher, gradOutput.DeviceView<float>(), dense[k].DeviceView<float>(), k, 1, dense.Length, rowCount, rowLength, gradWeights.DeviceView<float>());
+                }
+            }
+            else
+            {
+                unsafe
+                {
+                    Kernels.Cpu.RoutedCombine.Backward(Pointers(dense), w.Pointer<float>(), gradOutput.Pointer<float>(), rowCount, rowLength,
+                        Pointers(gradUnits), gradWeights is null ? null : gradWeights.Pointer<float>());
+                }
             }
             return [gradWeights, .. gradUnits];
         });
@@ -68,16 +91,32 @@ public static partial class Functional
             x = stackedUnits.Contiguous();
         long unitSize = (long)rowCount * rowLength;
         var output = Tensor.Allocate(unitShape, DType.Float32, weights.Device, zero: false);
-        unsafe
+        if (weights.Device.IsGpu)
         {
-            Kernels.Cpu.RoutedCombine.Forward(Strided(x.Pointer<float>(), unitCount, unitSize), w.Pointer<float>(), rowCount, rowLength, output.Pointer<float>());
+            Kernels.Gpu.GpuRouting.Combine(weights.Gpu.Launcher, x.DeviceView<float>(), w.DeviceView<float>(), 0, unitCount, unitCount,
+                rowCount, rowLength, accumulate: false, output.DeviceView<float>());
+        }
+        else
+        {
+            unsafe
+            {
+                Kernels.Cpu.RoutedCombine.Forward(Strided(x.Pointer<float>(), unitCount, unitSize), w.Pointer<float>(), rowCount, rowLength, output.Pointer<float>());
+            }
         }
         return AutogradEngine.Record(output, op, [weights, stackedUnits], g =>
         {
             var gradOutput = g.Contiguous();
             var gradUnits = stackedUnits.RequiresGrad ? Tensor.Allocate(stackedUnits.Shape, DType.Float32, stackedUnits.Device, zero: false) : null;
             var gradWeights = weights.RequiresGrad ? Tensor.Allocate(weights.Shape, DType.Float32, weights.Device, zero: false) : null;
-            unsafe
+            if (weights.Device.IsGpu)
+            {
+                var launcher = weights.Gpu.Launcher;
+                if (gradUnits is not null)
+                    Kernels.Gpu.GpuRouting.GradUnits(launcher, gradOutput.DeviceView<float>(), w.DeviceView<float>(), 0, unitCount, rowCount, rowLength, gradUnits.DeviceView<float>());
+                if (gradWeights is not null)
+                    Kernels.Gpu.GpuRouting.GradWeights(launcher, gradOutput.DeviceView<float>(), x.DeviceView<float>(), 0, unitCount, unitCount, rowCount, rowLength, gradWeights.DeviceView<float>());
+            }
+            else unsafe
             {
                 Kernels.Cpu.RoutedCombine.Backward(Strided(x.Pointer<float>(), unitCount, unitSize), w.Pointer<float>(), gradOutput.Pointer<float>(),
                     rowCount, rowLength, gradUnits is null ? new float*[unitCount] : Strided(gradUnits.Pointer<float>(), unitCount, unitSize),

@@ -1,4 +1,5 @@
 using Tessera.Engine;
+using Tessera.Kernels.Gpu;
 
 namespace Tessera.Autograd;
 
@@ -21,13 +22,17 @@ public static partial class Functional
         for (int i = d + 1; i < x.Rank; i++) inner *= x.ShapeArray[i];
         var dense = x.Contiguous();
         var y = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
-        if (y.Numel > 0)
+        if (x.Device.IsGpu)
+            GpuSoftmax.Forward(x.Gpu.Launcher, dense.DeviceView<float>(), outer, size, inner, logarithm, y.DeviceView<float>());
+        else if (y.Numel > 0)
             Kernels.Cpu.Softmax.Forward(dense.Pointer<float>(), outer, size, inner, logarithm, y.Pointer<float>());
         return AutogradEngine.Record(y, op, [x], g =>
         {
             var gradOutput = g.Contiguous();
             var gradInput = Tensor.Allocate(x.Shape, DType.Float32, x.Device, zero: false);
-            if (gradInput.Numel > 0)
+            if (x.Device.IsGpu)
+                GpuSoftmax.Backward(x.Gpu.Launcher, gradOutput.DeviceView<float>(), y.DeviceView<float>(), outer, size, inner, logarithm, gradInput.DeviceView<float>());
+            else if (gradInput.Numel > 0)
                 Kernels.Cpu.Softmax.Backward(gradOutput.Pointer<float>(), y.Pointer<float>(), outer, size, inner, logarithm, gradInput.Pointer<float>());
             return [gradInput];
         });

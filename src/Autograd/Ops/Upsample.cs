@@ -62,6 +62,8 @@ public static partial class Functional
         {
             int[] rows = Upsample2d.NearestIndices(inHeight, outHeight, scaleHeight);
             int[] columns = Upsample2d.NearestIndices(inWidth, outWidth, scaleWidth);
+            if (x.Device.IsGpu)
+                return NearestGpu(input, x, planes, inHeight, inWidth, rows, columns, y);
             unsafe { Upsample2d.NearestForward(x.Pointer<float>(), planes, inHeight, inWidth, rows, columns, y.Pointer<float>()); }
             return AutogradEngine.Record(y, "upsample_nearest2d", [input], g =>
             {
@@ -74,6 +76,8 @@ public static partial class Functional
         bool corners = alignCorners ?? false;
         var rowAxis = LinearAxis.Create(inHeight, outHeight, corners, scaleHeight);
         var columnAxis = LinearAxis.Create(inWidth, outWidth, corners, scaleWidth);
+        if (x.Device.IsGpu)
+            return BilinearGpu(input, x, planes, inHeight, inWidth, rowAxis, columnAxis, y);
         unsafe { Upsample2d.BilinearForward(x.Pointer<float>(), planes, inHeight, inWidth, rowAxis, columnAxis, y.Pointer<float>()); }
         return AutogradEngine.Record(y, "upsample_bilinear2d", [input], g =>
         {

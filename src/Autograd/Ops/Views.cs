@@ -104,7 +104,7 @@ public static partial class Functional
         int[] inputShape = x.ShapeArray;
         return AutogradEngine.Record(result, "slice", [x], g =>
         {
-            var grad = Tensor.Zeros(inputShape);
+            var grad = Tensor.Zeros(inputShape, DType.Float32, g.Device);
             using (GradMode.NoGrad())
                 Slice(grad, d, start, start + length * step, step).CopyFrom(g);
             return [grad];

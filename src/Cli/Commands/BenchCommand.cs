@@ -16,11 +16,13 @@ internal static class BenchCommand
         var list = new Option<bool>("--list") { Description = "List the benchmarks and exit." };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per benchmark.", DefaultValueFactory = _ => 1.0 };
-        var command = new Command("bench", "Time the kernel and training-step benchmarks (median of repeats after warm-up).") { names, json, list, threads, seconds };
+        var device = new Option<string>("--device") { Description = "cpu (default): the CPU suite; cuda or cuda-emu: the GPU suite (GpuBenchSuite) on that device.", DefaultValueFactory = _ => "cpu" };
+        var command = new Command("bench", "Time the kernel and training-step benchmarks (median of repeats after warm-up).") { names, json, list, threads, seconds, device };
         command.SetAction(parse =>
         {
             CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
-            var selected = Select(parse.GetValue(names) ?? []);
+            var target = Engine.Device.Parse(parse.GetValue(device) ?? "cpu");
+            var selected = Select(parse.GetValue(names) ?? [], target.IsGpu ? GpuBenchSuite.For(target) : BenchSuite.All);
             if (parse.GetValue(list))
             {
                 foreach (var c in selected) Console.WriteLine($"{c.Name,-45} {c.Description}");
@@ -55,15 +57,15 @@ internal static class BenchCommand
         return command;
     }
 
-    private static List<BenchCase> Select(string[] names)
+    private static List<BenchCase> Select(string[] names, IReadOnlyList<BenchCase> suite)
     {
-        if (names.Length == 0) return BenchSuite.All.ToList();
+        if (names.Length == 0) return suite.ToList();
         var selected = new List<BenchCase>();
         foreach (var name in names)
         {
-            var matches = BenchSuite.All.Where(c => c.Name == name || c.Name.StartsWith(name, StringComparison.Ordinal)).ToList();
+            var matches = suite.Where(c => c.Name == name || c.Name.StartsWith(name, StringComparison.Ordinal)).ToList();
             if (matches.Count == 0)
-                throw new ArgumentException($"bench: no benchmark named or starting with '{name}'; run 'tessera bench --list' to see them");
+                throw new ArgumentException($"bench: no benchmark named or starting with '{name}'; run 'tessera bench --list' (with the same --device) to see them");
             selected.AddRange(matches.Where(m => !selected.Contains(m)));
         }
         return selected;

@@ -48,6 +48,34 @@ public static class CpuMemoryPool
         }
     }
 
+    /// <summary>
+    /// A pinned scratch buffer of at least <paramref name="count"/> floats from the pool, returned on
+    /// Dispose: kernels' workspaces (im2col columns, partial sums) reuse the same memory every call
+    /// instead of leaving pinned garbage that only a full GC reclaims. A count of 0 gives a null pointer.
+    /// </summary>
+    public static Workspace RentFloats(long count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        return count == 0 ? default : new Workspace(Rent(checked((int)(count * sizeof(float)))));
+    }
+
+    /// <summary>A pooled pinned buffer; see <see cref="RentFloats"/>.</summary>
+    public readonly unsafe struct Workspace : IDisposable
+    {
+        private readonly byte[]? _array;
+
+        internal Workspace(byte[] array) => _array = array;
+
+        /// <summary>The first float (pinned: valid until Dispose).</summary>
+        public float* Floats => _array is null ? null : (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_array));
+
+        public void Dispose()
+        {
+            if (_array is not null)
+                Return(_array);
+        }
+    }
+
     /// <summary>Drops every pooled buffer.</summary>
     public static void Clear()
     {

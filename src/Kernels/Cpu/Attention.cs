@@ -1,3 +1,4 @@
+using Tessera.Engine.Memory;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Tessera.Engine.Threading;
@@ -42,9 +43,9 @@ public static unsafe class Attention
         CpuParallel.ForCost(batchCount * blocksPerBatch, cost, (from, to) =>
         {
             using var serial = CpuParallel.SerialScope();
-            var scores = GC.AllocateUninitializedArray<float>(QueryBlock * keyLength, pinned: true);
-            fixed (float* tile = scores)
+            using var scores = CpuMemoryPool.RentFloats((long)QueryBlock * keyLength);
             {
+                float* tile = scores.Floats;
                 for (int task = from; task < to; task++)
                 {
                     int b = task / blocksPerBatch, i0 = task % blocksPerBatch * QueryBlock;
@@ -115,9 +116,9 @@ public static unsafe class Attention
 
         void Range(int from, int to)
         {
-            var tiles = GC.AllocateUninitializedArray<float>(2 * QueryBlock * keyLength, pinned: true);
-            fixed (float* tile = tiles)
+            using var tiles = CpuMemoryPool.RentFloats(2L * QueryBlock * keyLength);
             {
+                float* tile = tiles.Floats;
                 for (int b = from; b < to; b++)
                     OneBatch(b, tile, tile + QueryBlock * keyLength);
             }

@@ -1,3 +1,4 @@
+using Tessera.Engine.Memory;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Tessera.Engine.Threading;
@@ -169,16 +170,15 @@ public static unsafe class Conv2d
         // whatever the thread count. Partials hold gradWeightᵀ [patch, outPerGroup] per conv group:
         // columns · gradOutputᵀ packs only the small gradOutput transposed, not the big column block.
         int groupCount = (geometry.BatchSize + ImagesPerWeightGroup - 1) / ImagesPerWeightGroup;
-        var partials = GC.AllocateUninitializedArray<float>(groupCount * weightSize, pinned: true);
-        fixed (float* partialStart = partials)
+        using var partials = CpuMemoryPool.RentFloats((long)groupCount * weightSize);
         {
-            float* partialBase = partialStart;
+            float* partialBase = partials.Floats;
             CpuParallel.For(groupCount, 1, (from, to) =>
             {
                 using var serial = groupCount > 1 ? CpuParallel.SerialScope() : null;
-                var buffer = geometry.IsPointwise ? null : GC.AllocateUninitializedArray<float>(patch * rowsPerChunk * geometry.OutWidth, pinned: true);
-                fixed (float* columns = buffer)
+                using var buffer = CpuMemoryPool.RentFloats(geometry.IsPointwise ? 0 : (long)patch * rowsPerChunk * geometry.OutWidth);
                 {
+                    float* columns = buffer.Floats;
                     for (int group = from; group < to; group++)
                     {
                         float* target = partialBase + (long)group * weightSize;
@@ -409,9 +409,9 @@ public static unsafe class Conv2d
         bool pointwise = shape.IsPointwise;
         void Range(int from, int to)
         {
-            var buffer = pointwise ? null : GC.AllocateUninitializedArray<float>(columnSize, pinned: true);
-            fixed (float* columns = buffer)
+            using var buffer = CpuMemoryPool.RentFloats(pointwise ? 0 : columnSize);
             {
+                float* columns = buffer.Floats;
                 for (int image = from; image < to; image++)
                     body(image, columns);
             }

@@ -7,7 +7,7 @@ namespace Tessera.Kernels.Gpu;
 /// Every GPU kernel Tessera ships, in one table: the ptxas check, the tests and
 /// <c>tessera kernels</c> enumerate it. Generic kernels appear once per instantiation in use.
 /// </summary>
-public static class GpuKernelTable
+public static partial class GpuKernelTable
 {
     private static readonly Lazy<IReadOnlyList<KernelEntry>> s_all = new(() =>
     [
@@ -26,14 +26,16 @@ public static class GpuKernelTable
         KernelEntry.For(typeof(Histogram), nameof(Histogram.BytesGlobal)),
         KernelEntry.For(typeof(Sgemm), nameof(Sgemm.SharedRegisterTiled)),
         .. MemoryKernels,
+        .. ElementwiseReduceIndexingKernelEntries.All(),
+        .. GemmConvPoolKernelEntries.All,
+        .. AttentionRoutingVisionKernels.Entries,
+        .. NormLossOptim,
+        .. TensorCoreKernelTable.Entries,
     ]);
 
-    /// <summary>Copies and fills behind Contiguous(), CopyFrom and Fill of GPU tensors.</summary>
+    /// <summary>Fills behind Fill, Full and OnesLike of GPU tensors.</summary>
     private static KernelEntry[] MemoryKernels =>
     [
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(byte)),
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(int)),
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.StridedCopy), typeof(long)),
         KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(byte)),
         KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(int)),
         KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(long)),

@@ -170,7 +170,7 @@ public static class BenchSuite
             using var scope = new TensorScope();
             optimizer.ZeroGrad();
             var loss = F.CrossEntropy(model.Forward(images), labels);
-            loss.Backward();
+            AutogradEngine.Backward(loss, freeActivations: true);   // activations go back to the pool during backward, as in PyTorch
             optimizer.Step();
         };
     }

@@ -28,10 +28,8 @@ public sealed class AdamW : Optimizer
 
     protected override void Update(ParameterGroup group, Tensor parameter, Tensor gradient)
     {
-        var p = Data(parameter, "parameter");
-        var g = Data(gradient.Contiguous(), "gradient");
-        var m = Data(State(parameter, "exp_avg"), "first moment");
-        var v = Data(State(parameter, "exp_avg_sq"), "second moment");
+        var firstMoment = State(parameter, "exp_avg");
+        var secondMoment = State(parameter, "exp_avg_sq");
         // The per-parameter step count is state too (a 0-dim tensor), so checkpoints carry it.
         var steps = Data(State(parameter, "step", []), "step");
         float step = ++steps[0];
@@ -41,6 +39,15 @@ public sealed class AdamW : Optimizer
         float stepSize = (float)(lr / correction1);
         float sqrtCorrection2 = (float)Math.Sqrt(correction2);
         float decay = 1f - lr * group.WeightDecay;
+        if (parameter.Device.IsGpu)
+        {
+            GpuOptimizerSteps.AdamW(parameter, gradient, firstMoment, secondMoment, decay, Beta1, Beta2, stepSize, sqrtCorrection2, Eps);
+            return;
+        }
+        var p = Data(parameter, "parameter");
+        var g = Data(gradient.Contiguous(), "gradient");
+        var m = Data(firstMoment, "first moment");
+        var v = Data(secondMoment, "second moment");
         for (int i = 0; i < p.Length; i++)
         {
             p[i] *= decay;

@@ -13,14 +13,18 @@ public static class GradientClipping
         if (!(maxNorm > 0f))
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, $"ClipNorm: 'maxNorm' expected > 0, found {maxNorm}");
         var grads = parameters.Select(p => p.Grad).OfType<Tensor>().ToList();
-        double squares = 0;
-        foreach (var g in grads)
+        double squares = GpuOptimizerSteps.SumOfSquares(grads.Where(g => g.Device.IsGpu));
+        foreach (var g in grads.Where(g => !g.Device.IsGpu))
             foreach (float v in g.Contiguous().AsSpan<float>()) squares += (double)v * v;
         float norm = (float)Math.Sqrt(squares);
         float coefficient = maxNorm / (norm + 1e-6f);
         if (coefficient < 1f)
             using (GradMode.NoGrad())
-                foreach (var g in grads) g.MulInPlace(coefficient);
+                foreach (var g in grads)
+                {
+                    if (g.Device.IsGpu) GpuOptimizerSteps.Scale(g, coefficient);
+                    else g.MulInPlace(coefficient);
+                }
         return norm;
     }
 

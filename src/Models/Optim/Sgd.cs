@@ -28,6 +28,13 @@ public sealed class Sgd : Optimizer
 
     protected override void Update(ParameterGroup group, Tensor parameter, Tensor gradient)
     {
+        if (parameter.Device.IsGpu)
+        {
+            bool firstStep = !HasState(parameter, "momentum_buffer");
+            GpuOptimizerSteps.Sgd(parameter, gradient, Momentum == 0f ? null : State(parameter, "momentum_buffer"), group.LearningRate, group.WeightDecay,
+                Momentum, Dampening, Nesterov, firstStep);
+            return;
+        }
         var p = Data(parameter, "parameter");
         var g = Data(gradient.Contiguous(), "gradient");
         float lr = group.LearningRate, decay = group.WeightDecay;

@@ -62,6 +62,18 @@ public sealed class ModelSpec
 
     /// <summary>Channels inside dense and detection heads (FPN width).</summary>
     public int HeadWidth { get; set; } = 32;
+
+    /// <summary>GPPF ("gppf-resnet"): units N per lego layer (1: static hard sharing).</summary>
+    public int Units { get; set; } = 1;
+
+    /// <summary>GPPF: training routing, "soft" (all units, weighted) or "hard" (straight-through, one unit).</summary>
+    public string Routing { get; set; } = "soft";
+
+    /// <summary>GPPF ablation: the backbone's batch norms use each device's own batch instead of cross-task SyncBN.</summary>
+    public bool LocalBn { get; set; }
+
+    /// <summary>GPPF: routing logits = route_scale · θ (a learning-rate multiplier for the controllers under Adam).</summary>
+    public float RouteScale { get; set; } = 1f;
 }
 
 /// <summary>"sgd" (momentum, nesterov) or "adamw" (beta1, beta2).</summary>

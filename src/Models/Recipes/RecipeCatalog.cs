@@ -76,6 +76,11 @@ public static class RecipeCatalog
             var backbone = new NarrowResNetBackbone(inChannels, spec.Width, spec.Depth, generator);
             return (backbone, backbone.FeatureChannels[^1]);
         },
+        ["gppf-resnet"] = (spec, inChannels, generator) =>
+        {
+            var backbone = Systems.Gppf.GppfRecipe.CreateBackbone(spec, inChannels, generator);
+            return (backbone, backbone.FeatureChannels[^1]);
+        },
         // X-Learner recipes train through XLearnerTraining (tessera train dispatches them); built here, they are the squeezed student's architecture.
         ["xlearner"] = (spec, inChannels, generator) =>
         {
@@ -105,6 +110,8 @@ public static class RecipeCatalog
                 : Lookup(Heads, spec.Head, $"task '{spec.Name}' head")(spec, sources[t], featureChannels, init);
             tasks.Add(new TrainingTask(spec.Name, source, head, spec.Weight, spec.Batch ?? recipe.Batch, spec.Size ?? recipe.Size, spec.LossWeight));
         }
+        // Per-task parameters (GPPF's routing logits) exist before the optimiser collects the parameters.
+        (backbone as IScheduledBackbone)?.Prepare(tasks.Select(t => t.Name).ToList(), recipe.Steps);
         var model = new MultiTaskModel(backbone, tasks);
         var optimizer = CreateOptimizer(recipe.Optimizer, model);
         var scheduler = new LearningRateScheduler(optimizer, CreateSchedule(recipe.Schedule, recipe.Steps));

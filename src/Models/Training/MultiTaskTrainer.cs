@@ -1,6 +1,7 @@
 using Tessera.Autograd;
 using Tessera.Engine.Random;
 using Tessera.Engine.Threading;
+using Tessera.Models.Nn;
 using Tessera.Models.Optim;
 
 namespace Tessera.Models.Training;
@@ -96,6 +97,7 @@ public sealed class MultiTaskTrainer
         var tasks = new TrainingTask[deviceCount];
         for (int d = 0; d < deviceCount; d++) tasks[d] = SampleTask();
         var saved = SnapshotBuffers();
+        (Model.Backbone as IScheduledBackbone)?.OnStep(step);
         Model.Train();
         var results = RunDevices(step, tasks);
 
@@ -189,7 +191,7 @@ public sealed class MultiTaskTrainer
         var results = new DeviceResult[deviceCount];
         if (deviceCount == 1)
         {
-            results[0] = RunDevice(step, 0, tasks[0], LocalBatchStatisticsReducer.Instance);
+            results[0] = RunDevice(step, 0, tasks[0], tasks, LocalBatchStatisticsReducer.Instance);
             return results;
         }
         var group = new DeviceStatisticsGroup(deviceCount);
@@ -204,7 +206,7 @@ public sealed class MultiTaskTrainer
                 try
                 {
                     using var serial = Options.SerialDevices ? CpuParallel.SerialScope() : null;
-                    results[device] = RunDevice(step, device, tasks[device], group.Reducer(device));
+                    results[device] = RunDevice(step, device, tasks[device], tasks, group.Reducer(device));
                     group.Finish(device);
                 }
                 catch (Exception e)
@@ -227,16 +229,24 @@ public sealed class MultiTaskTrainer
         return results;
     }
 
-    private DeviceResult RunDevice(long step, int device, TrainingTask task, IBatchStatisticsReducer reducer)
+    private DeviceResult RunDevice(long step, int device, TrainingTask task, TrainingTask[] tasks, IBatchStatisticsReducer reducer)
     {
         var context = new VirtualDevice(device, task.Name, reducer, _noise[device]);
         using var enter = context.Enter();
         using var scope = new TensorScope();
         var batch = task.Source.Sample(DataSplit.Train, step, task.BatchSize, task.InputSize, _data[device]).To(Options.Device);
-        var output = Model.Forward(task.Name, batch);
+        var features = Model.Backbone.Forward(task.Name, batch.Inputs);
+        TaskOutput output;
+        // A head runs only on its own task's devices, so its batch norms (segmentation, depth) cannot
+        // join the cross-task SyncBN group: they normalise the device's batch, and the first device of
+        // the task this step updates their running statistics.
+        bool firstOfTask = Array.FindIndex(tasks, t => t.Name == task.Name) == device;
+        using (SyncBatchNormScope.Use(LocalBatchStatisticsReducer.Instance, firstOfTask))
+            output = task.Head.Forward(features, batch);
         var loss = task.LossWeight == 1.0 ? output.Loss : output.Loss * (float)task.LossWeight;
         double lossValue = output.Loss.Item();
-        var gradients = AutogradEngine.LeafGradients(loss);
+        // The loss value and metrics are read above: activations can go back to the pool during the sweep.
+        var gradients = AutogradEngine.LeafGradients(loss, freeActivations: true);
         // The gradients outlive this device's scope: the main thread averages them.
         var kept = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         using (TensorScope.Unscoped())

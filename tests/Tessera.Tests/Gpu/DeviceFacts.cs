@@ -17,7 +17,7 @@ public sealed class PtxasFactAttribute : FactAttribute
 /// <summary>A fact that runs only on a machine with an NVIDIA driver and GPU (skips with the reason otherwise).</summary>
 public sealed class CudaFactAttribute : FactAttribute
 {
-    private static readonly Lazy<string?> s_unavailable = new(() =>
+    internal static readonly Lazy<string?> Unavailable = new(() =>
     {
         using CudaDriver? driver = CudaDriver.TryCreate(out string reason);
         return driver is null ? $"no CUDA device: {reason}" : null;
@@ -25,7 +25,20 @@ public sealed class CudaFactAttribute : FactAttribute
 
     public CudaFactAttribute()
     {
-        if (s_unavailable.Value is string reason)
+        if (Unavailable.Value is string reason)
+            Skip = reason;
+    }
+}
+
+/// <summary>
+/// A theory that runs only with a real GPU (skips with the reason otherwise): the conformance
+/// suite's <c>OnCuda</c> replicas of every family's <c>OnEmulatedGpu</c> golden theory.
+/// </summary>
+public sealed class CudaTheoryAttribute : TheoryAttribute
+{
+    public CudaTheoryAttribute()
+    {
+        if (CudaFactAttribute.Unavailable.Value is string reason)
             Skip = reason;
     }
 }

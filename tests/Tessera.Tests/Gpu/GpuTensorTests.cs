@@ -1,7 +1,6 @@
 using Tessera.Autograd;
 using Tessera.Engine;
 using Tessera.Engine.Cuda;
-using Tessera.Kernels.Gpu;
 using Tessera.Models.Nn;
 using Xunit;
 
@@ -118,19 +117,6 @@ public class GpuTensorTests
             Assert.Contains("cuda-emu", missing.Message, StringComparison.Ordinal);
             Assert.False(string.IsNullOrEmpty(reason));
         }
-    }
-
-    [Fact]
-    public void CoalesceMergesContiguousDims()
-    {
-        var (shape, strides) = StridedLayout.Coalesce([2, 3, 4], [12, 4, 1], [1, 2, 6]);
-        Assert.Equal(new[] { 2, 3, 4 }, shape);
-        (shape, strides) = StridedLayout.Coalesce([2, 1, 3, 4], [12, 99, 4, 1], [12, 5, 4, 1]);
-        Assert.Equal(new[] { 24 }, shape);
-        Assert.Equal(new[] { 1 }, strides[0]);
-        var layout = StridedLayout.Create([3, 4], [1, 3]);
-        Assert.Equal(1 * 1 + 2 * 3, layout.Offset(1 * 4 + 2));
-        Assert.Throws<TensorShapeException>(() => StridedLayout.Create([2, 2, 2, 2, 2, 2, 2], [64, 32, 16, 8, 4, 2, 1]));
     }
 
     [Fact]

@@ -15,15 +15,34 @@ public sealed class ConvGoldenTests
     public void MatchesPyTorch(string name)
     {
         var golden = GoldenFile.Get("conv", name);
-        var tolerance = golden.Op switch
-        {
-            // Sums of up to a few hundred products in a different order than PyTorch's.
-            "conv2d" or "conv_transpose2d" => Tolerance.Loose,
-            "max_pool2d" or "max_pool2d_indices" => Tolerance.Tight,
-            _ => Tolerance.Default,
-        };
-        GoldenRunner.Run(golden, Run, tolerance);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden));
     }
+
+    /// <summary>The same cases on the emulated GPU (implicit-GEMM conv, pooling and resize kernels).</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OnEmulatedGpu(string name)
+    {
+        var golden = GoldenFile.Get("conv", name);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden), null, Tessera.Engine.Device.Parse("cuda-emu"));
+    }
+
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name)
+    {
+        var golden = GoldenFile.Get("conv", name);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden), null, Tessera.Engine.Device.Parse("cuda"));
+    }
+
+    private static Tolerance ToleranceFor(GoldenCase golden) => golden.Op switch
+    {
+        // Sums of up to a few hundred products in a different order than PyTorch's.
+        "conv2d" or "conv_transpose2d" => Tolerance.Loose,
+        "max_pool2d" or "max_pool2d_indices" => Tolerance.Tight,
+        _ => Tolerance.Default,
+    };
 
     private static Tensor[] Run(GoldenCase c, IReadOnlyDictionary<string, Tensor> t)
     {

@@ -1,4 +1,5 @@
 using Tessera.Autograd;
+using Tessera.Engine;
 using Tessera.Tests.Goldens;
 using Xunit;
 using F = Tessera.Autograd.Functional;
@@ -17,11 +18,30 @@ public sealed class IndexingGoldenTests
         var golden = GoldenFile.Get("indexing", name);
         // Every op here copies or adds a handful of floats: forward is exact, and gradients
         // differ only by summation order where indices repeat.
-        var tolerance = golden.Op is "scatter_add" or "embedding" or "index_select" or "gather" or "pad"
-            ? Tolerance.Default
-            : new Tolerance(0f, 0f);
-        GoldenRunner.Run(golden, Run, tolerance);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden.Op));
     }
+
+    /// <summary>The same cases on cuda-emu (gradients of repeated indices add up through float atomics).</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OnEmulatedGpu(string name)
+    {
+        var golden = GoldenFile.Get("indexing", name);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden.Op), null, Device.Parse("cuda-emu"));
+    }
+
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name)
+    {
+        var golden = GoldenFile.Get("indexing", name);
+        GoldenRunner.Run(golden, Run, ToleranceFor(golden.Op), null, Device.Parse("cuda"));
+    }
+
+    private static Tolerance ToleranceFor(string op) => op is "scatter_add" or "embedding" or "index_select" or "gather" or "pad"
+        ? Tolerance.Default
+        : new Tolerance(0f, 0f);
 
     private static Tensor[] Run(GoldenCase c, IReadOnlyDictionary<string, Tensor> t)
     {

@@ -21,6 +21,18 @@ public sealed class NormGoldenTests
         GoldenRunner.Run(golden, Run, tolerance);
     }
 
+    /// <summary>The same cases with inputs on the PTX emulator (the GPU kernels), same tolerance.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OnEmulatedGpu(string name) =>
+        GoldenRunner.Run(GoldenFile.Get("norm", name), Run, Tolerance.Default, null, Tessera.Engine.Device.Parse("cuda-emu"));
+
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name) =>
+        GoldenRunner.Run(GoldenFile.Get("norm", name), Run, Tolerance.Default, null, Tessera.Engine.Device.Parse("cuda"));
+
     private static Tensor[] Run(GoldenCase c, IReadOnlyDictionary<string, Tensor> t)
     {
         Tensor? Optional(string key) => t.GetValueOrDefault(key);

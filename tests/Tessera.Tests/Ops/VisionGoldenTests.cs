@@ -15,15 +15,37 @@ public sealed class VisionGoldenTests
     public void MatchesPyTorch(string name)
     {
         var golden = GoldenFile.Get("vision", name);
-        var tolerance = golden.Op switch
-        {
-            "sdpa" => new Tolerance(2e-5f, 1e-4f),
-            "roi_align" or "roi_align_list" => new Tolerance(1e-5f, 1e-4f),
-            "box_encode" or "box_decode" or "box_iou" => new Tolerance(1e-5f, 1e-5f),
-            _ => Tolerance.Default,
-        };
-        GoldenRunner.Run(golden, Run, tolerance);
+        GoldenRunner.Run(golden, Run, ToleranceOf(golden));
     }
+
+    /// <summary>
+    /// The same cases on the PTX emulator (cuda-emu): every case is small enough to run there
+    /// (the largest, sdpa_long and combine_wide, take well under a second), so none is skipped.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OnEmulatedGpu(string name)
+    {
+        var golden = GoldenFile.Get("vision", name);
+        GoldenRunner.Run(golden, Run, ToleranceOf(golden), null, Tessera.Engine.Device.Parse("cuda-emu"));
+    }
+
+    /// <summary>The same cases on a real GPU (skipped with the reason when there is none).</summary>
+    [Tessera.Tests.Gpu.CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void OnCuda(string name)
+    {
+        var golden = GoldenFile.Get("vision", name);
+        GoldenRunner.Run(golden, Run, ToleranceOf(golden), null, Tessera.Engine.Device.Parse("cuda"));
+    }
+
+    private static Tolerance ToleranceOf(GoldenCase golden) => golden.Op switch
+    {
+        "sdpa" => new Tolerance(2e-5f, 1e-4f),
+        "roi_align" or "roi_align_list" => new Tolerance(1e-5f, 1e-4f),
+        "box_encode" or "box_decode" or "box_iou" => new Tolerance(1e-5f, 1e-5f),
+        _ => Tolerance.Default,
+    };
 
     private static Tensor[] Run(GoldenCase c, IReadOnlyDictionary<string, Tensor> t)
     {

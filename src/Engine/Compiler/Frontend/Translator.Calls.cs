@@ -138,6 +138,11 @@ internal sealed partial class Translator
             Emit(new Inst(Op.Barrier, IrType.Pred));
             return null;
         }
+        else if (owner == typeof(Gpu.TensorCore) && name is "MmaF16" or "MmaBF16")
+        {
+            MmaCall(name == "MmaBF16", args);
+            return null;
+        }
         else if (owner == typeof(Gpu.Fence))
         {
             Emit(new Inst(Op.Fence, IrType.Pred) { Fence = name switch { "Block" => FenceScope.Block, "Device" => FenceScope.Device, _ => FenceScope.System } });
@@ -174,6 +179,23 @@ internal sealed partial class Translator
         }
         handled = false;
         return null;
+    }
+
+    /// <summary>
+    /// TensorCore.Mma*: one warp-wide mma.sync reading the fragment registers and the four
+    /// accumulators (through their refs) and writing D back into the accumulators.
+    /// </summary>
+    private void MmaCall(bool bf16, AbstractValue[] args)
+    {
+        var operands = new Value[10];
+        for (int i = 0; i < 6; i++)
+            operands[i] = Coerce(Scalar(args[i]), IrType.I32);
+        for (int i = 0; i < 4; i++)
+            operands[6 + i] = Coerce(Scalar(LoadThrough(args[6 + i], typeof(float))), IrType.F32);
+        Value d0 = Emit(new Inst(Op.Mma, IrType.F32, operands) { Symbol = bf16 ? 1 : 0 });
+        StoreThrough(args[6], typeof(float), d0);
+        for (int i = 1; i < 4; i++)
+            StoreThrough(args[6 + i], typeof(float), Emit(new Inst(Op.MmaPart, IrType.F32, d0) { Symbol = i }));
     }
 
     /// <summary>(float)half and (Half)float as the hardware conversions (cvt.f32.f16, cvt.rn.f16.f32).</summary>

@@ -41,6 +41,10 @@ internal enum Op
     Cmp, Select, Convert, BitCast, PtrAdd, HalfToFloat, FloatToHalf, ToGeneric,
     Load, Store, Special, SharedBase, DynamicSharedBase, LocalBase,
     Barrier, Fence, Shuffle, Atomic,
+    /// <summary>mma.sync m16n8k16 (Symbol 1: bf16 inputs): args A0..3, B0..1, C0..3; the result is D0.</summary>
+    Mma,
+    /// <summary>D1..D3 of the Mma in Args[0] (Symbol: 1..3).</summary>
+    MmaPart,
 }
 
 internal enum CmpKind { Eq, Ne, Lt, Le, Gt, Ge }

@@ -130,7 +130,7 @@ internal sealed class Inst : Value
         Symbol = Symbol,
     };
 
-    public bool HasSideEffects => Op is Op.Store or Op.Barrier or Op.Fence or Op.Atomic or Op.Shuffle;
+    public bool HasSideEffects => Op is Op.Store or Op.Barrier or Op.Fence or Op.Atomic or Op.Shuffle or Op.Mma;
 
     public bool IsPure => !HasSideEffects && Op != Op.Load;
 }

@@ -39,9 +39,12 @@ public static class DeviceMath
     private const float TwoPiLow = -1.74845553e-7f;
     private const float InvTwoPi = 0.159154943f;
 
-    /// <summary>e^x: relative error ≤ 1e-6 for |x| ≤ 87 (x*log2(e) carried in two parts by an fma).</summary>
+    /// <summary>e^x: relative error ≤ 1e-6 for |x| ≤ 87 (x*log2(e) carried in two parts by an fma); exact at ±inf.</summary>
     public static float Exp(float x)
     {
+        // The correction term is inf - inf = NaN at ±inf: exp(-inf) = 0 (masked softmax rows) and exp(inf) = inf.
+        if (float.IsInfinity(x))
+            return x > 0f ? x : 0f;
         float t = x * Log2E;
         float correction = Ptx.Fma(x, Log2E, -t) + x * Log2ELow;
         return Ptx.Ex2(t) * (1f + correction * Ln2);

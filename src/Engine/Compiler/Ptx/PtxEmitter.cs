@@ -191,6 +191,9 @@ internal sealed class PtxEmitter
     internal void L(string text) => Line(text);
     internal string Temp(IrType t) => NewReg(t);
 
+    /// <summary>The four destination registers of each emitted mma.sync (D0 is the instruction's own register).</summary>
+    internal Dictionary<Inst, string[]> MmaOutputs { get; } = [];
+
     /// <summary>A 16-bit register (f16 conversions).</summary>
     internal string Temp16() => "%h" + (++_counts["%h"]).ToString(CultureInfo.InvariantCulture);
     internal string FunctionName => _f.Name;

@@ -149,6 +149,18 @@ internal static class PtxInstructions
             case Op.Atomic:
                 Atomic(e, i);
                 return;
+            case Op.Mma:
+                {
+                    string input = i.Symbol == 1 ? "bf16" : "f16";
+                    string[] d = [e.D(i), e.Temp(IrType.F32), e.Temp(IrType.F32), e.Temp(IrType.F32)];
+                    e.MmaOutputs[i] = d;
+                    string R(int k) => e.R(a[k]);
+                    e.L($"mma.sync.aligned.m16n8k16.row.col.f32.{input}.{input}.f32 {{{string.Join(", ", d)}}}, {{{R(0)}, {R(1)}, {R(2)}, {R(3)}}}, {{{R(4)}, {R(5)}}}, {{{R(6)}, {R(7)}, {R(8)}, {R(9)}}};");
+                    return;
+                }
+            case Op.MmaPart:
+                e.L($"mov.f32 {e.D(i)}, {e.MmaOutputs[(Inst)a[0].Resolve()][i.Symbol]};");
+                return;
         }
         throw new InvalidOperationException($"no PTX for {i.Op}");
     }

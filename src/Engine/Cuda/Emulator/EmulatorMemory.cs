@@ -7,12 +7,19 @@ namespace Tessera.Engine.Cuda.Emulator;
 /// </summary>
 internal sealed class EmulatorMemory
 {
-    private const int IndexShift = 40;
-    private const ulong OffsetMask = (1UL << IndexShift) - 1;
+    public const int IndexShift = 40;
+    public const ulong OffsetMask = (1UL << IndexShift) - 1;
     public const byte Poison = 0xFF;
 
-    private readonly List<byte[]?> _allocations = [null];
+    private byte[]?[] _allocations = new byte[]?[16];
+    private int _count = 1;
     private readonly object _gate = new();
+
+    /// <summary>
+    /// The allocations by index (entry 0 and freed ones are null). Launches read it without locking:
+    /// the driver is used from one thread, so nothing allocates or frees while a kernel runs.
+    /// </summary>
+    public byte[]?[] Table => _allocations;
 
     public long BytesInUse { get; private set; }
 
@@ -24,9 +31,11 @@ internal sealed class EmulatorMemory
         Array.Fill(data, Poison);
         lock (_gate)
         {
-            _allocations.Add(data);
+            if (_count == _allocations.Length)
+                Array.Resize(ref _allocations, _count * 2);
+            _allocations[_count] = data;
             BytesInUse += bytes;
-            return new DevicePointer((ulong)(_allocations.Count - 1) << IndexShift);
+            return new DevicePointer((ulong)_count++ << IndexShift);
         }
     }
 
@@ -53,7 +62,7 @@ internal sealed class EmulatorMemory
     {
         ulong index = address >> IndexShift;
         long offset = (long)(address & OffsetMask);
-        byte[]? data = index < (ulong)_allocations.Count ? _allocations[(int)index] : null;
+        byte[]? data = index < (ulong)_allocations.Length ? _allocations[(int)index] : null;
         if (data is null)
             throw new PtxEmulatorException(address == 0
                 ? $"{access}: null pointer"

@@ -1,7 +1,11 @@
 namespace Tessera.Engine.Cuda.Emulator;
 
-/// <summary>Arithmetic, comparisons and conversions on raw register bits.</summary>
-internal sealed partial class PtxInterpreter
+/// <summary>
+/// Scalar semantics of arithmetic, comparisons and conversions on raw register bits, following the
+/// PTX ISA for the types the compiler emits. The warp executor's specialised lane loops must agree
+/// with these; instructions without a specialised form run through <see cref="Compute"/>.
+/// </summary>
+internal static class PtxArithmetic
 {
     private static float F32(ulong bits) => BitConverter.UInt32BitsToSingle((uint)bits);
     private static double F64(ulong bits) => BitConverter.UInt64BitsToDouble(bits);
@@ -30,30 +34,27 @@ internal sealed partial class PtxInterpreter
         _ => (ulong)value,
     };
 
-    private ulong Compute(EmulatedThread t, PInstruction ins)
+    /// <summary>The result of a non-memory, non-control instruction on operand values <paramref name="a"/>, <paramref name="b"/>, <paramref name="c"/>.</summary>
+    public static ulong Compute(PInstruction ins, ulong a, ulong b, ulong c)
     {
-        POperand[] s = ins.Sources;
-        ulong a = Read(t, s[0]);
         switch (ins.Kind)
         {
             case PKind.Mov:
                 return a;
-            case PKind.Cvta:
-                return ToOrFromGeneric(ins, a);
             case PKind.Selp:
-                return Read(t, s[2]) != 0 ? a : Read(t, s[1]);
+                return c != 0 ? a : b;
             case PKind.Setp:
-                return Compare(ins.Modifier, ins.Type, a, Read(t, s[1])) ? 1UL : 0UL;
+                return Compare(ins.Modifier, ins.Type, a, b) ? 1UL : 0UL;
             case PKind.Cvt:
                 return Convert(ins, a);
             case PKind.Fma:
                 return ins.Type == PType.F32
-                    ? Bits(MathF.FusedMultiplyAdd(F32(a), F32(Read(t, s[1])), F32(Read(t, s[2]))))
-                    : Bits(Math.FusedMultiplyAdd(F64(a), F64(Read(t, s[1])), F64(Read(t, s[2]))));
+                    ? Bits(MathF.FusedMultiplyAdd(F32(a), F32(b), F32(c)))
+                    : Bits(Math.FusedMultiplyAdd(F64(a), F64(b), F64(c)));
             case PKind.Neg or PKind.Not or PKind.Abs or PKind.Sqrt or PKind.Rsqrt or PKind.Ex2 or PKind.Lg2 or PKind.Sin or PKind.Cos:
                 return Unary(ins.Kind, ins.Type, a);
             default:
-                return Arithmetic(ins.Kind, ins.Type, a, Read(t, s[1]), ins.Modifier == "NaN");
+                return Arithmetic(ins.Kind, ins.Type, a, b, ins.Modifier == "NaN");
         }
     }
 
@@ -86,7 +87,7 @@ internal sealed partial class PtxInterpreter
         return Truncate(kind switch { PKind.Neg => -v, PKind.Not => ~v, PKind.Abs => Math.Abs(v), _ => throw new PtxEmulatorException($"{kind} is not defined for integers") }, type);
     }
 
-    private static ulong Arithmetic(PKind kind, PType type, ulong a, ulong b, bool propagateNaN = false)
+    public static ulong Arithmetic(PKind kind, PType type, ulong a, ulong b, bool propagateNaN = false)
     {
         if (type == PType.F32)
         {

@@ -12,6 +12,13 @@ public sealed record PtxEmulatorOptions
     /// </summary>
     public int? ShuffleSeed { get; init; }
 
+    /// <summary>
+    /// Run the blocks of a launch in parallel across cores (through <c>CpuParallel</c>) when the
+    /// kernel has no global atomics and no <see cref="ShuffleSeed"/> is set. Results of race-free
+    /// kernels do not depend on it.
+    /// </summary>
+    public bool ParallelBlocks { get; init; } = true;
+
     /// <summary>Dynamic shared memory allowed per block (the real limit on sm_80 is 163 KiB with opt-in).</summary>
     public int MaxSharedMemoryPerBlock { get; init; } = 99 * 1024;
 }
@@ -112,7 +119,7 @@ public sealed class PtxEmulatorDriver : IDriver
                 throw new CudaException($"cuLaunchKernel({kernel.Name}): argument {i} ({kernel.Params[i].Name}) has {arguments[i].Length} bytes, the parameter .{kernel.Params[i].Type.ToString().ToLowerInvariant()} needs {kernel.Params[i].Size}");
             arguments[i].CopyTo(parameters, kernel.Params[i].Offset);
         }
-        new PtxInterpreter(kernel, _memory, parameters, grid, block, dynamicSharedBytes, _options.ShuffleSeed).Run();
+        new PtxInterpreter(kernel, _memory, parameters, grid, block, dynamicSharedBytes, _options.ShuffleSeed, _options.ParallelBlocks).Run();
     }
 
     public StreamHandle CreateStream() => new(_nextHandle++);

@@ -37,7 +37,7 @@ internal static class PtxInstructionParser
             "fma" => PKind.Fma, "sqrt" => PKind.Sqrt, "rsqrt" => PKind.Rsqrt, "ex2" => PKind.Ex2, "lg2" => PKind.Lg2,
             "sin" => PKind.Sin, "cos" => PKind.Cos, "setp" => PKind.Setp, "selp" => PKind.Selp, "cvt" => PKind.Cvt,
             "cvta" => PKind.Cvta, "mov" => PKind.Mov, "ld" => PKind.Ld, "st" => PKind.St, "bra" => PKind.Bra,
-            "ret" or "exit" => PKind.Ret, "bar" => PKind.Bar, "membar" or "fence" => PKind.Membar, "shfl" => PKind.Shfl, "atom" => PKind.Atom,
+            "ret" or "exit" => PKind.Ret, "bar" => PKind.Bar, "membar" or "fence" => PKind.Membar, "shfl" => PKind.Shfl, "atom" => PKind.Atom, "mma" => PKind.Mma,
             _ => throw PtxParser.Unexpected(lines, n, $"an instruction the emulator implements, not '{tokens[0]}'"),
         };
         string modifier = kind switch
@@ -49,10 +49,13 @@ internal static class PtxInstructionParser
             PKind.Mul => mods.FirstOrDefault(m => m is "lo" or "hi" or "wide") ?? "",
             PKind.Min or PKind.Max => mods.Contains("NaN") ? "NaN" : "",
             PKind.Cvta => mods.Contains("to") ? "to" : "",
+            PKind.Mma => mods.Contains("bf16") ? "bf16" : "f16",
             _ => "",
         };
         if (kind == PKind.Bra)
             return new PInstruction { Kind = kind, Text = text, Guard = guard, GuardNegated = negated, TargetLabel = operandText };
+        if (kind == PKind.Mma)
+            return Mma(text, operandText, mods, types, registers, lines, n, guard, negated);
         string[] ops = operandText.Length == 0 ? [] : operandText.Split(',').Select(s => s.Trim()).ToArray();
         POperand[] parsed = ops.Select(o => Operand(o, registers, lines, n)).ToArray();
         bool hasDest = kind is not (PKind.St or PKind.Bar or PKind.Membar or PKind.Ret);
@@ -69,6 +72,36 @@ internal static class PtxInstructionParser
             Guard = guard,
             GuardNegated = negated,
         };
+    }
+
+    /// <summary>
+    /// mma.sync.aligned.m16n8k16.row.col.f32.{f16|bf16}.{f16|bf16}.f32 {d0..d3}, {a0..a3}, {b0, b1}, {c0..c3}:
+    /// the one shape the compiler emits.
+    /// </summary>
+    private static PInstruction Mma(string text, string operandText, List<string> mods, List<PType> types,
+        Dictionary<string, int> registers, string[] lines, int n, int guard, bool negated)
+    {
+        bool bf16 = mods.Contains("bf16");
+        bool shape = mods.Contains("sync") && mods.Contains("aligned") && mods.Contains("m16n8k16") && mods.Contains("row") && mods.Contains("col");
+        int inputs = mods.Count(m => m == "bf16") + types.Count(t => t == PType.F16);
+        if (!shape || types.Count(t => t == PType.F32) != 2 || inputs != 2 || (bf16 && types.Contains(PType.F16)))
+            throw PtxParser.Unexpected(lines, n, "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 or .f32.bf16.bf16.f32 (the forms the emulator implements)");
+        var groups = new List<POperand>();
+        int sizes = 0;
+        foreach (string group in operandText.Split('}', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string inner = group.Trim().TrimStart(',').Trim();
+            if (inner.Length == 0)
+                continue;
+            if (!inner.StartsWith('{'))
+                throw PtxParser.Unexpected(lines, n, "mma operands as four {…} register lists");
+            string[] names = inner[1..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            sizes = sizes * 10 + names.Length;
+            groups.AddRange(names.Select(r => new POperand(OperandKind.Register, Register(r, registers, lines, n), 0, null)));
+        }
+        if (sizes != 4424)
+            throw PtxParser.Unexpected(lines, n, "mma fragments of 4, 4, 2 and 4 registers (D, A, B, C)");
+        return new PInstruction { Kind = PKind.Mma, Text = text, Type = PType.F32, Modifier = bf16 ? "bf16" : "f16", Fragments = [.. groups], Guard = guard, GuardNegated = negated };
     }
 
     private static int Register(string name, Dictionary<string, int> registers, string[] lines, int n)

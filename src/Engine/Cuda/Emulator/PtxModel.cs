@@ -4,7 +4,7 @@ namespace Tessera.Engine.Cuda.Emulator;
 internal enum PKind
 {
     Add, Sub, Mul, Div, Rem, And, Or, Xor, Shl, Shr, Neg, Not, Min, Max, Abs, Fma,
-    Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Setp, Selp, Cvt, Cvta, Mov, Ld, St, Bra, Ret, Bar, Membar, Shfl, Atom,
+    Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Setp, Selp, Cvt, Cvta, Mov, Ld, St, Bra, Ret, Bar, Membar, Shfl, Atom, Mma,
 }
 
 /// <summary>Element types of PTX instructions.</summary>
@@ -34,6 +34,9 @@ internal sealed class PInstruction
     public string Modifier { get; init; } = "";
     public POperand Dest { get; init; } = POperand.None;
     public POperand[] Sources { get; init; } = [];
+
+    /// <summary>mma.sync: the registers of the D, A, B and C fragments, in that order (4, 4, 2, 4).</summary>
+    public POperand[] Fragments { get; init; } = [];
     public int Guard { get; init; } = -1;
     public bool GuardNegated { get; init; }
     public int Target { get; set; } = -1;
@@ -58,6 +61,9 @@ internal sealed class PKernel
     public int LocalBytes { get; set; }
     public int RegisterCount { get; set; }
     public List<PInstruction> Code { get; } = [];
+
+    /// <summary>The decoded form the emulator executes, built at the first launch.</summary>
+    public PtxProgram? Program { get; set; }
     public int ParamBytes => Params.Count == 0 ? 0 : Params[^1].Offset + Params[^1].Size;
 }
 

@@ -5,22 +5,13 @@ using Tessera.Engine.Gpu;
 namespace Tessera.Kernels.Gpu;
 
 /// <summary>
-/// Copies between strided views, fills and their host-side launchers: what Contiguous(),
-/// CopyFrom and Fill of a GPU tensor run. Element types are moved as raw bits (byte, int, long),
-/// so one kernel serves bool, float32/int32 and int64.
+/// Fills of GPU memory and their host-side launcher: what Fill, Full and OnesLike of a GPU tensor
+/// run. Element types are written as raw bits (byte, int, long), so one kernel serves every dtype.
+/// (Strided copies — Contiguous, CopyFrom, Cat — are <c>ElementwiseKernels.Copy</c>.)
 /// </summary>
 public static class GpuMemoryKernels
 {
     public const int BlockSize = 256;
-
-    /// <summary>destination[destinationLayout(i)] = source[sourceLayout(i)] for every row-major index i &lt; count (grid-stride loop).</summary>
-    [Kernel]
-    public static void StridedCopy<T>(DeviceSpan<T> source, StridedLayout sourceLayout, DeviceSpan<T> destination, StridedLayout destinationLayout, int count)
-        where T : unmanaged
-    {
-        for (int i = Grid.GlobalX; i < count; i += Grid.StrideX)
-            destination[destinationLayout.Offset(i)] = source[sourceLayout.Offset(i)];
-    }
 
     /// <summary>destination[i] = value for i &lt; destination.Length.</summary>
     [Kernel]
@@ -32,39 +23,6 @@ public static class GpuMemoryKernels
 
     /// <summary>Blocks for a grid-stride loop over <paramref name="count"/> elements (at most 4096 blocks: each thread loops).</summary>
     public static int Blocks(long count) => (int)Math.Clamp((count + BlockSize - 1) / BlockSize, 1, 4096);
-
-    /// <summary>
-    /// Copies the view (<paramref name="shape"/>, <paramref name="sourceStrides"/>) starting at
-    /// <paramref name="source"/> into the view (<paramref name="shape"/>, <paramref name="destinationStrides"/>)
-    /// starting at <paramref name="destination"/>; both address elements of <paramref name="elementSize"/> bytes.
-    /// Spans start at the views' first elements and reach as far as their storage does.
-    /// </summary>
-    public static void Copy(GpuContext context, int elementSize, DevicePointer source, long sourceElements, ReadOnlySpan<int> sourceStrides,
-        DevicePointer destination, long destinationElements, ReadOnlySpan<int> destinationStrides, ReadOnlySpan<int> shape)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        int count = Shapes.Numel(shape);
-        if (count == 0)
-            return;
-        var (merged, strides) = StridedLayout.Coalesce(shape, sourceStrides.ToArray(), destinationStrides.ToArray());
-        var from = StridedLayout.Create(merged, strides[0]);
-        var to = StridedLayout.Create(merged, strides[1]);
-        int blocks = Blocks(count);
-        switch (elementSize)
-        {
-            case 1:
-                context.Launcher.Launch(StridedCopy<byte>, blocks, BlockSize, Span<byte>(source, sourceElements), from, Span<byte>(destination, destinationElements), to, count);
-                break;
-            case 4:
-                context.Launcher.Launch(StridedCopy<int>, blocks, BlockSize, Span<int>(source, sourceElements), from, Span<int>(destination, destinationElements), to, count);
-                break;
-            case 8:
-                context.Launcher.Launch(StridedCopy<long>, blocks, BlockSize, Span<long>(source, sourceElements), from, Span<long>(destination, destinationElements), to, count);
-                break;
-            default:
-                throw new ArgumentException($"GPU copy: elements of {elementSize} bytes are not supported (expected 1, 4 or 8)", nameof(elementSize));
-        }
-    }
 
     /// <summary>Sets <paramref name="count"/> elements at <paramref name="destination"/> to the raw bits <paramref name="bits"/> (low <paramref name="elementSize"/> bytes).</summary>
     public static void FillBits(GpuContext context, int elementSize, DevicePointer destination, int count, long bits)

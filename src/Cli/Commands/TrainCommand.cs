@@ -47,6 +47,8 @@ internal static class TrainCommand
             var loaded = RecipeLoader.Load(RecipeLoader.Locate(parse.GetValue(recipe)!), items);
             string outputFolder = parse.GetValue(output) ?? Path.Combine("runs", loaded.Name.Length > 0 ? loaded.Name : Path.GetFileNameWithoutExtension(parse.GetValue(recipe)!));
             string? resumeFrom = null;
+            if (Tessera.Models.Systems.XLearner.XLearnerTraining.Handles(loaded))
+                return RunXLearner(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
             if (parse.GetResult(resume) is not null)
             {
                 resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
@@ -74,6 +76,18 @@ internal static class TrainCommand
         var differing = current.Select(p => p.Key).Where(k => k != "steps" && !JsonNode.DeepEquals(stored?[k], current[k])).ToList();
         if (differing.Count > 0)
             throw new ArgumentException($"--resume: the checkpoint '{checkpointPath}' was written with a different recipe (fields differ: {string.Join(", ", differing)}); resume with the same recipe and overrides, or train into a new --out folder");
+    }
+
+    /// <summary>X-Learner recipes run their expansion and squeeze stages (no SIMT trainer, no resume).</summary>
+    private static int RunXLearner(Recipe recipe, string outputFolder, bool resume, bool quiet, Device device)
+    {
+        if (device.IsGpu)
+            throw new ArgumentException($"--device: X-Learner recipes train on the CPU in this build, found '{device}'; use --device cpu");
+        if (resume)
+            throw new ArgumentException("--resume: X-Learner recipes run their stages in one go and write no step checkpoints; start the run again without --resume");
+        var metrics = Tessera.Models.Systems.XLearner.XLearnerTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+        Console.WriteLine(JsonSerializer.Serialize(metrics));
+        return 0;
     }
 
     private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device)

@@ -48,5 +48,6 @@ public static class ExperimentCatalog
     {
         // One line per experiment (keep sorted by paper number).
         Add(new Systems.Gppf.GppfExperiment());
+        Add(new Systems.XLearner.XLearnerExperiment());
     }
 }

@@ -7,7 +7,7 @@ namespace Tessera.Models.Recipes;
 /// overridden on the command line as <c>key=value</c> with dotted paths
 /// (<c>optimizer.lr=0.1</c>, <c>tasks.0.weight=2</c>).
 /// </summary>
-public sealed class Recipe
+public sealed partial class Recipe
 {
     public string Name { get; set; } = "";
 

@@ -81,6 +81,12 @@ public static class RecipeCatalog
             var backbone = Systems.Gppf.GppfRecipe.CreateBackbone(spec, inChannels, generator);
             return (backbone, backbone.FeatureChannels[^1]);
         },
+        // X-Learner recipes train through XLearnerTraining (tessera train dispatches them); built here, they are the squeezed student's architecture.
+        ["xlearner"] = (spec, inChannels, generator) =>
+        {
+            var backbone = new NarrowResNetBackbone(inChannels, spec.Width, spec.Depth, generator);
+            return (backbone, backbone.FeatureChannels[^1]);
+        },
     };
 
     /// <summary>Builds the recipe's model (initialised from its seed), optimiser and schedule.</summary>

@@ -79,7 +79,7 @@ public sealed class XLearnerExperiment : IExperiment
             extended.AddRange(arms.RunFamily(ExtendedSources(batch, detectionBatch), XLearnerArms.Variants.XLearner, " (+OOD)").Arms);
             var result = new XLearnerSeedResult(seed, baseRows, extended, family.TeacherUpstream, family.TeacherParameters);
             results.Add(result);
-            File.WriteAllText(Path.Combine(options.OutputFolder, $"seed-{seed}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Path.Combine(options.OutputFolder, $"seed-{seed}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         }
         double minutes = clock.Elapsed.TotalMinutes;
         var page = new XLearnerPage(results, settings, downstream, batch, detectionBatch, options.Quick, minutes);

@@ -12,6 +12,9 @@ namespace Tessera.Models.Systems.XLearner;
 /// </summary>
 public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLearnerSettings settings, DownstreamSettings downstream, int batch, int detectionBatch, bool quick, double minutes)
 {
+    /// <summary>The heading of the hand-written discussion that a regenerated page keeps.</summary>
+    public const string DiscussionHeading = "## Discussion";
+
     private static readonly (string Key, string Label)[] BaseUpstream =
     [
         ("shapes-cls/top1", "shapes-cls (ImageNet)"), ("fine-cls/top1", "fine-cls (iNat)"), ("scenes-cls/top1", "scenes-cls (Places)"), ("objects-det/mAP", "objects-det mAP (COCO)"),
@@ -115,7 +118,15 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
         foreach (var arm in results[0].Base.Concat(results[0].Extended)) text.AppendLine(Inv($"| {arm.Arm} | {arm.Seconds:F0} |"));
         text.AppendLine();
         text.AppendLine(XLearnerNotes.Text);
-        File.WriteAllText(path, text.ToString());
+        // A discussion written by hand under the generated tables survives regeneration.
+        if (File.Exists(path))
+        {
+            string previous = File.ReadAllText(path);
+            int discussion = previous.IndexOf(DiscussionHeading, StringComparison.Ordinal);
+            if (discussion >= 0)
+                text.AppendLine().Append(previous[discussion..].TrimEnd()).AppendLine();
+        }
+        AtomicFile.WriteAllText(path, text.ToString());
     }
 
     private List<string> Claims(double hsDrop, double xlDrop)
@@ -167,7 +178,7 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
 
     private static string Save(string folder, string name, string svg)
     {
-        File.WriteAllText(Path.Combine(folder, name), svg);
+        AtomicFile.WriteAllText(Path.Combine(folder, name), svg);
         return name;
     }
 

@@ -253,45 +253,45 @@ public static unsafe class RoiAlignChannelsLast
         }
     }
 
-    /// <summary>Pixels per transpose task: a block's destination rows stay in L1 while the channels sweep across them.</summary>
-    private const int TransposeBlock = 64;
-
     /// <summary>[outer, channels, plane] → [outer, plane, channels]. Overwrites destination.</summary>
-    private static void ToChannelsLast(float* source, int outer, int channels, int plane, float* destination)
-    {
-        int blocks = (plane + TransposeBlock - 1) / TransposeBlock;
-        CpuParallel.ForCost(outer * blocks, (long)TransposeBlock * channels, (from, to) =>
-        {
-            for (int task = from; task < to; task++)
-            {
-                int o = task / blocks, p0 = task % blocks * TransposeBlock, p1 = Math.Min(plane, p0 + TransposeBlock);
-                float* src = source + (long)o * channels * plane;
-                float* dst = destination + (long)o * plane * channels;
-                for (int c = 0; c < channels; c++)
-                {
-                    float* row = src + (long)c * plane;
-                    for (int p = p0; p < p1; p++) dst[(long)p * channels + c] = row[p];
-                }
-            }
-        });
-    }
+    private static void ToChannelsLast(float* source, int outer, int channels, int plane, float* destination) =>
+        Transpose(source, outer, channels, plane, destination);
 
     /// <summary>[outer, plane, channels] → [outer, channels, plane]. Overwrites destination.</summary>
-    private static void FromChannelsLast(float* source, int outer, int channels, int plane, float* destination)
+    private static void FromChannelsLast(float* source, int outer, int channels, int plane, float* destination) =>
+        Transpose(source, outer, plane, channels, destination);
+
+    /// <summary>Rows and columns per transpose task: one task's source and destination lines stay in L1.</summary>
+    private const int TransposeTile = 64;
+
+    /// <summary>[outer, rows, columns] → [outer, columns, rows], 16×16 blocks through registers, parallel over 64×64 tiles. Overwrites destination.</summary>
+    private static void Transpose(float* source, int outer, int rows, int columns, float* destination)
     {
-        int blocks = (plane + TransposeBlock - 1) / TransposeBlock;
-        CpuParallel.ForCost(outer * blocks, (long)TransposeBlock * channels, (from, to) =>
+        int rowTiles = (rows + TransposeTile - 1) / TransposeTile, columnTiles = (columns + TransposeTile - 1) / TransposeTile;
+        int tiles = rowTiles * columnTiles;
+        CpuParallel.ForCost(outer * tiles, (long)TransposeTile * TransposeTile, (from, to) =>
         {
             for (int task = from; task < to; task++)
             {
-                int o = task / blocks, p0 = task % blocks * TransposeBlock, p1 = Math.Min(plane, p0 + TransposeBlock);
-                float* src = source + (long)o * plane * channels;
-                float* dst = destination + (long)o * channels * plane;
-                for (int c = 0; c < channels; c++)
+                int o = task / tiles, r0 = task % tiles / columnTiles * TransposeTile, c0 = task % columnTiles * TransposeTile;
+                int r1 = Math.Min(rows, r0 + TransposeTile), c1 = Math.Min(columns, c0 + TransposeTile);
+                float* src = source + (long)o * rows * columns, dst = destination + (long)o * rows * columns;
+                int r = r0;
+                if (Avx512F.IsSupported)
                 {
-                    float* row = dst + (long)c * plane;
-                    for (int p = p0; p < p1; p++) row[p] = src[(long)p * channels + c];
+                    for (; r <= r1 - 16; r += 16)
+                    {
+                        int c = c0;
+                        for (; c <= c1 - 16; c += 16)
+                            Transpose16(src + (long)r * columns + c, columns, dst + (long)c * rows + r, rows);
+                        for (; c < c1; c++)
+                            for (int i = r; i < r + 16; i++)
+                                dst[(long)c * rows + i] = src[(long)i * columns + c];
+                    }
                 }
+                for (; r < r1; r++)
+                    for (int c = c0; c < c1; c++)
+                        dst[(long)c * rows + r] = src[(long)r * columns + c];
             }
         });
     }

@@ -9,8 +9,10 @@ namespace Tessera.Kernels.Cpu;
 /// <summary>
 /// RoIAlign vectorised over channels (RoiAlignChannelsLast). The bilinear sample positions and
 /// weights depend on the RoI, not the channel, so the input is transposed once to channels-last
-/// and every tap becomes a multiply-add of two contiguous channel vectors. Same arithmetic order
-/// per channel as <see cref="RoiAlign"/> (the plain reference), so results are bit-identical.
+/// (16×16 register blocks) and every tap becomes a multiply-add of contiguous channel vectors. The
+/// forward keeps the sums of 64 channels in registers across a bin's samples and writes each RoI's
+/// result back to NCHW through 16×16 register transposes. Same arithmetic order per channel as
+/// <see cref="RoiAlign"/> (the plain reference), so results are bit-identical.
 /// </summary>
 public static unsafe class RoiAlignChannelsLast
 {

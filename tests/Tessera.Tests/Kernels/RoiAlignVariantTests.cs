@@ -13,6 +13,8 @@ public sealed unsafe class RoiAlignVariantTests
     [InlineData(1, 16, 9, 9, 25, 0, false, 2)]
     [InlineData(3, 5, 20, 11, 60, 3, true, 2)]
     [InlineData(2, 8, 6, 7, 0, 2, true, 2)]
+    [InlineData(2, 80, 9, 11, 12, 2, true, 2)] // a 64-channel block, then a 16-channel block
+    [InlineData(1, 134, 8, 10, 7, -1, false, 1)] // two 64-channel blocks, then 6 single channels
     public void ChannelsLastMatchesTheReference(int batch, int channels, int height, int width, int roiCount, int sampling, bool aligned, int threads)
     {
         var generator = new Generator((ulong)(channels * 31 + roiCount));

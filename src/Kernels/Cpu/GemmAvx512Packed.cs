@@ -41,7 +41,8 @@ public static unsafe class GemmAvx512Packed
         {
             int nc = Math.Min(NC, n - jc);
             int nPanels = (nc + NR - 1) / NR;
-            int mBlocks = (m + MC - 1) / MC;
+            int mcBlock = BalancedRowBlock(m, threads);
+            int mBlocks = (m + mcBlock - 1) / mcBlock;
             // Split N as well when there are too few row blocks to keep every thread busy.
             int nChunks = threads == 1 ? 1 : Math.Clamp((2 * threads + mBlocks - 1) / mBlocks, 1, nPanels);
             for (int pc = 0; pc < k; pc += KC)
@@ -53,16 +54,22 @@ public static unsafe class GemmAvx512Packed
                         PackB(transposeB, b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pb + (long)panel * NR * kc);
                 });
                 float betaHere = pc == 0 ? beta : 1f;
-                CpuParallel.ForCost(mBlocks * nChunks, 2L * MC * kc * nc / nChunks, (from, to) =>
+                CpuParallel.ForCost(mBlocks * nChunks, 2L * mcBlock * kc * nc / nChunks, (from, to) =>
                 {
                     float* pa = Scratch.Get(ref _packedA, MC * KC);
                     float* edge = stackalloc float[MR * NR];
+                    int packedBlock = -1;
                     for (int task = from; task < to; task++)
                     {
                         int block = task / nChunks, chunk = task % nChunks;
-                        int ic = block * MC;
-                        int mc = Math.Min(MC, m - ic);
-                        PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
+                        int ic = block * mcBlock;
+                        int mc = Math.Min(mcBlock, m - ic);
+                        // Tasks are block-major: a range's consecutive chunks of one row block share its packed A.
+                        if (block != packedBlock)
+                        {
+                            PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
+                            packedBlock = block;
+                        }
                         int panelEnd = (int)((long)nPanels * (chunk + 1) / nChunks);
                         for (int panel = (int)((long)nPanels * chunk / nChunks); panel < panelEnd; panel++)
                         {
@@ -334,6 +341,20 @@ public static unsafe class GemmAvx512Packed
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>
+    /// Rows per A block: at most <see cref="MC"/>, sized so that the blocks split evenly over the
+    /// threads (256 rows on 2 threads: 4 blocks of 64 instead of 96 + 96 + 64, which left one
+    /// thread twice the other's rows; 1024: 12 of 88 instead of 10 of 96 plus one of 64).
+    /// </summary>
+    private static int BalancedRowBlock(int m, int threads)
+    {
+        if (threads <= 1)
+            return MC;
+        int blocksPerThread = (m + threads * MC - 1) / (threads * MC);
+        int rows = (m + threads * blocksPerThread - 1) / (threads * blocksPerThread);
+        return Math.Clamp(RoundUp(rows, MR), MR, MC);
+    }
 }
 
 /// <summary>Per-thread scratch arrays on the pinned heap, grown on demand and reused.</summary>

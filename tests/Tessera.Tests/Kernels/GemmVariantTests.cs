@@ -51,6 +51,40 @@ public sealed unsafe class GemmVariantTests
         }
     }
 
+    /// <summary>
+    /// The packed kernel's row blocks are sized per thread count (balanced split); every C element
+    /// still sums K in the same order, so 1, 2 and 3 threads give the same bits.
+    /// </summary>
+    [Theory]
+    [InlineData(256, 70, 300)]
+    [InlineData(200, 40, 513)]
+    [InlineData(1030, 33, 17)]
+    [InlineData(9, 2000, 64)]
+    public void PackedResultIsTheSameOnAnyThreadCount(int m, int n, int k)
+    {
+        if (!GemmAvx512Packed.IsSupported)
+            return;
+        var generator = new Generator(4);
+        var a = new float[m * k];
+        var b = new float[k * n];
+        generator.Normal(a);
+        generator.Normal(b);
+        float[] Run(int threads)
+        {
+            var c = new float[m * n];
+            using (Tessera.Engine.Threading.CpuParallel.WithThreads(threads))
+            fixed (float* pa = a, pb = b, pc = c)
+                GemmAvx512Packed.Run(false, false, m, n, k, 1f, pa, k, pb, n, 0f, pc, n);
+            return c;
+        }
+        var serial = Run(1);
+        var expected = Reference(false, false, m, n, k, 1f, a, b, 0f, new float[m * n], n);
+        for (int i = 0; i < serial.Length; i++)
+            Assert.True(MathF.Abs(serial[i] - expected[i]) <= 1e-4f * MathF.Sqrt(k) * (1f + MathF.Abs(expected[i])), $"c[{i}] = {serial[i]}, expected {expected[i]}");
+        Assert.Equal(serial, Run(2));
+        Assert.Equal(serial, Run(3));
+    }
+
     private static float[] Reference(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, float[] b, float beta, float[] c, int ldc)
     {
         var result = (float[])c.Clone();

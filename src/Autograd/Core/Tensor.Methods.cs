@@ -160,7 +160,7 @@ public sealed partial class Tensor
         if (Device.IsGpu && DType == DType.Float32 && IsContiguous)
         {
             CheckInPlace("Fill");
-            Kernels.Gpu.GpuMemoryKernels.FillBits(Gpu, 4, DeviceAddress, Numel, BitConverter.SingleToInt32Bits(value));
+            Kernels.Gpu.GpuMemoryKernels.FillFloats(Gpu, DeviceAddress, Numel, value);
             return this;
         }
         return CopyFrom(Scalar(value));

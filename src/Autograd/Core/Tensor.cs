@@ -265,7 +265,7 @@ public sealed partial class Tensor : IDisposable
     {
         var result = Allocate(shape, DType.Float32, device, zero: false);
         if (result.Device.IsGpu)
-            GpuMemoryKernels.FillBits(result.Gpu, 4, result.DeviceAddress, result.Numel, BitConverter.SingleToInt32Bits(value));
+            GpuMemoryKernels.FillFloats(result.Gpu, result.DeviceAddress, result.Numel, value);
         else
             result.AsSpan<float>().Fill(value);
         return result;

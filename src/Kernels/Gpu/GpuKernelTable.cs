@@ -36,9 +36,7 @@ public static partial class GpuKernelTable
     /// <summary>Fills behind Fill, Full and OnesLike of GPU tensors.</summary>
     private static KernelEntry[] MemoryKernels =>
     [
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(byte)),
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(int)),
-        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill), typeof(long)),
+        KernelEntry.For(typeof(GpuMemoryKernels), nameof(GpuMemoryKernels.Fill)),
     ];
 
     public static IReadOnlyList<KernelEntry> All => s_all.Value;

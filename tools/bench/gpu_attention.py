@@ -5,9 +5,9 @@
 
 The PyTorch side times torch.nn.functional.scaled_dot_product_attention in float32 (what Tessera
 computes: SIMT f32, no tensor cores) and, for reference, in bfloat16 (FlashAttention-2 on tensor
-cores), forward and forward + backward, on the shapes of tools/bench/GpuAttentionBench. The Tessera
-side runs `dotnet run -c Release --project tools/bench/GpuAttentionBench -- --device cuda` and
-reads its JSON lines. Both use CUDA events / device synchronisation around each repeat and report
+cores), forward and forward + backward, on the shapes of the gpu_attn_* cases of
+src/Models/Benchmarks/GpuBenchSuite.cs. The Tessera side runs `tessera bench --device cuda
+gpu_attn --json` and reads its JSON lines. Both use CUDA events / device synchronisation around each repeat and report
 the median. Without a CUDA GPU the script stops at once with exit code 2 and says why.
 """
 import argparse
@@ -86,12 +86,13 @@ def torch_side(torch, seconds):
 
 
 def tessera_side(seconds):
-    command = ["dotnet", "run", "-c", "Release", "--project", os.path.join(ROOT, "tools", "bench", "GpuAttentionBench"), "--",
-               "--device", "cuda", "--seconds", str(seconds)]
+    command = ["dotnet", "run", "-c", "Release", "--project", os.path.join(ROOT, "src", "Cli"), "--",
+               "bench", "--device", "cuda", "--json", "--seconds", str(seconds), "gpu_attn_fwd_b", "gpu_attn_fwdbwd_b"]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"gpu_attention.py: the Tessera side failed (exit {run.returncode}):\n{run.stderr.strip()}")
-    return {line["bench"]: line["ms"] for line in map(json.loads, filter(None, run.stdout.splitlines())) if "bench" in line}
+    # Tessera names the cases gpu_attn_*; the table uses the PyTorch side's attn_* names.
+    return {line["bench"][len("gpu_"):]: line["ms"] for line in map(json.loads, filter(None, run.stdout.splitlines())) if "bench" in line}
 
 
 def main():

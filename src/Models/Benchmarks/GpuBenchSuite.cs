@@ -47,7 +47,46 @@ public static class GpuBenchSuite
             cases.Add(new BenchCase($"gpu_conv_fwd_{name}", "conv2d forward " + shape, flops, () => Conv(device, channels, size, filters, kernel, stride, padding, groups, backward: false)));
             cases.Add(new BenchCase($"gpu_conv_fwdbwd_{name}", "conv2d forward + backward " + shape, 3 * flops, () => Conv(device, channels, size, filters, kernel, stride, padding, groups, backward: true)));
         }
+        // Flash attention (tools/bench/gpu_attention.py times the same names in PyTorch). Causal
+        // attention needs about half the work; flops count what the kernels need.
+        cases.Add(new BenchCase("gpu_attn_fwd_smoke", "attention forward, B1 H2 T40 D16 (a check of the bench path, sized for the emulator)", 4.0 * 2 * 40 * 40 * 16, () => Attention(device, 1, 2, 40, 16, false, backward: false)));
+        foreach (var (batch, heads, tokens, dim, causal) in new[] { (8, 4, 256, 64, false), (4, 8, 1024, 64, false), (4, 8, 1024, 64, true), (1, 16, 4096, 64, true), (4, 8, 1024, 128, false) })
+        {
+            string name = $"b{batch}h{heads}t{tokens}d{dim}{(causal ? "_causal" : "")}";
+            double flops = 4.0 * batch * heads * tokens * tokens * dim * (causal ? 0.5 : 1.0);
+            cases.Add(new BenchCase($"gpu_attn_fwd_{name}", "attention forward " + name, flops, () => Attention(device, batch, heads, tokens, dim, causal, backward: false)));
+            // The backward recomputes the scores: about 14 matmul-flops per score against the forward's 4.
+            cases.Add(new BenchCase($"gpu_attn_fwdbwd_{name}", "attention forward + backward " + name, 4.5 * flops, () => Attention(device, batch, heads, tokens, dim, causal, backward: true)));
+        }
         return cases;
+    }
+
+    private static Action Attention(Device device, int batch, int heads, int tokens, int dim, bool causal, bool backward)
+    {
+        var generator = new Generator(3);
+        var q = Randn(device, generator, batch, heads, tokens, dim);
+        var k = Randn(device, generator, batch, heads, tokens, dim);
+        var v = Randn(device, generator, batch, heads, tokens, dim);
+        var gradOutput = Randn(device, generator, batch, heads, tokens, dim);
+        q.RequiresGrad = k.RequiresGrad = v.RequiresGrad = backward;
+        var context = GpuContext.For(device);
+        return () =>
+        {
+            using (new TensorScope())
+            {
+                var y = F.ScaledDotProductAttention(q, k, v, isCausal: causal);
+                if (backward)
+                {
+                    y.Backward(gradOutput);
+                    foreach (var leaf in new[] { q, k, v })
+                    {
+                        leaf.Grad?.Dispose();
+                        leaf.Grad = null;
+                    }
+                }
+            }
+            context.Driver.Synchronize();
+        };
     }
 
     private static Tensor Randn(Device device, Generator generator, params int[] shape)

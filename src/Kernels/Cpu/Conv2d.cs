@@ -1,6 +1,8 @@
 using Tessera.Engine.Memory;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Tessera.Engine.Threading;
 
 namespace Tessera.Kernels.Cpu;
@@ -236,6 +238,7 @@ public static unsafe class Conv2d
         int inH = shape.InHeight, inW = shape.InWidth, outW = shape.OutWidth;
         int pixels = rowCount * outW, patch = shape.PatchSize;
         int panelCount = (pixels + Width - 1) / Width;
+        bool fast = Avx512F.IsSupported && (shape.StrideWidth == 1 || shape.StrideWidth == 2);
         int row = 0;
         for (int c = 0; c < shape.InChannelsPerGroup; c++)
             for (int kh = 0; kh < shape.KernelHeight; kh++)
@@ -260,6 +263,11 @@ public static unsafe class Conv2d
                             {
                                 new Span<float>(line, count).Clear();
                             }
+                            else if (fast)
+                            {
+                                // Masked AVX-512 loads: lanes outside the input row read nothing and come back 0.
+                                CopySegment(plane + (long)ih * inW, ow0 * shape.StrideWidth + wOffset, inW, shape.StrideWidth, line, count);
+                            }
                             else
                             {
                                 float* sourceRow = plane + (long)ih * inW;
@@ -278,6 +286,42 @@ public static unsafe class Conv2d
                             new Span<float>(dst + (last - first), Width - (last - first)).Clear();
                     }
                 }
+    }
+
+    /// <summary>
+    /// line[l] = row[start + l * stride] for l in [0, count) (count ≤ 32, stride 1 or 2), 0 where that
+    /// index falls outside [0, width). Masked loads never touch memory outside the row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopySegment(float* row, int start, int width, int stride, float* line, int count)
+    {
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        var zero = Vector512<float>.Zero;
+        var lower = Vector512.Create(-start);
+        var upper = Vector512.Create(width - start);
+        for (int half = 0; half < count; half += 16)
+        {
+            var store = Vector512.LessThan(lane, Vector512.Create(count - half)).AsSingle();
+            Vector512<float> values;
+            if (stride == 1)
+            {
+                var index = lane + Vector512.Create(half);
+                var valid = (Vector512.GreaterThanOrEqual(index, lower) & Vector512.LessThan(index, upper)).AsSingle();
+                values = Avx512F.MaskLoad(row + start + half, valid, zero);
+            }
+            else
+            {
+                // 32 consecutive floats, then the even ones.
+                var index = lane + Vector512.Create(2 * half);
+                var index2 = index + Vector512.Create(16);
+                var valid = (Vector512.GreaterThanOrEqual(index, lower) & Vector512.LessThan(index, upper)).AsSingle();
+                var valid2 = (Vector512.GreaterThanOrEqual(index2, lower) & Vector512.LessThan(index2, upper)).AsSingle();
+                var low = Avx512F.MaskLoad(row + start + 2 * half, valid, zero);
+                var high = Avx512F.MaskLoad(row + start + 2 * half + 16, valid2, zero);
+                values = Avx512F.PermuteVar16x32x2(low, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), high);
+            }
+            Avx512F.MaskStore(line + half, store, values);
+        }
     }
 
     /// <summary>Output columns [start, end) whose input column ow * stride + offset lies in [0, inWidth).</summary>

@@ -19,6 +19,7 @@ public static unsafe class GemmAvx512Packed
     private const int KC = 256;
     private const int MC = 96;
     private const int NC = 1024;
+    private const int TasksPerThread = 4;
 
     public static bool IsSupported => Avx512F.IsSupported;
 
@@ -41,46 +42,58 @@ public static unsafe class GemmAvx512Packed
         {
             int nc = Math.Min(NC, n - jc);
             int nPanels = (nc + NR - 1) / NR;
-            int mcBlock = BalancedRowBlock(m, threads);
-            int mBlocks = (m + mcBlock - 1) / mcBlock;
-            // Split N as well when there are too few row blocks to keep every thread busy.
-            int nChunks = threads == 1 ? 1 : Math.Clamp((2 * threads + mBlocks - 1) / mBlocks, 1, nPanels);
+            // Four tasks per thread, each an equal share of the 8-row micro-panels (or of the B
+            // panels when there are too few rows), taken dynamically: a static split waits for
+            // whichever core the shared host slows, and chunks of whole MC blocks were uneven.
+            int microRows = (m + MR - 1) / MR;
+            int rowTasks = Math.Min(TasksPerThread * threads, Math.Max(1, microRows / 4));
+            int columnTasks = Math.Min(Math.Max(1, TasksPerThread * threads / rowTasks), nPanels);
+            int tasks = rowTasks * columnTasks;
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
+                if (transposeB)
                 {
-                    for (int panel = from; panel < to; panel++)
-                        PackB(transposeB, b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pb + (long)panel * NR * kc);
-                });
+                    CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
+                    {
+                        for (int panel = from; panel < to; panel++)
+                            PackBTransposed(b, ldb, pc, kc, jc + panel * NR, Math.Min(NR, nc - panel * NR), pb + (long)panel * NR * kc);
+                    });
+                }
+                else
+                {
+                    // Split over k rows: each thread reads whole row segments of B front to back.
+                    CpuParallel.ForCost(kc, nc, (from, to) => PackBRows(b, ldb, pc, from, to, kc, jc, nc, pb));
+                }
                 float betaHere = pc == 0 ? beta : 1f;
-                CpuParallel.ForCost(mBlocks * nChunks, 2L * mcBlock * kc * nc / nChunks, (from, to) =>
+                CpuParallel.ForCost(tasks, 2L * m * kc * nc / tasks, (from, to) =>
                 {
                     float* pa = Scratch.Get(ref _packedA, MC * KC);
                     float* edge = stackalloc float[MR * NR];
-                    int packedBlock = -1;
                     for (int task = from; task < to; task++)
                     {
-                        int block = task / nChunks, chunk = task % nChunks;
-                        int ic = block * mcBlock;
-                        int mc = Math.Min(mcBlock, m - ic);
-                        // Tasks are block-major: a range's consecutive chunks of one row block share its packed A.
-                        if (block != packedBlock)
+                        int rowTask = task / columnTasks, columnTask = task % columnTasks;
+                        int rowStart = (int)((long)microRows * rowTask / rowTasks) * MR;
+                        int rowEnd = Math.Min(m, (int)((long)microRows * (rowTask + 1) / rowTasks) * MR);
+                        int panelStart = (int)((long)nPanels * columnTask / columnTasks);
+                        int panelEnd = (int)((long)nPanels * (columnTask + 1) / columnTasks);
+                        int subBlocks = (rowEnd - rowStart + MC - 1) / MC;
+                        int subRows = RoundUp((rowEnd - rowStart + subBlocks - 1) / subBlocks, MR);
+                        for (int ic = rowStart; ic < rowEnd; ic += subRows)
                         {
+                            int mc = Math.Min(subRows, rowEnd - ic);
                             PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
-                            packedBlock = block;
-                        }
-                        int panelEnd = (int)((long)nPanels * (chunk + 1) / nChunks);
-                        for (int panel = (int)((long)nPanels * chunk / nChunks); panel < panelEnd; panel++)
-                        {
-                            int jr = panel * NR;
-                            int nr = Math.Min(NR, nc - jr);
-                            float* bPanel = pb + (long)panel * NR * kc;
-                            for (int ir = 0; ir < mc; ir += MR)
+                            for (int panel = panelStart; panel < panelEnd; panel++)
                             {
-                                int mr = Math.Min(MR, mc - ir);
-                                float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
-                                Tile(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc, mr, nr, edge);
+                                int jr = panel * NR;
+                                int nr = Math.Min(NR, nc - jr);
+                                float* bPanel = pb + (long)panel * NR * kc;
+                                for (int ir = 0; ir < mc; ir += MR)
+                                {
+                                    int mr = Math.Min(MR, mc - ir);
+                                    float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
+                                    Tile(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc, mr, nr, edge);
+                                }
                             }
                         }
                     }
@@ -164,6 +177,13 @@ public static unsafe class GemmAvx512Packed
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        // Fetch the C tile now: it is read only after the k loop, and at large ldc its 16 lines
+        // (8 rows, 8 KiB apart) come from L3 or memory, which the hardware prefetcher does not predict.
+        for (int r = 0; r < MR; r++)
+        {
+            Sse.Prefetch0(c + (long)r * ldc);
+            Sse.Prefetch0(c + (long)r * ldc + 16);
+        }
         float* ap = aPanel;
         float* bp = bPanel;
         for (int p = 0; p < kc; p++)
@@ -301,19 +321,38 @@ public static unsafe class GemmAvx512Packed
         Avx.Store(destination + 7L * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 
-    /// <summary>Packs B[pc..pc+kc, j0..j0+nr] into one 32-column panel, zero-padding missing columns.</summary>
-    private static void PackB(bool transposeB, float* b, int ldb, int pc, int kc, int j0, int nr, float* panel)
+    /// <summary>
+    /// Packs rows [p0, p1) of the block B[pc..pc+kc, jc..jc+nc] into its 32-column panels (panel j
+    /// holds kc × 32 values), zero-padding the last panel. Reads each row of B front to back, so
+    /// the hardware prefetcher streams it (panel-by-panel reading jumps ldb floats per value row).
+    /// </summary>
+    private static void PackBRows(float* b, int ldb, int pc, int p0, int p1, int kc, int jc, int nc, float* packed)
     {
-        if (!transposeB)
+        int fullPanels = nc / NR;
+        int rest = nc - fullPanels * NR;
+        long panelStride = (long)NR * kc;
+        for (int p = p0; p < p1; p++)
         {
-            for (int p = 0; p < kc; p++)
+            float* src = b + (long)(pc + p) * ldb + jc;
+            float* dst = packed + (long)p * NR;
+            for (int panel = 0; panel < fullPanels; panel++)
             {
-                float* dst = panel + (long)p * NR;
-                new ReadOnlySpan<float>(b + (long)(pc + p) * ldb + j0, nr).CopyTo(new Span<float>(dst, nr));
-                for (int col = nr; col < NR; col++) dst[col] = 0f;
+                Vector512.Load(src).Store(dst);
+                Vector512.Load(src + 16).Store(dst + 16);
+                src += NR;
+                dst += panelStride;
             }
-            return;
+            if (rest > 0)
+            {
+                for (int col = 0; col < rest; col++) dst[col] = src[col];
+                for (int col = rest; col < NR; col++) dst[col] = 0f;
+            }
         }
+    }
+
+    /// <summary>Packs Bᵀ: columns j0..j0+nr of op(B) are rows of B; fills one 32-column panel, zero-padding missing columns.</summary>
+    private static void PackBTransposed(float* b, int ldb, int pc, int kc, int j0, int nr, float* panel)
+    {
         // Bᵀ: each column of the panel is a contiguous row of B. Blocks of 8 columns × 8 k are
         // transposed in registers; the rest is scattered into the (L1-resident) panel.
         int fullColumns = Avx.IsSupported ? nr / 8 * 8 : 0;
@@ -341,20 +380,6 @@ public static unsafe class GemmAvx512Packed
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
-
-    /// <summary>
-    /// Rows per A block: at most <see cref="MC"/>, sized so that the blocks split evenly over the
-    /// threads (256 rows on 2 threads: 4 blocks of 64 instead of 96 + 96 + 64, which left one
-    /// thread twice the other's rows; 1024: 12 of 88 instead of 10 of 96 plus one of 64).
-    /// </summary>
-    private static int BalancedRowBlock(int m, int threads)
-    {
-        if (threads <= 1)
-            return MC;
-        int blocksPerThread = (m + threads * MC - 1) / (threads * MC);
-        int rows = (m + threads * blocksPerThread - 1) / (threads * blocksPerThread);
-        return Math.Clamp(RoundUp(rows, MR), MR, MC);
-    }
 }
 
 /// <summary>Per-thread scratch arrays on the pinned heap, grown on demand and reused.</summary>

@@ -70,7 +70,17 @@ public static unsafe class Conv2d
         int rowsPerChunk = RowsPerChunk(geometry);
         // The panel path needs the packed AVX-512 GEMM (the default where supported) and serial GEMMs.
         bool panels = ReferenceEquals(GemmVariants.Default, GemmVariants.Avx512Packed) && geometry.BatchSize >= CpuParallel.MaxThreads;
+        if (panels && PaddedRows.Applies(geometry))
+        {
+            ForwardPaddedRows(input, weight, bias, geometry, output);
+            return;
+        }
         int panelFloats = patch * RoundUpToPanel(rowsPerChunk * geometry.OutWidth);
+        long packedGroup = panels ? GemmAvx512Packed.PackedASize(outPerGroup, patch) : 0;
+        using var packedWeights = CpuMemoryPool.RentFloats(geometry.Groups * packedGroup);
+        float* packedWeight = packedWeights.Floats;
+        for (int g = 0; panels && g < geometry.Groups; g++)
+            GemmAvx512Packed.PackWholeA(outPerGroup, patch, weight + (long)g * outPerGroup * patch, patch, packedWeight + g * packedGroup);
         PerImage(geometry, Math.Max(patch * rowsPerChunk * geometry.OutWidth, panelFloats), (image, columns) =>
         {
             for (int g = 0; g < geometry.Groups; g++)
@@ -90,7 +100,7 @@ public static unsafe class Conv2d
                         int rowsHere = Math.Min(rowsPerChunk, geometry.OutHeight - oh);
                         int pixels = rowsHere * geometry.OutWidth;
                         Im2colPanels(source, geometry, columns, oh, rowsHere);
-                        GemmAvx512Packed.RunPrepackedB(outPerGroup, pixels, patch, groupWeight, patch, columns, target + (long)oh * geometry.OutWidth, plane);
+                        GemmAvx512Packed.RunPrepacked(outPerGroup, pixels, patch, packedWeight + (g * packedGroup), columns, target + (long)oh * geometry.OutWidth, plane);
                     }
                 }
                 else
@@ -111,6 +121,116 @@ public static unsafe class Conv2d
                     }
             }
         });
+    }
+
+    /// <summary>
+    /// Sizes for <see cref="ForwardPaddedRows"/>: the image is copied once into a zero-padded
+    /// buffer of width Wp = inWidth + 2·padWidth, and the GEMM runs over "padded pixels"
+    /// r·Wp + x, of which x &lt; outWidth are real. Then the panel row of patch entry (c, kh, kw)
+    /// is one contiguous run of the padded image, so unfolding is two vector copies per 32 pixels
+    /// (no bounds checks), at the price of computing Wp − outWidth throw-away columns per row.
+    /// </summary>
+    private readonly record struct PaddedRows(int Width, int Height, int RowsPerChunk, int PanelFloats, int ImageFloats, int OutputFloats)
+    {
+        /// <summary>Stride 1 both ways, and throw-away columns at most 1/8 of the work.</summary>
+        public static bool Applies(in Conv2dGeometry g) =>
+            Avx512F.IsSupported && !g.IsPointwise && g.StrideHeight == 1 && g.StrideWidth == 1 && g.Groups == 1
+            && 8 * 2 * g.PaddingWidth <= g.OutWidth;
+
+        public static PaddedRows For(in Conv2dGeometry g)
+        {
+            int width = g.InWidth + 2 * g.PaddingWidth, height = g.InHeight + 2 * g.PaddingHeight;
+            int maxRows = Math.Clamp(ColumnChunkFloats / Math.Max(g.PatchSize * width, 1), 1, g.OutHeight);
+            // Of the chunk heights down to half the largest, the one whose last panel wastes the
+            // least (58-wide rows: 6 rows = 348 pixels, 4 short of 11 panels, rather than 7 = 406, 10 short).
+            int rows = maxRows;
+            double bestWaste = double.MaxValue;
+            for (int candidate = maxRows; candidate >= Math.Max(1, maxRows / 2); candidate--)
+            {
+                int pixels = candidate * width;
+                double waste = (double)(RoundUpToPanel(pixels) - pixels) / pixels;
+                if (waste < bestWaste - 1e-9)
+                {
+                    bestWaste = waste;
+                    rows = candidate;
+                }
+            }
+            int panelFloats = g.PatchSize * RoundUpToPanel(rows * width);
+            // Slack past the last plane: the last panel may read up to 32 + (kW - 1)·dilation floats beyond the chunk's rows.
+            int imageFloats = g.InChannelsPerGroup * height * width + width + 2 * GemmAvx512Packed.NR + g.KernelWidth * g.DilationWidth;
+            return new PaddedRows(width, height, rows, panelFloats, imageFloats, g.OutChannelsPerGroup * rows * width);
+        }
+    }
+
+    /// <summary>The stride-1 forward through <see cref="PaddedRows"/> (ConvIm2colPaddedRows).</summary>
+    private static void ForwardPaddedRows(float* input, float* weight, float* bias, Conv2dGeometry geometry, float* output)
+    {
+        var layout = PaddedRows.For(geometry);
+        int outChannels = geometry.OutChannels, patch = geometry.PatchSize, plane = geometry.OutPlane, outW = geometry.OutWidth;
+        int width = layout.Width;
+        using var packedWeight = CpuMemoryPool.RentFloats(GemmAvx512Packed.PackedASize(outChannels, patch));
+        float* packedA = packedWeight.Floats;
+        GemmAvx512Packed.PackWholeA(outChannels, patch, weight, patch, packedA);
+        PerImage(geometry, layout.PanelFloats + layout.ImageFloats + layout.OutputFloats, (image, buffer) =>
+        {
+            float* panels = buffer, padded = buffer + layout.PanelFloats, result = padded + layout.ImageFloats;
+            PadImage(input + (long)image * geometry.InChannels * geometry.InPlane, geometry, layout, padded);
+            float* target = output + (long)image * outChannels * plane;
+            for (int oh = 0; oh < geometry.OutHeight; oh += layout.RowsPerChunk)
+            {
+                int rowsHere = Math.Min(layout.RowsPerChunk, geometry.OutHeight - oh);
+                int pixels = rowsHere * width;
+                UnfoldPaddedRows(padded, geometry, layout, oh, pixels, panels);
+                GemmAvx512Packed.RunPrepacked(outChannels, pixels, patch, packedA, panels, result, pixels);
+                for (int o = 0; o < outChannels; o++)
+                {
+                    float* from = result + (long)o * pixels;
+                    float* to = target + (long)o * plane + (long)oh * outW;
+                    float add = bias != null ? bias[o] : 0f;
+                    for (int r = 0; r < rowsHere; r++)
+                        TensorPrimitives.Add(new ReadOnlySpan<float>(from + (long)r * width, outW), add, new Span<float>(to + (long)r * outW, outW));
+                }
+            }
+        });
+    }
+
+    /// <summary>padded[c, y, x] = input[c, y − padH, x − padW], 0 in the border and the slack.</summary>
+    private static void PadImage(float* input, in Conv2dGeometry g, in PaddedRows layout, float* padded)
+    {
+        new Span<float>(padded, layout.ImageFloats).Clear();
+        for (int c = 0; c < g.InChannelsPerGroup; c++)
+            for (int y = 0; y < g.InHeight; y++)
+                new ReadOnlySpan<float>(input + ((long)c * g.InHeight + y) * g.InWidth, g.InWidth)
+                    .CopyTo(new Span<float>(padded + ((long)c * layout.Height + y + g.PaddingHeight) * layout.Width + g.PaddingWidth, g.InWidth));
+    }
+
+    /// <summary>
+    /// Panels (<see cref="GemmAvx512Packed.RunPrepacked"/> layout) of padded pixels
+    /// [rowStart·Wp, rowStart·Wp + pixels): entry (c, kh, kw) of panel j is the 32 floats of the
+    /// padded image from (c, rowStart + kh·dilationH, kw·dilationW) + 32j on.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UnfoldPaddedRows(float* padded, in Conv2dGeometry g, in PaddedRows layout, int rowStart, int pixels, float* panels)
+    {
+        const int Width = GemmAvx512Packed.NR;
+        int panelCount = (pixels + Width - 1) / Width, patch = g.PatchSize;
+        long panelStride = (long)patch * Width;
+        int row = 0;
+        for (int c = 0; c < g.InChannelsPerGroup; c++)
+            for (int kh = 0; kh < g.KernelHeight; kh++)
+            {
+                float* rowSource = padded + ((long)c * layout.Height + rowStart + kh * g.DilationHeight) * layout.Width;
+                for (int kw = 0; kw < g.KernelWidth; kw++, row++)
+                {
+                    float* source = rowSource + kw * g.DilationWidth;
+                    float* target = panels + (long)row * Width;
+                    for (int j = 0; j < panelCount; j++, source += Width, target += panelStride)
+                    {
+                        Vector512.Store(Vector512.Load(source), target);
+                        Vector512.Store(Vector512.Load(source + 16), target + 16);
+                    }
+                }
+            }
     }
 
     /// <summary>gradInput = convᵀ(gradOutput, weight). Overwrites gradInput (this is also the transposed convolution's forward).</summary>
@@ -227,7 +347,7 @@ public static unsafe class Conv2d
     private static int RoundUpToPanel(int pixels) => (pixels + GemmAvx512Packed.NR - 1) / GemmAvx512Packed.NR * GemmAvx512Packed.NR;
 
     /// <summary>
-    /// <see cref="Im2col"/> written in <see cref="GemmAvx512Packed.RunPrepackedB"/>'s panel layout:
+    /// <see cref="Im2col"/> written in <see cref="GemmAvx512Packed.RunPrepacked"/>'s panel layout:
     /// panel j holds, for every patch row, the 32 values of pixels 32j..32j+31 of the chunk (zero
     /// past its end). Overwrites panels.
     /// </summary>
@@ -239,6 +359,21 @@ public static unsafe class Conv2d
         int pixels = rowCount * outW, patch = shape.PatchSize;
         int panelCount = (pixels + Width - 1) / Width;
         bool fast = Avx512F.IsSupported && (shape.StrideWidth == 1 || shape.StrideWidth == 2);
+        // The chunk's pixels cut into segments that stay within one output row and one panel; the
+        // same cuts serve every patch row, so they are worked out once (no divisions in the loop).
+        int maxSegments = rowCount * (outW / Width + 2);
+        Span<Segment> segments = maxSegments <= 512 ? stackalloc Segment[maxSegments] : new Segment[maxSegments];
+        int segmentCount = 0;
+        for (int r = 0; r < rowCount; r++)
+            for (int ow = 0; ow < outW;)
+            {
+                int pixel = r * outW + ow;
+                int count = Math.Min(outW - ow, Width - (pixel & (Width - 1)));
+                segments[segmentCount++] = new Segment((long)(pixel >> 5) * patch * Width + (pixel & (Width - 1)), (rowStart + r) * shape.StrideHeight - shape.PaddingHeight, ow, count);
+                ow += count;
+            }
+        int tail = panelCount * Width - pixels;
+        float* lastPanel = panels + (long)(panelCount - 1) * patch * Width;
         int row = 0;
         for (int c = 0; c < shape.InChannelsPerGroup; c++)
             for (int kh = 0; kh < shape.KernelHeight; kh++)
@@ -246,47 +381,39 @@ public static unsafe class Conv2d
                 {
                     float* plane = input + (long)c * inH * inW;
                     int wOffset = kw * shape.DilationWidth - shape.PaddingWidth;
+                    int hOffset = kh * shape.DilationHeight;
+                    float* rowBase = panels + (long)row * Width;
                     var (owStart, owEnd) = ValidColumns(wOffset, shape.StrideWidth, inW, outW);
-                    for (int j = 0; j < panelCount; j++)
+                    foreach (ref readonly var segment in segments[..segmentCount])
                     {
-                        float* dst = panels + ((long)j * patch + row) * Width;
-                        int first = j * Width, last = Math.Min(pixels, first + Width);
-                        // walk the panel's pixels output row by output row
-                        int at = first;
-                        while (at < last)
+                        float* line = rowBase + segment.Offset;
+                        int ih = segment.InputRow + hOffset, ow0 = segment.OutColumn, count = segment.Count;
+                        if ((uint)ih >= (uint)inH)
                         {
-                            int oh = rowStart + at / outW, ow0 = at % outW;
-                            int count = Math.Min(last - at, outW - ow0);
-                            float* line = dst + (at - first);
-                            int ih = oh * shape.StrideHeight - shape.PaddingHeight + kh * shape.DilationHeight;
-                            if ((uint)ih >= (uint)inH)
-                            {
-                                new Span<float>(line, count).Clear();
-                            }
-                            else if (fast)
-                            {
-                                // Masked AVX-512 loads: lanes outside the input row read nothing and come back 0.
-                                CopySegment(plane + (long)ih * inW, ow0 * shape.StrideWidth + wOffset, inW, shape.StrideWidth, line, count);
-                            }
-                            else
-                            {
-                                float* sourceRow = plane + (long)ih * inW;
-                                int validStart = Math.Clamp(owStart, ow0, ow0 + count), validEnd = Math.Clamp(owEnd, validStart, ow0 + count);
-                                new Span<float>(line, validStart - ow0).Clear();
-                                if (shape.StrideWidth == 1)
-                                    new ReadOnlySpan<float>(sourceRow + validStart + wOffset, validEnd - validStart).CopyTo(new Span<float>(line + (validStart - ow0), validEnd - validStart));
-                                else
-                                    for (int ow = validStart; ow < validEnd; ow++)
-                                        line[ow - ow0] = sourceRow[ow * shape.StrideWidth + wOffset];
-                                new Span<float>(line + (validEnd - ow0), ow0 + count - validEnd).Clear();
-                            }
-                            at += count;
+                            new Span<float>(line, count).Clear();
                         }
-                        if (last - first < Width)
-                            new Span<float>(dst + (last - first), Width - (last - first)).Clear();
+                        else if (fast)
+                        {
+                            // Masked AVX-512 loads: lanes outside the input row read nothing and come back 0.
+                            CopySegment(plane + (long)ih * inW, ow0 * shape.StrideWidth + wOffset, inW, shape.StrideWidth, line, count);
+                        }
+                        else
+                        {
+                            float* sourceRow = plane + (long)ih * inW;
+                            int validStart = Math.Clamp(owStart, ow0, ow0 + count), validEnd = Math.Clamp(owEnd, validStart, ow0 + count);
+                            new Span<float>(line, validStart - ow0).Clear();
+                            for (int ow = validStart; ow < validEnd; ow++)
+                                line[ow - ow0] = sourceRow[ow * shape.StrideWidth + wOffset];
+                            new Span<float>(line + (validEnd - ow0), ow0 + count - validEnd).Clear();
+                        }
                     }
+                    if (tail > 0)
+                        new Span<float>(lastPanel + (long)row * Width + (Width - tail), tail).Clear();
                 }
     }
+
+    /// <summary>One run of a chunk's pixels inside one output row and one 32-pixel panel (see <see cref="Im2colPanels"/>).</summary>
+    private readonly record struct Segment(long Offset, int InputRow, int OutColumn, int Count);
 
     /// <summary>
     /// line[l] = row[start + l * stride] for l in [0, count) (count ≤ 32, stride 1 or 2), 0 where that

@@ -102,13 +102,27 @@ public static unsafe class GemmAvx512Packed
         }
     }
 
+    /// <summary>Floats <see cref="PackWholeA"/> writes for an [m, k] A.</summary>
+    public static long PackedASize(int m, int k) => (long)RoundUp(m, MR) * k;
+
     /// <summary>
-    /// Serial C = A·B for a B that the caller has already packed for the whole K:
-    /// <paramref name="packedB"/> holds ceil(n / 32) panels, panel j = [k][32] values of columns
-    /// 32j..32j+31 (zero past n). Lets a producer such as im2col write panels directly, skipping
-    /// the unfold-then-copy pass. A is row-major [m, k] (lda). Overwrites C.
+    /// Packs all of a row-major A [m, k] (lda) for <see cref="RunPrepacked"/>: for each K block
+    /// in turn, its 8-row panels (k-major, the last zero-padded). Lets a caller that multiplies the
+    /// same A many times (a conv weight, once per image chunk) pack it once.
     /// </summary>
-    public static void RunPrepackedB(int m, int n, int k, float* a, int lda, float* packedB, float* c, int ldc)
+    public static void PackWholeA(int m, int k, float* a, int lda, float* packed)
+    {
+        int rows = RoundUp(m, MR);
+        for (int pc = 0; pc < k; pc += KC)
+            PackA(false, a, lda, 0, m, pc, Math.Min(KC, k - pc), packed + (long)rows * pc);
+    }
+
+    /// <summary>
+    /// Serial C = A·B with both operands already packed: A by <see cref="PackWholeA"/>, B as
+    /// ceil(n / 32) panels, panel j = [k][32] values of columns 32j..32j+31 (zero past n), so a
+    /// producer such as im2col writes panels directly. Overwrites C.
+    /// </summary>
+    public static void RunPrepacked(int m, int n, int k, float* packedA, float* packedB, float* c, int ldc)
     {
         if (m == 0 || n == 0)
             return;
@@ -117,17 +131,17 @@ public static unsafe class GemmAvx512Packed
             ScaleC(m, n, 0f, c, ldc);
             return;
         }
-        float* pa = Scratch.Get(ref _packedA, MC * KC);
         float* edge = stackalloc float[MR * NR];
         int nPanels = (n + NR - 1) / NR;
+        int rows = RoundUp(m, MR);
         for (int pc = 0; pc < k; pc += KC)
         {
             int kc = Math.Min(KC, k - pc);
             float beta = pc == 0 ? 0f : 1f;
+            float* pa = packedA + (long)rows * pc;
             for (int ic = 0; ic < m; ic += MC)
             {
                 int mc = Math.Min(MC, m - ic);
-                PackA(false, a, lda, ic, mc, pc, kc, pa);
                 for (int panel = 0; panel < nPanels; panel++)
                 {
                     int jr = panel * NR;
@@ -137,7 +151,7 @@ public static unsafe class GemmAvx512Packed
                     {
                         int mr = Math.Min(MR, mc - ir);
                         float* cTile = c + (long)(ic + ir) * ldc + jr;
-                        Tile(kc, pa + (long)ir * kc, bPanel, 1f, beta, cTile, ldc, mr, nr, edge);
+                        Tile(kc, pa + (long)(ic + ir) * kc, bPanel, 1f, beta, cTile, ldc, mr, nr, edge);
                     }
                 }
             }

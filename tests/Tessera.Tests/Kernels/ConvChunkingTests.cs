@@ -13,6 +13,8 @@ public sealed class ConvChunkingTests
     [InlineData(2, 2, 1)]
     [InlineData(1, 1, 2)]
     [InlineData(2, 2, 2)]
+    [InlineData(1, 2, 2)]
+    [InlineData(1, 3, 3)]
     public void ChunkedForwardMatchesNaiveLoops(int stride, int dilation, int batch)
     {
         const int Channels = 64, Filters = 4, Height = 21, Width = 70, Kernel = 3, Padding = 1;

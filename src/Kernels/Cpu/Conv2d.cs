@@ -141,11 +141,11 @@ public static unsafe class Conv2d
         {
             int width = g.InWidth + 2 * g.PaddingWidth, height = g.InHeight + 2 * g.PaddingHeight;
             int maxRows = Math.Clamp(ColumnChunkFloats / Math.Max(g.PatchSize * width, 1), 1, g.OutHeight);
-            // Of the chunk heights down to half the largest, the one whose last panel wastes the
-            // least (58-wide rows: 6 rows = 348 pixels, 4 short of 11 panels, rather than 7 = 406, 10 short).
+            // Of the chunk heights from half to twice that, the one whose last panel wastes the least
+            // (30-wide rows: 16 rows = 480 pixels = 15 full panels, where 7 rows leave 14 of 224 empty).
             int rows = maxRows;
             double bestWaste = double.MaxValue;
-            for (int candidate = maxRows; candidate >= Math.Max(1, maxRows / 2); candidate--)
+            for (int candidate = Math.Min(2 * maxRows, g.OutHeight); candidate >= Math.Max(1, maxRows / 2); candidate--)
             {
                 int pixels = candidate * width;
                 double waste = (double)(RoundUpToPanel(pixels) - pixels) / pixels;
@@ -245,6 +245,8 @@ public static unsafe class Conv2d
             return;
         }
         var geometry = shape;
+        if (TryBackwardInputAsForward(gradOutput, weight, geometry, gradInput))
+            return;
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         int rowsPerChunk = RowsPerChunk(geometry);
         PerImage(geometry, patch * rowsPerChunk * geometry.OutWidth, (image, columns) =>
@@ -270,6 +272,45 @@ public static unsafe class Conv2d
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// For stride 1, the input gradient is itself a stride-1 convolution: of gradOutput, padded by
+    /// dilation·(kernel − 1) − padding, with the weight flipped in space and in/out channels swapped.
+    /// That runs through <see cref="ForwardPaddedRows"/> (no column matrix, no col2im
+    /// accumulation). False when the shape does not qualify (then the caller unfolds as usual).
+    /// </summary>
+    private static bool TryBackwardInputAsForward(float* gradOutput, float* weight, in Conv2dGeometry g, float* gradInput)
+    {
+        int padH = g.DilationHeight * (g.KernelHeight - 1) - g.PaddingHeight, padW = g.DilationWidth * (g.KernelWidth - 1) - g.PaddingWidth;
+        if (g.StrideHeight != 1 || g.StrideWidth != 1 || g.Groups != 1 || g.IsPointwise || padH < 0 || padW < 0
+            || !ReferenceEquals(GemmVariants.Default, GemmVariants.Avx512Packed) || g.BatchSize < CpuParallel.MaxThreads)
+            return false;
+        var transposed = new Conv2dGeometry
+        {
+            BatchSize = g.BatchSize,
+            InChannels = g.OutChannels, InHeight = g.OutHeight, InWidth = g.OutWidth,
+            OutChannels = g.InChannels, OutHeight = g.InHeight, OutWidth = g.InWidth,
+            KernelHeight = g.KernelHeight, KernelWidth = g.KernelWidth,
+            StrideHeight = 1, StrideWidth = 1, PaddingHeight = padH, PaddingWidth = padW,
+            DilationHeight = g.DilationHeight, DilationWidth = g.DilationWidth, Groups = 1,
+        };
+        if (!PaddedRows.Applies(transposed))
+            return false;
+        // flipped[c, o, kh, kw] = weight[o, c, kH - 1 - kh, kW - 1 - kw]
+        int kH = g.KernelHeight, kW = g.KernelWidth, taps = kH * kW;
+        using var flippedBuffer = CpuMemoryPool.RentFloats((long)g.OutChannels * g.InChannels * taps);
+        float* flipped = flippedBuffer.Floats;
+        for (int o = 0; o < g.OutChannels; o++)
+            for (int c = 0; c < g.InChannels; c++)
+            {
+                float* from = weight + ((long)o * g.InChannels + c) * taps;
+                float* to = flipped + ((long)c * g.OutChannels + o) * taps;
+                for (int t = 0; t < taps; t++)
+                    to[t] = from[taps - 1 - t];
+            }
+        ForwardPaddedRows(gradOutput, flipped, null, transposed, gradInput);
+        return true;
     }
 
     /// <summary>gradWeight = sum over images of gradOutput · im2col(input)ᵀ. Overwrites gradWeight.</summary>

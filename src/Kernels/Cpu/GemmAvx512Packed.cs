@@ -139,20 +139,17 @@ public static unsafe class GemmAvx512Packed
             int kc = Math.Min(KC, k - pc);
             float beta = pc == 0 ? 0f : 1f;
             float* pa = packedA + (long)rows * pc;
-            for (int ic = 0; ic < m; ic += MC)
+            // A is packed already, so no MC blocking: each B panel (L1) meets all of A's K slice
+            // (L2) once, instead of once per row block.
+            for (int panel = 0; panel < nPanels; panel++)
             {
-                int mc = Math.Min(MC, m - ic);
-                for (int panel = 0; panel < nPanels; panel++)
+                int jr = panel * NR;
+                int nr = Math.Min(NR, n - jr);
+                float* bPanel = packedB + ((long)panel * k + pc) * NR;
+                for (int ir = 0; ir < m; ir += MR)
                 {
-                    int jr = panel * NR;
-                    int nr = Math.Min(NR, n - jr);
-                    float* bPanel = packedB + ((long)panel * k + pc) * NR;
-                    for (int ir = 0; ir < mc; ir += MR)
-                    {
-                        int mr = Math.Min(MR, mc - ir);
-                        float* cTile = c + (long)(ic + ir) * ldc + jr;
-                        Tile(kc, pa + (long)(ic + ir) * kc, bPanel, 1f, beta, cTile, ldc, mr, nr, edge);
-                    }
+                    int mr = Math.Min(MR, m - ir);
+                    Tile(kc, pa + (long)ir * kc, bPanel, 1f, beta, c + (long)ir * ldc + jr, ldc, mr, nr, edge);
                 }
             }
         }

@@ -126,11 +126,12 @@ public static unsafe class Conv2d
     /// <summary>
     /// Sizes for <see cref="ForwardPaddedRows"/>: the image is copied once into a zero-padded
     /// buffer of width Wp = inWidth + 2·padWidth, and the GEMM runs over "padded pixels"
-    /// r·Wp + x, of which x &lt; outWidth are real. Then the panel row of patch entry (c, kh, kw)
-    /// is one contiguous run of the padded image, so unfolding is two vector copies per 32 pixels
-    /// (no bounds checks), at the price of computing Wp − outWidth throw-away columns per row.
+    /// r·Wp + x, of which x &lt; outWidth are real. Then the row of patch entry (c, kh, kw) in the
+    /// column matrix is one contiguous run of the padded image, which the GEMM reads in place
+    /// (<see cref="GemmAvx512Packed.RunIndirectSlice"/>): no im2col pass and no bounds checks, at
+    /// the price of computing Wp − outWidth throw-away columns per row.
     /// </summary>
-    private readonly record struct PaddedRows(int Width, int Height, int RowsPerChunk, int PanelFloats, int ImageFloats, int OutputFloats)
+    private readonly record struct PaddedRows(int Width, int Height, int RowsPerChunk, int ImageFloats, int OutputFloats)
     {
         /// <summary>Stride 1 both ways, and throw-away columns at most 1/8 of the work.</summary>
         public static bool Applies(in Conv2dGeometry g) =>
@@ -155,10 +156,9 @@ public static unsafe class Conv2d
                     rows = candidate;
                 }
             }
-            int panelFloats = g.PatchSize * RoundUpToPanel(rows * width);
             // Slack past the last plane: the last panel may read up to 32 + (kW - 1)·dilation floats beyond the chunk's rows.
             int imageFloats = g.InChannelsPerGroup * height * width + width + 2 * GemmAvx512Packed.NR + g.KernelWidth * g.DilationWidth;
-            return new PaddedRows(width, height, rows, panelFloats, imageFloats, g.OutChannelsPerGroup * rows * width);
+            return new PaddedRows(width, height, rows, imageFloats, g.OutChannelsPerGroup * rows * width);
         }
     }
 
@@ -171,24 +171,33 @@ public static unsafe class Conv2d
         using var packedWeight = CpuMemoryPool.RentFloats(GemmAvx512Packed.PackedASize(outChannels, patch));
         float* packedA = packedWeight.Floats;
         GemmAvx512Packed.PackWholeA(outChannels, patch, weight, patch, packedA);
-        PerImage(geometry, layout.PanelFloats + layout.ImageFloats + layout.OutputFloats, (image, buffer) =>
+        int packedRows = (outChannels + GemmAvx512Packed.MR - 1) / GemmAvx512Packed.MR * GemmAvx512Packed.MR;
+        using var offsetBuffer = CpuMemoryPool.RentFloats(2L * patch);
+        long* offsets = (long*)offsetBuffer.Floats;
+        PatchOffsets(geometry, layout, offsets);
+        PerImage(geometry, layout.ImageFloats + layout.OutputFloats, (image, buffer) =>
         {
-            float* panels = buffer, padded = buffer + layout.PanelFloats, result = padded + layout.ImageFloats;
+            float* padded = buffer, result = padded + layout.ImageFloats;
             PadImage(input + (long)image * geometry.InChannels * geometry.InPlane, geometry, layout, padded);
             float* target = output + (long)image * outChannels * plane;
             for (int oh = 0; oh < geometry.OutHeight; oh += layout.RowsPerChunk)
             {
                 int rowsHere = Math.Min(layout.RowsPerChunk, geometry.OutHeight - oh);
                 int pixels = rowsHere * width;
-                UnfoldPaddedRows(padded, geometry, layout, oh, pixels, panels);
-                GemmAvx512Packed.RunPrepacked(outChannels, pixels, patch, packedA, panels, result, pixels);
+                // Patch row (c, kh, kw) of these padded pixels is the run of the padded image at
+                // offsets[row] + oh·Wp: the GEMM reads it in place (nothing is unfolded).
+                for (int pc = 0; pc < patch; pc += GemmAvx512Packed.KBlock)
+                {
+                    int kc = Math.Min(GemmAvx512Packed.KBlock, patch - pc);
+                    GemmAvx512Packed.RunIndirectSlice(outChannels, pixels, kc, packedA + (long)packedRows * pc, padded + (long)oh * width, offsets + pc, result, pixels, pc > 0);
+                }
                 for (int o = 0; o < outChannels; o++)
                 {
                     float* from = result + (long)o * pixels;
                     float* to = target + (long)o * plane + (long)oh * outW;
                     float add = bias != null ? bias[o] : 0f;
                     for (int r = 0; r < rowsHere; r++)
-                        TensorPrimitives.Add(new ReadOnlySpan<float>(from + (long)r * width, outW), add, new Span<float>(to + (long)r * outW, outW));
+                        CopyRow(from + (long)r * width, to + (long)r * outW, outW, add);
                 }
             }
         });
@@ -197,40 +206,48 @@ public static unsafe class Conv2d
     /// <summary>padded[c, y, x] = input[c, y − padH, x − padW], 0 in the border and the slack.</summary>
     private static void PadImage(float* input, in Conv2dGeometry g, in PaddedRows layout, float* padded)
     {
-        new Span<float>(padded, layout.ImageFloats).Clear();
+        int width = layout.Width, padW = g.PaddingWidth, padH = g.PaddingHeight, inW = g.InWidth;
+        long planeFloats = (long)layout.Height * width;
         for (int c = 0; c < g.InChannelsPerGroup; c++)
+        {
+            float* plane = padded + c * planeFloats;
+            new Span<float>(plane, padH * width + padW).Clear();
             for (int y = 0; y < g.InHeight; y++)
-                new ReadOnlySpan<float>(input + ((long)c * g.InHeight + y) * g.InWidth, g.InWidth)
-                    .CopyTo(new Span<float>(padded + ((long)c * layout.Height + y + g.PaddingHeight) * layout.Width + g.PaddingWidth, g.InWidth));
+            {
+                float* line = plane + (long)(y + padH) * width + padW;
+                CopyRow(input + ((long)c * g.InHeight + y) * inW, line, inW);
+                // the right border of this row and the left border of the next are adjacent
+                new Span<float>(line + inW, 2 * padW).Clear();
+            }
+            float* bottom = plane + (long)(g.InHeight + padH) * width + padW;
+            new Span<float>(bottom, (int)(plane + planeFloats - bottom)).Clear();
+        }
+        float* slack = padded + g.InChannelsPerGroup * planeFloats;
+        new Span<float>(slack, (int)(padded + layout.ImageFloats - slack)).Clear();
     }
 
-    /// <summary>
-    /// Panels (<see cref="GemmAvx512Packed.RunPrepacked"/> layout) of padded pixels
-    /// [rowStart·Wp, rowStart·Wp + pixels): entry (c, kh, kw) of panel j is the 32 floats of the
-    /// padded image from (c, rowStart + kh·dilationH, kw·dilationW) + 32j on.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void UnfoldPaddedRows(float* padded, in Conv2dGeometry g, in PaddedRows layout, int rowStart, int pixels, float* panels)
+    /// <summary>destination[0, count) = source[0, count) + add with 16-float vectors and a masked tail (rows here are tens of floats: a call to memmove per row cost more than the copy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(float* source, float* destination, int count, float add = 0f)
     {
-        const int Width = GemmAvx512Packed.NR;
-        int panelCount = (pixels + Width - 1) / Width, patch = g.PatchSize;
-        long panelStride = (long)patch * Width;
-        int row = 0;
-        for (int c = 0; c < g.InChannelsPerGroup; c++)
+        var offset = Vector512.Create(add);
+        int i = 0;
+        for (; i <= count - 16; i += 16)
+            (Vector512.Load(source + i) + offset).Store(destination + i);
+        if (i < count)
+        {
+            var mask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(count - i)).AsSingle();
+            Avx512F.MaskStore(destination + i, mask, Avx512F.MaskLoad(source + i, mask, Vector512<float>.Zero) + offset);
+        }
+    }
+
+    /// <summary>offsets[(c·kH + kh)·kW + kw] = where patch row (c, kh, kw) starts in the padded image: (c·Hp + kh·dH)·Wp + kw·dW.</summary>
+    private static void PatchOffsets(in Conv2dGeometry g, in PaddedRows layout, long* offsets)
+    {
+        for (int c = 0, row = 0; c < g.InChannelsPerGroup; c++)
             for (int kh = 0; kh < g.KernelHeight; kh++)
-            {
-                float* rowSource = padded + ((long)c * layout.Height + rowStart + kh * g.DilationHeight) * layout.Width;
                 for (int kw = 0; kw < g.KernelWidth; kw++, row++)
-                {
-                    float* source = rowSource + kw * g.DilationWidth;
-                    float* target = panels + (long)row * Width;
-                    for (int j = 0; j < panelCount; j++, source += Width, target += panelStride)
-                    {
-                        Vector512.Store(Vector512.Load(source), target);
-                        Vector512.Store(Vector512.Load(source + 16), target + 16);
-                    }
-                }
-            }
+                    offsets[row] = ((long)c * layout.Height + kh * g.DilationHeight) * layout.Width + kw * g.DilationWidth;
     }
 
     /// <summary>gradInput = convᵀ(gradOutput, weight). Overwrites gradInput (this is also the transposed convolution's forward).</summary>
@@ -325,6 +342,11 @@ public static unsafe class Conv2d
             return;
         }
         var geometry = shape;
+        if (ReferenceEquals(GemmVariants.Default, GemmVariants.Avx512Packed) && PaddedRows.Applies(geometry))
+        {
+            BackwardWeightPaddedRows(input, gradOutput, geometry, gradWeight);
+            return;
+        }
         int outPerGroup = geometry.OutChannelsPerGroup, patch = geometry.PatchSize, plane = geometry.OutPlane;
         int weightSize = geometry.OutChannels * patch;
         int rowsPerChunk = RowsPerChunk(geometry);
@@ -383,6 +405,57 @@ public static unsafe class Conv2d
                         destination[(long)o * patch + p] = sourceT[(long)p * outPerGroup + o];
             }
         }
+    }
+
+    /// <summary>
+    /// The stride-1 weight gradient through <see cref="PaddedRows"/> (ConvPaddedRowsWeightGradient):
+    /// gradWeight[o, (c, kh, kw)] = Σ_q gradOutput'[o, q] · padded[c, kh·dH·Wp + kw·dW + q] over
+    /// padded pixels q = oh·Wp + ow, where gradOutput' is gradOutput with zeros in the Wp − outWidth
+    /// throw-away columns. Each patch entry's "column" is a run of the padded image, so the GEMM
+    /// packs it straight from there (no column matrix). Images are summed in fixed groups, as in
+    /// the unfolding path, so the result does not depend on the thread count.
+    /// </summary>
+    private static void BackwardWeightPaddedRows(float* input, float* gradOutput, Conv2dGeometry geometry, float* gradWeight)
+    {
+        var layout = PaddedRows.For(geometry);
+        int outChannels = geometry.OutChannels, patch = geometry.PatchSize, outW = geometry.OutWidth, outH = geometry.OutHeight;
+        int width = layout.Width, weightSize = outChannels * patch;
+        int pixels = outH * width;
+        using var offsetBuffer = CpuMemoryPool.RentFloats(2L * patch);
+        long* offsets = (long*)offsetBuffer.Floats;
+        PatchOffsets(geometry, layout, offsets);
+        int groupCount = (geometry.BatchSize + ImagesPerWeightGroup - 1) / ImagesPerWeightGroup;
+        using var partials = CpuMemoryPool.RentFloats((long)groupCount * weightSize);
+        float* partialBase = partials.Floats;
+        CpuParallel.For(groupCount, 1, (from, to) =>
+        {
+            using var serial = CpuParallel.SerialScope();
+            using var buffer = CpuMemoryPool.RentFloats(layout.ImageFloats + (long)outChannels * pixels);
+            float* padded = buffer.Floats, grad = padded + layout.ImageFloats;
+            for (int group = from; group < to; group++)
+            {
+                float* target = partialBase + (long)group * weightSize;
+                new Span<float>(target, weightSize).Clear();
+                int end = Math.Min(geometry.BatchSize, (group + 1) * ImagesPerWeightGroup);
+                for (int image = group * ImagesPerWeightGroup; image < end; image++)
+                {
+                    PadImage(input + (long)image * geometry.InChannels * geometry.InPlane, geometry, layout, padded);
+                    float* source = gradOutput + (long)image * outChannels * geometry.OutPlane;
+                    for (int o = 0; o < outChannels; o++)
+                        for (int oh = 0; oh < outH; oh++)
+                        {
+                            float* line = grad + (long)o * pixels + (long)oh * width;
+                            CopyRow(source + ((long)o * outH + oh) * outW, line, outW);
+                            new Span<float>(line + outW, width - outW).Clear();
+                        }
+                    GemmAvx512Packed.AccumulateGatheredB(outChannels, patch, pixels, grad, pixels, padded, offsets, target, patch);
+                }
+            }
+        });
+        var total = new Span<float>(gradWeight, weightSize);
+        new ReadOnlySpan<float>(partialBase, weightSize).CopyTo(total);
+        for (int group = 1; group < groupCount; group++)
+            TensorPrimitives.Add(total, new ReadOnlySpan<float>(partialBase + (long)group * weightSize, weightSize), total);
     }
 
     private static int RoundUpToPanel(int pixels) => (pixels + GemmAvx512Packed.NR - 1) / GemmAvx512Packed.NR * GemmAvx512Packed.NR;

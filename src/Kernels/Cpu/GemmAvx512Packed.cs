@@ -131,28 +131,122 @@ public static unsafe class GemmAvx512Packed
             ScaleC(m, n, 0f, c, ldc);
             return;
         }
+        int rows = RoundUp(m, MR);
+        for (int pc = 0; pc < k; pc += KC)
+            RunPrepackedSlice(m, n, Math.Min(KC, k - pc), packedA + (long)rows * pc, packedB + (long)pc * NR, k, c, ldc, pc > 0);
+    }
+
+    /// <summary>K-block size of <see cref="PackWholeA"/>: a caller producing B one K slice at a time (<see cref="RunPrepackedSlice"/>) cuts K here.</summary>
+    public const int KBlock = KC;
+
+    /// <summary>
+    /// One K slice (kc ≤ <see cref="KBlock"/>) of <see cref="RunPrepacked"/>: C (+)= A_slice · B_slice, with
+    /// A_slice = packedA + roundUp(m, 8) · pc and B panels of <paramref name="panelK"/> rows each
+    /// (panel j starts at packedB + j · panelK · 32). Lets a producer write one slice of B, use it
+    /// while it is in L2, and overwrite it with the next.
+    /// </summary>
+    public static void RunPrepackedSlice(int m, int n, int kc, float* packedASlice, float* packedB, int panelK, float* c, int ldc, bool accumulate)
+    {
         float* edge = stackalloc float[MR * NR];
         int nPanels = (n + NR - 1) / NR;
-        int rows = RoundUp(m, MR);
+        float beta = accumulate ? 1f : 0f;
+        // A is packed already, so no MC blocking: each B panel (L1) meets all of A's K slice
+        // (L2) once, instead of once per row block.
+        for (int panel = 0; panel < nPanels; panel++)
+        {
+            int jr = panel * NR;
+            int nr = Math.Min(NR, n - jr);
+            float* bPanel = packedB + (long)panel * panelK * NR;
+            for (int ir = 0; ir < m; ir += MR)
+                Tile(kc, packedASlice + (long)ir * kc, bPanel, 1f, beta, c + (long)ir * ldc + jr, ldc, Math.Min(MR, m - ir), nr, edge);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RunPrepackedSlice"/> with B read in place instead of from panels: B[p, j] =
+    /// origin[rowOffsets[p] + j], every row contiguous (an "indirect" GEMM: a stride-1
+    /// convolution's patch rows are runs of its padded image, so nothing is unfolded). Reads up to
+    /// 31 floats past column n − 1 of each row (their results are dropped).
+    /// </summary>
+    public static void RunIndirectSlice(int m, int n, int kc, float* packedASlice, float* origin, long* rowOffsets, float* c, int ldc, bool accumulate)
+    {
+        float* edge = stackalloc float[MR * NR];
+        int nPanels = (n + NR - 1) / NR;
+        float beta = accumulate ? 1f : 0f;
+        for (int panel = 0; panel < nPanels; panel++)
+        {
+            int jr = panel * NR;
+            int nr = Math.Min(NR, n - jr);
+            var rows = new IndirectPanel { Origin = origin + jr, Offsets = rowOffsets };
+            for (int ir = 0; ir < m; ir += MR)
+                Tile(kc, packedASlice + (long)ir * kc, rows, 1f, beta, c + (long)ir * ldc + jr, ldc, Math.Min(MR, m - ir), nr, edge);
+        }
+    }
+
+    /// <summary>
+    /// Serial C[m, n] += A[m, k] · B[k, n] where column j of B is the k contiguous floats at
+    /// <paramref name="bBase"/> + <paramref name="columnOffsets"/>[j] (B is never materialised: a
+    /// convolution's weight gradient reads its "columns" straight from a padded image). A is
+    /// row-major (lda).
+    /// </summary>
+    public static void AccumulateGatheredB(int m, int n, int k, float* a, int lda, float* bBase, long* columnOffsets, float* c, int ldc)
+    {
+        if (m == 0 || n == 0 || k == 0)
+            return;
+        int nPanels = (n + NR - 1) / NR;
+        float* pa = Scratch.Get(ref _packedA, MC * KC);
+        float* pb = Scratch.Get(ref _packedB, nPanels * NR * KC);
+        float* edge = stackalloc float[MR * NR];
+        float** rows = stackalloc float*[8];
         for (int pc = 0; pc < k; pc += KC)
         {
             int kc = Math.Min(KC, k - pc);
-            float beta = pc == 0 ? 0f : 1f;
-            float* pa = packedA + (long)rows * pc;
-            // A is packed already, so no MC blocking: each B panel (L1) meets all of A's K slice
-            // (L2) once, instead of once per row block.
+            int fullK = kc / 8 * 8;
             for (int panel = 0; panel < nPanels; panel++)
             {
-                int jr = panel * NR;
-                int nr = Math.Min(NR, n - jr);
-                float* bPanel = packedB + ((long)panel * k + pc) * NR;
-                for (int ir = 0; ir < m; ir += MR)
+                float* target = pb + (long)panel * NR * kc;
+                int j0 = panel * NR, nr = Math.Min(NR, n - j0);
+                int fullColumns = nr / 8 * 8;
+                for (int col = 0; col < fullColumns; col += 8)
                 {
-                    int mr = Math.Min(MR, m - ir);
-                    Tile(kc, pa + (long)ir * kc, bPanel, 1f, beta, c + (long)ir * ldc + jr, ldc, mr, nr, edge);
+                    for (int r = 0; r < 8; r++) rows[r] = bBase + columnOffsets[j0 + col + r] + pc;
+                    for (int p = 0; p < fullK; p += 8)
+                        Transpose8x8Rows(rows, p, target + (long)p * NR + col);
+                }
+                for (int col = 0; col < NR; col++)
+                {
+                    float* source = col < nr ? bBase + columnOffsets[j0 + col] + pc : null;
+                    for (int p = col < fullColumns ? fullK : 0; p < kc; p++) target[(long)p * NR + col] = source != null ? source[p] : 0f;
+                }
+            }
+            for (int ic = 0; ic < m; ic += MC)
+            {
+                int mc = Math.Min(MC, m - ic);
+                PackA(false, a, lda, ic, mc, pc, kc, pa);
+                for (int panel = 0; panel < nPanels; panel++)
+                {
+                    int jr = panel * NR;
+                    int nr = Math.Min(NR, n - jr);
+                    for (int ir = 0; ir < mc; ir += MR)
+                        Tile(kc, pa + (long)ir * kc, pb + (long)panel * NR * kc, 1f, 1f, c + (long)(ic + ir) * ldc + jr, ldc, Math.Min(MR, mc - ir), nr, edge);
                 }
             }
         }
+    }
+
+    /// <summary>destination[j * 32 + i] = rows[i][offset + j] for an 8×8 block (rows[i] are 8 independent pointers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8Rows(float** rows, int offset, float* destination)
+    {
+        var r0 = Avx.LoadVector256(rows[0] + offset);
+        var r1 = Avx.LoadVector256(rows[1] + offset);
+        var r2 = Avx.LoadVector256(rows[2] + offset);
+        var r3 = Avx.LoadVector256(rows[3] + offset);
+        var r4 = Avx.LoadVector256(rows[4] + offset);
+        var r5 = Avx.LoadVector256(rows[5] + offset);
+        var r6 = Avx.LoadVector256(rows[6] + offset);
+        var r7 = Avx.LoadVector256(rows[7] + offset);
+        Transpose8x8Store(r0, r1, r2, r3, r4, r5, r6, r7, destination, NR);
     }
 
     // Packing buffers, one pair per thread, kept between calls (GEMMs inside attention and conv run thousands of times).
@@ -163,28 +257,58 @@ public static unsafe class GemmAvx512Packed
     /// One mr×nr tile of C: the micro-kernel in place when the tile is full, otherwise through
     /// the 8×32 scratch <paramref name="edge"/> (valid part copied in and out).
     /// </summary>
-    private static void Tile(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge)
+    private static void Tile(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge) =>
+        Tile(kc, aPanel, new PackedPanel { Row = bPanel }, alpha, beta, cTile, ldc, mr, nr, edge);
+
+    private static void Tile<TRows>(int kc, float* aPanel, TRows rows, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge)
+        where TRows : struct, IPanelRows
     {
         if (mr == MR && nr == NR)
         {
-            MicroKernel(kc, aPanel, bPanel, alpha, beta, cTile, ldc);
+            MicroKernel(kc, aPanel, rows, alpha, beta, cTile, ldc);
             return;
         }
         for (int r = 0; r < MR; r++)
             for (int col = 0; col < NR; col++)
                 edge[r * NR + col] = r < mr && col < nr ? cTile[(long)r * ldc + col] : 0f;
-        MicroKernel(kc, aPanel, bPanel, alpha, beta, edge, NR);
+        MicroKernel(kc, aPanel, rows, alpha, beta, edge, NR);
         for (int r = 0; r < mr; r++)
             for (int col = 0; col < nr; col++)
                 cTile[(long)r * ldc + col] = edge[r * NR + col];
     }
 
+    /// <summary>Where the micro-kernel finds the 32 B values of each k in turn.</summary>
+    private interface IPanelRows
+    {
+        float* Current { get; }
+        void Advance();
+    }
+
+    /// <summary>A packed panel: 32 values per k, one after the other.</summary>
+    private struct PackedPanel : IPanelRows
+    {
+        public float* Row;
+        public readonly float* Current => Row;
+        public void Advance() => Row += NR;
+    }
+
+    /// <summary>Rows read in place: k's 32 values start at Origin + Offsets[k] (a convolution's padded image).</summary>
+    private struct IndirectPanel : IPanelRows
+    {
+        public float* Origin;
+        public long* Offsets;
+        public readonly float* Current => Origin + *Offsets;
+        public void Advance() => Offsets++;
+    }
+
     /// <summary>
-    /// C[8, 32] = alpha · Apanel[8, kc] · Bpanel[kc, 32] + beta · C (beta = 0 ignores old C, so
-    /// NaN garbage there does not leak). Apanel is k-major (8 values per k), Bpanel 32 values per k.
+    /// C[8, 32] = alpha · Apanel[8, kc] · B[kc, 32] + beta · C (beta = 0 ignores old C, so
+    /// NaN garbage there does not leak). Apanel is k-major (8 values per k); B's rows come from
+    /// <paramref name="rows"/> (specialised per row source, so the loop has no calls).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MicroKernel(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* c, int ldc)
+    private static void MicroKernel<TRows>(int kc, float* aPanel, TRows rows, float alpha, float beta, float* c, int ldc)
+        where TRows : struct, IPanelRows
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
@@ -196,9 +320,9 @@ public static unsafe class GemmAvx512Packed
             Sse.Prefetch0(c + (long)r * ldc + 16);
         }
         float* ap = aPanel;
-        float* bp = bPanel;
         for (int p = 0; p < kc; p++)
         {
+            float* bp = rows.Current;
             var b0 = Avx512F.LoadVector512(bp);
             var b1 = Avx512F.LoadVector512(bp + 16);
             var a = Vector512.Create(ap[0]);
@@ -226,7 +350,7 @@ public static unsafe class GemmAvx512Packed
             c70 = Avx512F.FusedMultiplyAdd(a, b0, c70);
             c71 = Avx512F.FusedMultiplyAdd(a, b1, c71);
             ap += MR;
-            bp += NR;
+            rows.Advance();
         }
         var va = Vector512.Create(alpha);
         Store(c, va, beta, c00, c01);
@@ -306,6 +430,14 @@ public static unsafe class GemmAvx512Packed
         var r5 = Avx.LoadVector256(source + 5L * stride);
         var r6 = Avx.LoadVector256(source + 6L * stride);
         var r7 = Avx.LoadVector256(source + 7L * stride);
+        Transpose8x8Store(r0, r1, r2, r3, r4, r5, r6, r7, destination, destinationStride);
+    }
+
+    /// <summary>Stores the transpose of the 8×8 block held in rows r0..r7 (the classic unpack/shuffle/permute network).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8Store(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* destination, int destinationStride)
+    {
         var t0 = Avx.UnpackLow(r0, r1);
         var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3);

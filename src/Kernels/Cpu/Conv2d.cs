@@ -172,6 +172,7 @@ public static unsafe class Conv2d
         float* packedA = packedWeight.Floats;
         GemmAvx512Packed.PackWholeA(outChannels, patch, weight, patch, packedA);
         int packedRows = (outChannels + GemmAvx512Packed.MR - 1) / GemmAvx512Packed.MR * GemmAvx512Packed.MR;
+        int kBlock = GemmAvx512Packed.KBlockFor(patch);
         using var offsetBuffer = CpuMemoryPool.RentFloats(2L * patch);
         long* offsets = (long*)offsetBuffer.Floats;
         PatchOffsets(geometry, layout, offsets);
@@ -186,9 +187,9 @@ public static unsafe class Conv2d
                 int pixels = rowsHere * width;
                 // Patch row (c, kh, kw) of these padded pixels is the run of the padded image at
                 // offsets[row] + oh·Wp: the GEMM reads it in place (nothing is unfolded).
-                for (int pc = 0; pc < patch; pc += GemmAvx512Packed.KBlock)
+                for (int pc = 0; pc < patch; pc += kBlock)
                 {
-                    int kc = Math.Min(GemmAvx512Packed.KBlock, patch - pc);
+                    int kc = Math.Min(kBlock, patch - pc);
                     GemmAvx512Packed.RunIndirectSlice(outChannels, pixels, kc, packedA + (long)packedRows * pc, padded + (long)oh * width, offsets + pc, result, pixels, pc > 0);
                 }
                 for (int o = 0; o < outChannels; o++)

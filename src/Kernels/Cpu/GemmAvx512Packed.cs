@@ -34,7 +34,7 @@ public static unsafe class GemmAvx512Packed
             return;
         }
         int nBlock = Math.Min(NC, RoundUp(n, NR));
-        int kBlock = Math.Min(KC, k);
+        int kBlock = KBlockFor(k);
         int threads = CpuParallel.EffectiveThreads;
         // Packed B is shared by every task of a (jc, pc) block; each task packs its own A block.
         float* pb = Scratch.Get(ref _packedB, nBlock * kBlock);
@@ -49,9 +49,9 @@ public static unsafe class GemmAvx512Packed
             int rowTasks = Math.Min(TasksPerThread * threads, Math.Max(1, microRows / 4));
             int columnTasks = Math.Min(Math.Max(1, TasksPerThread * threads / rowTasks), nPanels);
             int tasks = rowTasks * columnTasks;
-            for (int pc = 0; pc < k; pc += KC)
+            for (int pc = 0; pc < k; pc += kBlock)
             {
-                int kc = Math.Min(KC, k - pc);
+                int kc = Math.Min(kBlock, k - pc);
                 if (transposeB)
                 {
                     CpuParallel.ForCost(nPanels, (long)kc * NR, (from, to) =>
@@ -113,8 +113,9 @@ public static unsafe class GemmAvx512Packed
     public static void PackWholeA(int m, int k, float* a, int lda, float* packed)
     {
         int rows = RoundUp(m, MR);
-        for (int pc = 0; pc < k; pc += KC)
-            PackA(false, a, lda, 0, m, pc, Math.Min(KC, k - pc), packed + (long)rows * pc);
+        int kBlock = KBlockFor(k);
+        for (int pc = 0; pc < k; pc += kBlock)
+            PackA(false, a, lda, 0, m, pc, Math.Min(kBlock, k - pc), packed + (long)rows * pc);
     }
 
     /// <summary>
@@ -132,15 +133,24 @@ public static unsafe class GemmAvx512Packed
             return;
         }
         int rows = RoundUp(m, MR);
-        for (int pc = 0; pc < k; pc += KC)
-            RunPrepackedSlice(m, n, Math.Min(KC, k - pc), packedA + (long)rows * pc, packedB + (long)pc * NR, k, c, ldc, pc > 0);
+        int kBlock = KBlockFor(k);
+        for (int pc = 0; pc < k; pc += kBlock)
+            RunPrepackedSlice(m, n, Math.Min(kBlock, k - pc), packedA + (long)rows * pc, packedB + (long)pc * NR, k, c, ldc, pc > 0);
     }
 
-    /// <summary>K-block size of <see cref="PackWholeA"/>: a caller producing B one K slice at a time (<see cref="RunPrepackedSlice"/>) cuts K here.</summary>
-    public const int KBlock = KC;
+    /// <summary>
+    /// The K block for a product of depth k: at most <see cref="KC"/>, equal blocks (576 → 3 × 192
+    /// rather than 256 + 256 + 64, whose short last block spends a quarter of its time on C).
+    /// <see cref="PackWholeA"/> cuts K here, and so must a caller of <see cref="RunPrepackedSlice"/>.
+    /// </summary>
+    public static int KBlockFor(int k)
+    {
+        int blocks = (k + KC - 1) / KC;
+        return Math.Max(1, (k + blocks - 1) / blocks);
+    }
 
     /// <summary>
-    /// One K slice (kc ≤ <see cref="KBlock"/>) of <see cref="RunPrepacked"/>: C (+)= A_slice · B_slice, with
+    /// One K slice (kc ≤ <see cref="KBlockFor"/>(k)) of <see cref="RunPrepacked"/>: C (+)= A_slice · B_slice, with
     /// A_slice = packedA + roundUp(m, 8) · pc and B panels of <paramref name="panelK"/> rows each
     /// (panel j starts at packedB + j · panelK · 32). Lets a producer write one slice of B, use it
     /// while it is in L2, and overwrite it with the next.
@@ -198,9 +208,10 @@ public static unsafe class GemmAvx512Packed
         float* pb = Scratch.Get(ref _packedB, nPanels * NR * KC);
         float* edge = stackalloc float[MR * NR];
         float** rows = stackalloc float*[8];
-        for (int pc = 0; pc < k; pc += KC)
+        int kBlock = KBlockFor(k);
+        for (int pc = 0; pc < k; pc += kBlock)
         {
-            int kc = Math.Min(KC, k - pc);
+            int kc = Math.Min(kBlock, k - pc);
             int fullK = kc / 8 * 8;
             for (int panel = 0; panel < nPanels; panel++)
             {

@@ -11,6 +11,120 @@ public static class CpuParallel
 
     [ThreadStatic] private static int _serialDepth;
 
+    /// <summary>
+    /// Kernels launch thousands of parallel loops of 10-500 µs each (a GEMM K block, a conv image,
+    /// an elementwise op), where waking .NET thread-pool workers cost ~13 µs per loop. These
+    /// workers spin briefly after each loop, so the next one starts within a microsecond, then
+    /// sleep. One loop runs on them at a time; a second thread's loop (or a loop nested inside
+    /// one) finds them busy and takes the .NET pool or runs serially.
+    /// </summary>
+    private static class WorkerPool
+    {
+        private sealed class Job(Action<int, int> body, int count, int chunks, int helpers)
+        {
+            public readonly Action<int, int> Body = body;
+            public readonly int Count = count, Chunks = chunks;
+            public int Next, Done;
+            /// <summary>Workers that may still join (MaxThreads − 1: more workers may exist from an earlier, larger setting).</summary>
+            public int Helpers = helpers;
+            public Exception? Error;
+
+            /// <summary>Takes chunks until none are left; true when this call finished the last one.</summary>
+            public void RunChunks()
+            {
+                int chunk;
+                while ((chunk = Interlocked.Increment(ref Next) - 1) < Chunks)
+                {
+                    try
+                    {
+                        Body((int)((long)Count * chunk / Chunks), (int)((long)Count * (chunk + 1) / Chunks));
+                    }
+                    catch (Exception e)
+                    {
+                        Interlocked.CompareExchange(ref Error, e, null);
+                    }
+                    Interlocked.Increment(ref Done);
+                }
+            }
+        }
+
+        /// <summary>How long a worker spins for the next loop before it sleeps.</summary>
+        private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 µs
+        private static readonly object Sleep = new();
+        private static volatile Job? _job;
+        private static int _busy, _started;
+        [ThreadStatic] private static bool _isWorker;
+
+        public static bool TryRun(int count, int chunks, int threads, Action<int, int> body)
+        {
+            if (_isWorker || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+                return false;
+            try
+            {
+                EnsureWorkers(threads - 1);
+                var job = new Job(body, count, chunks, threads - 1);
+                lock (Sleep)
+                {
+                    _job = job;
+                    Monitor.PulseAll(Sleep);
+                }
+                job.RunChunks();
+                var spin = new SpinWait();
+                while (Volatile.Read(ref job.Done) < chunks)
+                    spin.SpinOnce(sleep1Threshold: -1);
+                if (job.Error != null)
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(job.Error);
+                return true;
+            }
+            finally
+            {
+                Volatile.Write(ref _busy, 0);
+            }
+        }
+
+        private static void EnsureWorkers(int wanted)
+        {
+            while (Volatile.Read(ref _started) < wanted)
+            {
+                int index = Interlocked.Increment(ref _started);
+                if (index > wanted)
+                {
+                    Interlocked.Decrement(ref _started);
+                    break;
+                }
+                new Thread(WorkerLoop) { IsBackground = true, Name = $"Tessera CPU worker {index}" }.Start();
+            }
+        }
+
+        private static void WorkerLoop()
+        {
+            _isWorker = true;
+            Job? last = null;
+            while (true)
+            {
+                Job? job = _job;
+                long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                while (ReferenceEquals(job, last) && System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
+                {
+                    Thread.SpinWait(4);
+                    job = _job;
+                }
+                if (ReferenceEquals(job, last))
+                {
+                    lock (Sleep)
+                    {
+                        while (ReferenceEquals(_job, last))
+                            Monitor.Wait(Sleep);
+                        job = _job;
+                    }
+                }
+                last = job;
+                if (Interlocked.Decrement(ref job!.Helpers) >= 0)
+                    job.RunChunks();
+            }
+        }
+    }
+
     /// <summary>Threads a kernel may use (default: the processor count). 1 makes every kernel serial.</summary>
     public static int MaxThreads
     {
@@ -39,6 +153,9 @@ public static class CpuParallel
             body(0, count);
             return;
         }
+        if (WorkerPool.TryRun(count, chunks, threads, body))
+            return;
+        // The pool is busy (another thread's kernel, e.g. a SIMT virtual device): the .NET pool.
         System.Threading.Tasks.Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, chunk =>
         {
             int start = (int)((long)count * chunk / chunks);

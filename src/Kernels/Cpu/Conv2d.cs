@@ -47,9 +47,21 @@ public readonly record struct Conv2dGeometry
 }
 
 /// <summary>
-/// 2-d convolution as im2col + GEMM per image and group (ConvIm2col); depthwise shapes go to
-/// <see cref="DepthwiseConv2d"/> (ConvDepthwiseDirect). The transposed convolution
-/// is <see cref="BackwardInput"/> of the same geometry, so both ops share these kernels.
+/// 2-d convolution, by shape:
+/// <list type="bullet">
+/// <item>stride 1, one group (3×3 layers): the image is copied once into a zero-padded buffer and
+/// the packed GEMM reads each patch row in place from it (ConvPaddedRows, <see cref="PaddedRows"/>);
+/// the input gradient is the same kernel on the flipped weight, the weight gradient packs its
+/// operand straight from the padded image;</item>
+/// <item>other strides (the 7×7 stem): im2col written directly in GEMM panel layout by masked
+/// AVX-512 loads (ConvIm2colPanels), the weight packed once per call;</item>
+/// <item>1×1 stride 1: the image is the column matrix (one GEMM per image);</item>
+/// <item>depthwise: <see cref="DepthwiseConv2d"/> (ConvDepthwiseDirect);</item>
+/// <item>otherwise, and whenever the reference GEMM is selected (<see cref="GemmVariants"/>):
+/// im2col + GEMM per image and group (ConvIm2col), the plain path tests compare against.</item>
+/// </list>
+/// Images run in parallel with serial GEMMs. The transposed convolution is
+/// <see cref="BackwardInput"/> of the same geometry, so both ops share these kernels.
 /// </summary>
 public static unsafe class Conv2d
 {
@@ -162,7 +174,7 @@ public static unsafe class Conv2d
         }
     }
 
-    /// <summary>The stride-1 forward through <see cref="PaddedRows"/> (ConvIm2colPaddedRows).</summary>
+    /// <summary>The stride-1 forward through <see cref="PaddedRows"/> (ConvPaddedRows).</summary>
     private static void ForwardPaddedRows(float* input, float* weight, float* bias, Conv2dGeometry geometry, float* output)
     {
         var layout = PaddedRows.For(geometry);

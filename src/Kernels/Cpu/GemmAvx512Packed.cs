@@ -8,8 +8,10 @@ namespace Tessera.Kernels.Cpu;
 /// <summary>
 /// SGEMM in the Goto/BLIS style for AVX-512: B is packed into 32-column panels and A into 8-row
 /// panels per cache block, and an 8×32 register-tile micro-kernel (16 zmm accumulators, two B
-/// vectors, one broadcast of A; 8 rows so the usual channel counts need no edge tiles) runs the inner product with FMAs. The micro-kernel is a leaf loop
-/// with no calls, so the accumulators stay in registers (see docs/PERFORMANCE.md).
+/// vectors, one broadcast of A; 8 rows so the usual channel counts need no edge tiles) runs the
+/// inner product with FMAs. The micro-kernel is a leaf loop with no calls, so the accumulators
+/// stay in registers (see docs/PERFORMANCE.md); it is generic over where B's rows come from, so
+/// the same code also reads B in place (<see cref="RunIndirectSlice"/>, for convolutions).
 /// Same contract as <see cref="Gemm.Run"/>: C = alpha·op(A)·op(B) + beta·C, row-major.
 /// </summary>
 public static unsafe class GemmAvx512Packed
@@ -135,13 +137,13 @@ public static unsafe class GemmAvx512Packed
         int rows = RoundUp(m, MR);
         int kBlock = KBlockFor(k);
         for (int pc = 0; pc < k; pc += kBlock)
-            RunPrepackedSlice(m, n, Math.Min(kBlock, k - pc), packedA + (long)rows * pc, packedB + (long)pc * NR, k, c, ldc, pc > 0);
+            RunSlice(m, n, Math.Min(kBlock, k - pc), packedA + (long)rows * pc, new PackedPanel { Row = packedB + (long)pc * NR }, (long)k * NR, c, ldc, pc > 0);
     }
 
     /// <summary>
     /// The K block for a product of depth k: at most <see cref="KC"/>, equal blocks (576 → 3 × 192
     /// rather than 256 + 256 + 64, whose short last block spends a quarter of its time on C).
-    /// <see cref="PackWholeA"/> cuts K here, and so must a caller of <see cref="RunPrepackedSlice"/>.
+    /// <see cref="PackWholeA"/> cuts K here, and so must a caller of <see cref="RunIndirectSlice"/>.
     /// </summary>
     public static int KBlockFor(int k)
     {
@@ -150,35 +152,22 @@ public static unsafe class GemmAvx512Packed
     }
 
     /// <summary>
-    /// One K slice (kc ≤ <see cref="KBlockFor"/>(k)) of <see cref="RunPrepacked"/>: C (+)= A_slice · B_slice, with
-    /// A_slice = packedA + roundUp(m, 8) · pc and B panels of <paramref name="panelK"/> rows each
-    /// (panel j starts at packedB + j · panelK · 32). Lets a producer write one slice of B, use it
-    /// while it is in L2, and overwrite it with the next.
+    /// One K slice (kc ≤ <see cref="KBlockFor"/>(k)) of a product with A packed by
+    /// <see cref="PackWholeA"/> (A_slice = packedA + roundUp(m, 8) · pc) and B read in place:
+    /// B[p, j] = origin[rowOffsets[p] + j], every row contiguous (an "indirect" GEMM: a stride-1
+    /// convolution's patch rows are runs of its padded image, so nothing is unfolded). Reads up to
+    /// 31 floats past column n − 1 of each row (their results are dropped). C (+)= A_slice · B.
     /// </summary>
-    public static void RunPrepackedSlice(int m, int n, int kc, float* packedASlice, float* packedB, int panelK, float* c, int ldc, bool accumulate)
-    {
-        float* edge = stackalloc float[MR * NR];
-        int nPanels = (n + NR - 1) / NR;
-        float beta = accumulate ? 1f : 0f;
-        // A is packed already, so no MC blocking: each B panel (L1) meets all of A's K slice
-        // (L2) once, instead of once per row block.
-        for (int panel = 0; panel < nPanels; panel++)
-        {
-            int jr = panel * NR;
-            int nr = Math.Min(NR, n - jr);
-            float* bPanel = packedB + (long)panel * panelK * NR;
-            for (int ir = 0; ir < m; ir += MR)
-                Tile(kc, packedASlice + (long)ir * kc, bPanel, 1f, beta, c + (long)ir * ldc + jr, ldc, Math.Min(MR, m - ir), nr, edge);
-        }
-    }
+    public static void RunIndirectSlice(int m, int n, int kc, float* packedASlice, float* origin, long* rowOffsets, float* c, int ldc, bool accumulate) =>
+        RunSlice(m, n, kc, packedASlice, new IndirectPanel { Origin = origin, Offsets = rowOffsets }, NR, c, ldc, accumulate);
 
     /// <summary>
-    /// <see cref="RunPrepackedSlice"/> with B read in place instead of from panels: B[p, j] =
-    /// origin[rowOffsets[p] + j], every row contiguous (an "indirect" GEMM: a stride-1
-    /// convolution's patch rows are runs of its padded image, so nothing is unfolded). Reads up to
-    /// 31 floats past column n − 1 of each row (their results are dropped).
+    /// C (+)= A_slice · B for one K slice, A packed, B's 32-column panel j found by moving
+    /// <paramref name="firstPanel"/> by j · <paramref name="panelStep"/> floats. A is packed
+    /// already, so there is no MC blocking: each B panel (L1) meets all of A's K slice (L2) once.
     /// </summary>
-    public static void RunIndirectSlice(int m, int n, int kc, float* packedASlice, float* origin, long* rowOffsets, float* c, int ldc, bool accumulate)
+    private static void RunSlice<TRows>(int m, int n, int kc, float* packedASlice, TRows firstPanel, long panelStep, float* c, int ldc, bool accumulate)
+        where TRows : struct, IPanelRows
     {
         float* edge = stackalloc float[MR * NR];
         int nPanels = (n + NR - 1) / NR;
@@ -187,7 +176,8 @@ public static unsafe class GemmAvx512Packed
         {
             int jr = panel * NR;
             int nr = Math.Min(NR, n - jr);
-            var rows = new IndirectPanel { Origin = origin + jr, Offsets = rowOffsets };
+            var rows = firstPanel;
+            rows.Move(panel * panelStep);
             for (int ir = 0; ir < m; ir += MR)
                 Tile(kc, packedASlice + (long)ir * kc, rows, 1f, beta, c + (long)ir * ldc + jr, ldc, Math.Min(MR, m - ir), nr, edge);
         }
@@ -293,6 +283,8 @@ public static unsafe class GemmAvx512Packed
     {
         float* Current { get; }
         void Advance();
+        /// <summary>Moves the origin by a number of floats (to another panel).</summary>
+        void Move(long floats);
     }
 
     /// <summary>A packed panel: 32 values per k, one after the other.</summary>
@@ -301,6 +293,7 @@ public static unsafe class GemmAvx512Packed
         public float* Row;
         public readonly float* Current => Row;
         public void Advance() => Row += NR;
+        public void Move(long floats) => Row += floats;
     }
 
     /// <summary>Rows read in place: k's 32 values start at Origin + Offsets[k] (a convolution's padded image).</summary>
@@ -310,6 +303,7 @@ public static unsafe class GemmAvx512Packed
         public long* Offsets;
         public readonly float* Current => Origin + *Offsets;
         public void Advance() => Offsets++;
+        public void Move(long floats) => Origin += floats;
     }
 
     /// <summary>

@@ -424,8 +424,8 @@ public static unsafe class Conv2d
     /// The stride-1 weight gradient through <see cref="PaddedRows"/> (ConvPaddedRowsWeightGradient):
     /// gradWeight[o, (c, kh, kw)] = Σ_q gradOutput'[o, q] · padded[c, kh·dH·Wp + kw·dW + q] over
     /// padded pixels q = oh·Wp + ow, where gradOutput' is gradOutput with zeros in the Wp − outWidth
-    /// throw-away columns. Each patch entry's "column" is a run of the padded image, so the GEMM
-    /// packs it straight from there (no column matrix). Images are summed in fixed groups, as in
+    /// throw-away columns. Each patch entry's row is a run of the padded image, which the GEMM
+    /// reads in place as its A operand (no column matrix, nothing transposed but gradOutput). Images are summed in fixed groups, as in
     /// the unfolding path, so the result does not depend on the thread count.
     /// </summary>
     private static void BackwardWeightPaddedRows(float* input, float* gradOutput, Conv2dGeometry geometry, float* gradWeight)
@@ -461,14 +461,18 @@ public static unsafe class Conv2d
                             CopyRow(source + ((long)o * outH + oh) * outW, line, outW);
                             new Span<float>(line + outW, width - outW).Clear();
                         }
-                    GemmAvx512Packed.AccumulateGatheredB(outChannels, patch, pixels, grad, pixels, padded, offsets, target, patch);
+                    // gradWeightᵀ[patch, O] += rows of the padded image · gradᵀ
+                    GemmAvx512Packed.AccumulateRowsA(patch, outChannels, pixels, padded, offsets, grad, pixels, target, outChannels);
                 }
             }
         });
-        var total = new Span<float>(gradWeight, weightSize);
-        new ReadOnlySpan<float>(partialBase, weightSize).CopyTo(total);
+        var total = new Span<float>(partialBase, weightSize);
         for (int group = 1; group < groupCount; group++)
             TensorPrimitives.Add(total, new ReadOnlySpan<float>(partialBase + (long)group * weightSize, weightSize), total);
+        // gradWeight[o, p] = total[p, o]
+        for (int p = 0; p < patch; p++)
+            for (int o = 0; o < outChannels; o++)
+                gradWeight[(long)o * patch + p] = partialBase[(long)p * outChannels + o];
     }
 
     private static int RoundUpToPanel(int pixels) => (pixels + GemmAvx512Packed.NR - 1) / GemmAvx512Packed.NR * GemmAvx512Packed.NR;

@@ -184,70 +184,41 @@ public static unsafe class GemmAvx512Packed
     }
 
     /// <summary>
-    /// Serial C[m, n] += A[m, k] · B[k, n] where column j of B is the k contiguous floats at
-    /// <paramref name="bBase"/> + <paramref name="columnOffsets"/>[j] (B is never materialised: a
-    /// convolution's weight gradient reads its "columns" straight from a padded image). A is
-    /// row-major (lda).
+    /// Serial C[m, n] += A[m, k] · op(B) where row i of A is the k contiguous floats at
+    /// <paramref name="aBase"/> + <paramref name="rowOffsets"/>[i], read in place (a convolution's
+    /// weight gradient: the rows are runs of the padded image), and B is row-major [n, k]
+    /// (transposed: its 32-column panels are packed once per K block; n is small).
     /// </summary>
-    public static void AccumulateGatheredB(int m, int n, int k, float* a, int lda, float* bBase, long* columnOffsets, float* c, int ldc)
+    public static void AccumulateRowsA(int m, int n, int k, float* aBase, long* rowOffsets, float* bTransposed, int ldb, float* c, int ldc)
     {
         if (m == 0 || n == 0 || k == 0)
             return;
         int nPanels = (n + NR - 1) / NR;
-        float* pa = Scratch.Get(ref _packedA, MC * KC);
         float* pb = Scratch.Get(ref _packedB, nPanels * NR * KC);
         float* edge = stackalloc float[MR * NR];
-        float** rows = stackalloc float*[8];
         int kBlock = KBlockFor(k);
         for (int pc = 0; pc < k; pc += kBlock)
         {
             int kc = Math.Min(kBlock, k - pc);
-            int fullK = kc / 8 * 8;
             for (int panel = 0; panel < nPanels; panel++)
+                PackBTransposed(bTransposed, ldb, pc, kc, panel * NR, Math.Min(NR, n - panel * NR), pb + (long)panel * NR * kc);
+            for (int ir = 0; ir < m; ir += MR)
             {
-                float* target = pb + (long)panel * NR * kc;
-                int j0 = panel * NR, nr = Math.Min(NR, n - j0);
-                int fullColumns = nr / 8 * 8;
-                for (int col = 0; col < fullColumns; col += 8)
+                int mr = Math.Min(MR, m - ir);
+                // Rows past m repeat the last one (their results are dropped).
+                long Row(int r) => rowOffsets[ir + Math.Min(r, mr - 1)] + pc;
+                var a = new RowsA
                 {
-                    for (int r = 0; r < 8; r++) rows[r] = bBase + columnOffsets[j0 + col + r] + pc;
-                    for (int p = 0; p < fullK; p += 8)
-                        Transpose8x8Rows(rows, p, target + (long)p * NR + col);
-                }
-                for (int col = 0; col < NR; col++)
-                {
-                    float* source = col < nr ? bBase + columnOffsets[j0 + col] + pc : null;
-                    for (int p = col < fullColumns ? fullK : 0; p < kc; p++) target[(long)p * NR + col] = source != null ? source[p] : 0f;
-                }
-            }
-            for (int ic = 0; ic < m; ic += MC)
-            {
-                int mc = Math.Min(MC, m - ic);
-                PackA(false, a, lda, ic, mc, pc, kc, pa);
+                    R0 = aBase + Row(0), R1 = aBase + Row(1), R2 = aBase + Row(2), R3 = aBase + Row(3),
+                    R4 = aBase + Row(4), R5 = aBase + Row(5), R6 = aBase + Row(6), R7 = aBase + Row(7),
+                };
                 for (int panel = 0; panel < nPanels; panel++)
                 {
                     int jr = panel * NR;
-                    int nr = Math.Min(NR, n - jr);
-                    for (int ir = 0; ir < mc; ir += MR)
-                        Tile(kc, pa + (long)ir * kc, pb + (long)panel * NR * kc, 1f, 1f, c + (long)(ic + ir) * ldc + jr, ldc, Math.Min(MR, mc - ir), nr, edge);
+                    Tile(kc, a, new PackedPanel { Row = pb + (long)panel * NR * kc }, 1f, 1f, c + (long)ir * ldc + jr, ldc, mr, Math.Min(NR, n - jr), edge);
                 }
             }
         }
-    }
-
-    /// <summary>destination[j * 32 + i] = rows[i][offset + j] for an 8×8 block (rows[i] are 8 independent pointers).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8Rows(float** rows, int offset, float* destination)
-    {
-        var r0 = Avx.LoadVector256(rows[0] + offset);
-        var r1 = Avx.LoadVector256(rows[1] + offset);
-        var r2 = Avx.LoadVector256(rows[2] + offset);
-        var r3 = Avx.LoadVector256(rows[3] + offset);
-        var r4 = Avx.LoadVector256(rows[4] + offset);
-        var r5 = Avx.LoadVector256(rows[5] + offset);
-        var r6 = Avx.LoadVector256(rows[6] + offset);
-        var r7 = Avx.LoadVector256(rows[7] + offset);
-        Transpose8x8Store(r0, r1, r2, r3, r4, r5, r6, r7, destination, NR);
     }
 
     // Packing buffers, one pair per thread, kept between calls (GEMMs inside attention and conv run thousands of times).
@@ -259,9 +230,14 @@ public static unsafe class GemmAvx512Packed
     /// the 8×32 scratch <paramref name="edge"/> (valid part copied in and out).
     /// </summary>
     private static void Tile(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge) =>
-        Tile(kc, aPanel, new PackedPanel { Row = bPanel }, alpha, beta, cTile, ldc, mr, nr, edge);
+        Tile(kc, new PackedA { Column = aPanel }, new PackedPanel { Row = bPanel }, alpha, beta, cTile, ldc, mr, nr, edge);
 
     private static void Tile<TRows>(int kc, float* aPanel, TRows rows, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge)
+        where TRows : struct, IPanelRows =>
+        Tile(kc, new PackedA { Column = aPanel }, rows, alpha, beta, cTile, ldc, mr, nr, edge);
+
+    private static void Tile<TA, TRows>(int kc, TA aPanel, TRows rows, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge)
+        where TA : struct, IPanelColumns
         where TRows : struct, IPanelRows
     {
         if (mr == MR && nr == NR)
@@ -276,6 +252,35 @@ public static unsafe class GemmAvx512Packed
         for (int r = 0; r < mr; r++)
             for (int col = 0; col < nr; col++)
                 cTile[(long)r * ldc + col] = edge[r * NR + col];
+    }
+
+    /// <summary>Where the micro-kernel finds the 8 A values of each k in turn (Value is called with constants 0-7).</summary>
+    private interface IPanelColumns
+    {
+        float Value(int row);
+        void Advance();
+    }
+
+    /// <summary>A packed A panel: 8 values per k, one after the other.</summary>
+    private struct PackedA : IPanelColumns
+    {
+        public float* Column;
+        public readonly float Value(int row) => Column[row];
+        public void Advance() => Column += MR;
+    }
+
+    /// <summary>A read in place from 8 rows, each contiguous along k (a convolution's padded image rows).</summary>
+    private struct RowsA : IPanelColumns
+    {
+        public float* R0, R1, R2, R3, R4, R5, R6, R7;
+        public readonly float Value(int row) => row switch
+        {
+            0 => *R0, 1 => *R1, 2 => *R2, 3 => *R3, 4 => *R4, 5 => *R5, 6 => *R6, _ => *R7,
+        };
+        public void Advance()
+        {
+            R0++; R1++; R2++; R3++; R4++; R5++; R6++; R7++;
+        }
     }
 
     /// <summary>Where the micro-kernel finds the 32 B values of each k in turn.</summary>
@@ -308,11 +313,12 @@ public static unsafe class GemmAvx512Packed
 
     /// <summary>
     /// C[8, 32] = alpha · Apanel[8, kc] · B[kc, 32] + beta · C (beta = 0 ignores old C, so
-    /// NaN garbage there does not leak). Apanel is k-major (8 values per k); B's rows come from
-    /// <paramref name="rows"/> (specialised per row source, so the loop has no calls).
+    /// NaN garbage there does not leak). A's 8 values per k come from <paramref name="ap"/> and B's
+    /// 32 from <paramref name="rows"/> (specialised per source, so the loop has no calls).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MicroKernel<TRows>(int kc, float* aPanel, TRows rows, float alpha, float beta, float* c, int ldc)
+    private static void MicroKernel<TA, TRows>(int kc, TA ap, TRows rows, float alpha, float beta, float* c, int ldc)
+        where TA : struct, IPanelColumns
         where TRows : struct, IPanelRows
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
@@ -324,37 +330,36 @@ public static unsafe class GemmAvx512Packed
             Sse.Prefetch0(c + (long)r * ldc);
             Sse.Prefetch0(c + (long)r * ldc + 16);
         }
-        float* ap = aPanel;
         for (int p = 0; p < kc; p++)
         {
             float* bp = rows.Current;
             var b0 = Avx512F.LoadVector512(bp);
             var b1 = Avx512F.LoadVector512(bp + 16);
-            var a = Vector512.Create(ap[0]);
+            var a = Vector512.Create(ap.Value(0));
             c00 = Avx512F.FusedMultiplyAdd(a, b0, c00);
             c01 = Avx512F.FusedMultiplyAdd(a, b1, c01);
-            a = Vector512.Create(ap[1]);
+            a = Vector512.Create(ap.Value(1));
             c10 = Avx512F.FusedMultiplyAdd(a, b0, c10);
             c11 = Avx512F.FusedMultiplyAdd(a, b1, c11);
-            a = Vector512.Create(ap[2]);
+            a = Vector512.Create(ap.Value(2));
             c20 = Avx512F.FusedMultiplyAdd(a, b0, c20);
             c21 = Avx512F.FusedMultiplyAdd(a, b1, c21);
-            a = Vector512.Create(ap[3]);
+            a = Vector512.Create(ap.Value(3));
             c30 = Avx512F.FusedMultiplyAdd(a, b0, c30);
             c31 = Avx512F.FusedMultiplyAdd(a, b1, c31);
-            a = Vector512.Create(ap[4]);
+            a = Vector512.Create(ap.Value(4));
             c40 = Avx512F.FusedMultiplyAdd(a, b0, c40);
             c41 = Avx512F.FusedMultiplyAdd(a, b1, c41);
-            a = Vector512.Create(ap[5]);
+            a = Vector512.Create(ap.Value(5));
             c50 = Avx512F.FusedMultiplyAdd(a, b0, c50);
             c51 = Avx512F.FusedMultiplyAdd(a, b1, c51);
-            a = Vector512.Create(ap[6]);
+            a = Vector512.Create(ap.Value(6));
             c60 = Avx512F.FusedMultiplyAdd(a, b0, c60);
             c61 = Avx512F.FusedMultiplyAdd(a, b1, c61);
-            a = Vector512.Create(ap[7]);
+            a = Vector512.Create(ap.Value(7));
             c70 = Avx512F.FusedMultiplyAdd(a, b0, c70);
             c71 = Avx512F.FusedMultiplyAdd(a, b1, c71);
-            ap += MR;
+            ap.Advance();
             rows.Advance();
         }
         var va = Vector512.Create(alpha);

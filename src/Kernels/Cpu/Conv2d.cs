@@ -137,22 +137,25 @@ public static unsafe class Conv2d
 
     /// <summary>
     /// Sizes for <see cref="ForwardPaddedRows"/>: the image is copied once into a zero-padded
-    /// buffer of width Wp = inWidth + 2·padWidth, and the GEMM runs over "padded pixels"
-    /// r·Wp + x, of which x &lt; outWidth are real. Then the row of patch entry (c, kh, kw) in the
-    /// column matrix is one contiguous run of the padded image, which the GEMM reads in place
-    /// (<see cref="GemmAvx512Packed.RunIndirectSlice"/>): no im2col pass and no bounds checks, at
-    /// the price of computing Wp − outWidth throw-away columns per row.
+    /// buffer of width Wp = inWidth + padWidth (each row is padWidth zeros, then the row: those
+    /// zeros are also the previous row's right border, which a read running past the end of a row
+    /// reaches), and the GEMM runs over "padded pixels" r·Wp + x, of which x &lt; outWidth are
+    /// real. Then the row of patch entry (c, kh, kw) in the column matrix is one contiguous run of
+    /// the padded image, which the GEMM reads in place (<see cref="GemmAvx512Packed.RunIndirectSlice"/>):
+    /// no im2col pass and no bounds checks, at the price of computing Wp − outWidth = padWidth
+    /// throw-away columns per row. (Stride 1: a read at row position ow + kw·dW ≤ Wp + padW − 1
+    /// runs at most padW − 1 into the next row's zeros.)
     /// </summary>
     private readonly record struct PaddedRows(int Width, int Height, int RowsPerChunk, int ImageFloats, int OutputFloats)
     {
         /// <summary>Stride 1 both ways, and throw-away columns at most 1/8 of the work.</summary>
         public static bool Applies(in Conv2dGeometry g) =>
             Avx512F.IsSupported && !g.IsPointwise && g.StrideHeight == 1 && g.StrideWidth == 1 && g.Groups == 1
-            && 8 * 2 * g.PaddingWidth <= g.OutWidth;
+            && 8 * g.PaddingWidth <= g.OutWidth;
 
         public static PaddedRows For(in Conv2dGeometry g)
         {
-            int width = g.InWidth + 2 * g.PaddingWidth, height = g.InHeight + 2 * g.PaddingHeight;
+            int width = g.InWidth + g.PaddingWidth, height = g.InHeight + 2 * g.PaddingHeight;
             int maxRows = Math.Clamp(ColumnChunkFloats / Math.Max(g.PatchSize * width, 1), 1, g.OutHeight);
             // Of the chunk heights from half to twice that, the one whose last panel wastes the least
             // (30-wide rows: 16 rows = 480 pixels = 15 full panels, where 7 rows leave 14 of 224 empty).
@@ -216,7 +219,7 @@ public static unsafe class Conv2d
         });
     }
 
-    /// <summary>padded[c, y, x] = input[c, y − padH, x − padW], 0 in the border and the slack.</summary>
+    /// <summary>padded[c, y, x] = input[c, y − padH, x − padW] (x &lt; Wp = inW + padW), 0 in the border and the slack.</summary>
     private static void PadImage(float* input, in Conv2dGeometry g, in PaddedRows layout, float* padded)
     {
         int width = layout.Width, padW = g.PaddingWidth, padH = g.PaddingHeight, inW = g.InWidth;
@@ -229,8 +232,8 @@ public static unsafe class Conv2d
             {
                 float* line = plane + (long)(y + padH) * width + padW;
                 CopyRow(input + ((long)c * g.InHeight + y) * inW, line, inW);
-                // the right border of this row and the left border of the next are adjacent
-                new Span<float>(line + inW, 2 * padW).Clear();
+                // the next row's left border, which is this row's right border too
+                new Span<float>(line + inW, padW).Clear();
             }
             float* bottom = plane + (long)(g.InHeight + padH) * width + padW;
             new Span<float>(bottom, (int)(plane + planeFloats - bottom)).Clear();

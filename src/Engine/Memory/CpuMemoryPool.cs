@@ -49,14 +49,14 @@ public static class CpuMemoryPool
     }
 
     /// <summary>
-    /// A pinned scratch buffer of at least <paramref name="count"/> floats from the pool, returned on
+    /// A pinned, 64-byte aligned scratch buffer of at least <paramref name="count"/> floats from the pool, returned on
     /// Dispose: kernels' workspaces (im2col columns, partial sums) reuse the same memory every call
     /// instead of leaving pinned garbage that only a full GC reclaims. A count of 0 gives a null pointer.
     /// </summary>
     public static Workspace RentFloats(long count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        return count == 0 ? default : new Workspace(Rent(checked((int)(count * sizeof(float)))));
+        return count == 0 ? default : new Workspace(Rent(checked((int)(count * sizeof(float)) + CpuStorage.Alignment)));
     }
 
     /// <summary>A pooled pinned buffer; see <see cref="RentFloats"/>.</summary>
@@ -66,8 +66,17 @@ public static class CpuMemoryPool
 
         internal Workspace(byte[] array) => _array = array;
 
-        /// <summary>The first float (pinned: valid until Dispose).</summary>
-        public float* Floats => _array is null ? null : (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_array));
+        /// <summary>The first float, 64-byte aligned like tensor storage (pinned: valid until Dispose).</summary>
+        public float* Floats
+        {
+            get
+            {
+                if (_array is null)
+                    return null;
+                nuint start = (nuint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_array));
+                return (float*)((start + CpuStorage.Alignment - 1) & ~(nuint)(CpuStorage.Alignment - 1));
+            }
+        }
 
         public void Dispose()
         {

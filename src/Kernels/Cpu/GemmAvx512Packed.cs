@@ -538,11 +538,17 @@ public static unsafe class GemmAvx512Packed
 /// <summary>Per-thread scratch arrays on the pinned heap, grown on demand and reused.</summary>
 internal static unsafe class Scratch
 {
-    /// <summary>Pointer to at least <paramref name="length"/> floats of <paramref name="slot"/> (a [ThreadStatic] field), reallocating when too small.</summary>
+    /// <summary>
+    /// Pointer to at least <paramref name="length"/> floats of <paramref name="slot"/> (a [ThreadStatic] field), reallocating when
+    /// too small, aligned to 64 bytes: array data starts 16 bytes into an object, and a packed panel
+    /// that is not line-aligned turns every 64-byte load of the micro-kernel into two.
+    /// </summary>
     public static float* Get(ref float[]? slot, int length)
     {
-        if (slot is null || slot.Length < length)
-            slot = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024), pinned: true);
-        return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(slot));
+        const int AlignFloats = 16;
+        if (slot is null || slot.Length < length + AlignFloats)
+            slot = GC.AllocateUninitializedArray<float>(Math.Max(length + AlignFloats, 1024), pinned: true);
+        var start = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(slot));
+        return (float*)(((nuint)start + 63) & ~(nuint)63);
     }
 }

@@ -38,6 +38,11 @@ public static unsafe class GemmAvx512Packed
         int nBlock = Math.Min(NC, RoundUp(n, NR));
         int kBlock = KBlockFor(k);
         int threads = CpuParallel.EffectiveThreads;
+        if (threads > 1 && m <= MC * 2 && (n + NR - 1) / NR >= 2 * threads && k >= 4 * KC)
+        {
+            RunColumnOwners(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+            return;
+        }
         // Packed B is shared by every task of a (jc, pc) block; each task packs its own A block.
         float* pb = Scratch.Get(ref _packedB, nBlock * kBlock);
         for (int jc = 0; jc < n; jc += NC)
@@ -102,6 +107,51 @@ public static unsafe class GemmAvx512Packed
                 });
             }
         }
+    }
+
+    /// <summary>
+    /// Few rows and a long K (a linear layer's weight gradient, xᵀ·dY: 192 × 768 over K = 4096):
+    /// each thread owns a range of B's panels for the whole product and packs its own B and its
+    /// own copy of the (small) A per K block. No loop per K block and no barrier between packing
+    /// and computing, so one thread's B stream from memory overlaps the other's arithmetic (the
+    /// shared-B path spent ~25% of this shape waiting on its separate packing pass). Each C value
+    /// sums K in the same order as the shared path: the same bits.
+    /// </summary>
+    private static void RunColumnOwners(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, int threads)
+    {
+        int panels = (n + NR - 1) / NR;
+        int kBlock = KBlockFor(k);
+        CpuParallel.For(threads, 1, (from, to) =>
+        {
+            float* edge = stackalloc float[MR * NR];
+            for (int owner = from; owner < to; owner++)
+            {
+                int firstPanel = (int)((long)panels * owner / threads), lastPanel = (int)((long)panels * (owner + 1) / threads);
+                int j0 = firstPanel * NR, nc = Math.Min(n, lastPanel * NR) - j0;
+                int ownPanels = lastPanel - firstPanel;
+                float* pa = Scratch.Get(ref _packedA, RoundUp(m, MR) * KC);
+                float* pb = Scratch.Get(ref _packedB, ownPanels * NR * KC);
+                for (int pc = 0; pc < k; pc += kBlock)
+                {
+                    int kc = Math.Min(kBlock, k - pc);
+                    if (transposeB)
+                        for (int panel = 0; panel < ownPanels; panel++)
+                            PackBTransposed(b, ldb, pc, kc, j0 + panel * NR, Math.Min(NR, nc - panel * NR), pb + (long)panel * NR * kc);
+                    else
+                        PackBRows(b, ldb, pc, 0, kc, kc, j0, nc, pb);
+                    PackA(transposeA, a, lda, 0, m, pc, kc, pa);
+                    float betaHere = pc == 0 ? beta : 1f;
+                    for (int panel = 0; panel < ownPanels; panel++)
+                    {
+                        int jr = panel * NR;
+                        int nr = Math.Min(NR, nc - jr);
+                        for (int ir = 0; ir < m; ir += MR)
+                            Tile(kc, pa + (long)ir * kc, pb + (long)panel * NR * kc, alpha, betaHere, c + (long)ir * ldc + j0 + jr, ldc, Math.Min(MR, m - ir), nr, edge);
+                    }
+                }
+            }
+        });
     }
 
     /// <summary>Floats <see cref="PackWholeA"/> writes for an [m, k] A.</summary>

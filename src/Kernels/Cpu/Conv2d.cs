@@ -51,8 +51,8 @@ public readonly record struct Conv2dGeometry
 /// <list type="bullet">
 /// <item>stride 1, one group (3×3 layers): the image is copied once into a zero-padded buffer and
 /// the packed GEMM reads each patch row in place from it (ConvPaddedRows, <see cref="PaddedRows"/>);
-/// the input gradient is the same kernel on the flipped weight, the weight gradient packs its
-/// operand straight from the padded image;</item>
+/// the input gradient is the same kernel on the flipped weight, and the weight gradient reads the
+/// padded rows in place as its A operand;</item>
 /// <item>other strides (the 7×7 stem): im2col written directly in GEMM panel layout by masked
 /// AVX-512 loads (ConvIm2colPanels), the weight packed once per call;</item>
 /// <item>1×1 stride 1: the image is the column matrix (one GEMM per image);</item>
@@ -171,7 +171,7 @@ public static unsafe class Conv2d
                     rows = candidate;
                 }
             }
-            // Slack past the last plane: the last panel may read up to 32 + (kW - 1)·dilation floats beyond the chunk's rows.
+            // Slack past the last plane: the last panel of the last chunk reads up to (kW − 1)·dilation + 31 floats beyond it.
             int imageFloats = g.InChannelsPerGroup * height * width + width + 2 * GemmAvx512Packed.NR + g.KernelWidth * g.DilationWidth;
             return new PaddedRows(width, height, rows, imageFloats, g.OutChannelsPerGroup * rows * width);
         }

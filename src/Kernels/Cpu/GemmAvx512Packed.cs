@@ -10,8 +10,9 @@ namespace Tessera.Kernels.Cpu;
 /// panels per cache block, and an 8×32 register-tile micro-kernel (16 zmm accumulators, two B
 /// vectors, one broadcast of A; 8 rows so the usual channel counts need no edge tiles) runs the
 /// inner product with FMAs. The micro-kernel is a leaf loop with no calls, so the accumulators
-/// stay in registers (see docs/PERFORMANCE.md); it is generic over where B's rows come from, so
-/// the same code also reads B in place (<see cref="RunIndirectSlice"/>, for convolutions).
+/// stay in registers (see docs/PERFORMANCE.md); it is generic over where A's and B's values come
+/// from, so the same code also reads operands in place (<see cref="RunIndirectSlice"/>,
+/// <see cref="AccumulateRowsA"/>: convolutions on a padded image).
 /// Same contract as <see cref="Gemm.Run"/>: C = alpha·op(A)·op(B) + beta·C, row-major.
 /// </summary>
 public static unsafe class GemmAvx512Packed

@@ -77,7 +77,6 @@ public static unsafe class GemmAvx512Packed
                 CpuParallel.ForCost(tasks, 2L * m * kc * nc / tasks, (from, to) =>
                 {
                     float* pa = Scratch.Get(ref _packedA, MC * KC);
-                    float* edge = stackalloc float[MR * NR];
                     for (int task = from; task < to; task++)
                     {
                         int rowTask = task / columnTasks, columnTask = task % columnTasks;
@@ -91,18 +90,9 @@ public static unsafe class GemmAvx512Packed
                         {
                             int mc = Math.Min(subRows, rowEnd - ic);
                             PackA(transposeA, a, lda, ic, mc, pc, kc, pa);
-                            for (int panel = panelStart; panel < panelEnd; panel++)
-                            {
-                                int jr = panel * NR;
-                                int nr = Math.Min(NR, nc - jr);
-                                float* bPanel = pb + (long)panel * NR * kc;
-                                for (int ir = 0; ir < mc; ir += MR)
-                                {
-                                    int mr = Math.Min(MR, mc - ir);
-                                    float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
-                                    Tile(kc, pa + (long)ir * kc, bPanel, alpha, betaHere, cTile, ldc, mr, nr, edge);
-                                }
-                            }
+                            int j0 = panelStart * NR;
+                            RunSlice(mc, Math.Min(nc, panelEnd * NR) - j0, kc, pa, new PackedPanel { Row = pb + (long)j0 * kc }, (long)NR * kc,
+                                c + (long)ic * ldc + jc + j0, ldc, alpha, betaHere);
                         }
                     }
                 });
@@ -125,7 +115,6 @@ public static unsafe class GemmAvx512Packed
         int kBlock = KBlockFor(k);
         CpuParallel.For(threads, 1, (from, to) =>
         {
-            float* edge = stackalloc float[MR * NR];
             for (int owner = from; owner < to; owner++)
             {
                 int firstPanel = (int)((long)panels * owner / threads), lastPanel = (int)((long)panels * (owner + 1) / threads);
@@ -142,14 +131,7 @@ public static unsafe class GemmAvx512Packed
                     else
                         PackBRows(b, ldb, pc, 0, kc, kc, j0, nc, pb);
                     PackA(transposeA, a, lda, 0, m, pc, kc, pa);
-                    float betaHere = pc == 0 ? beta : 1f;
-                    for (int panel = 0; panel < ownPanels; panel++)
-                    {
-                        int jr = panel * NR;
-                        int nr = Math.Min(NR, nc - jr);
-                        for (int ir = 0; ir < m; ir += MR)
-                            Tile(kc, pa + (long)ir * kc, pb + (long)panel * NR * kc, alpha, betaHere, c + (long)ir * ldc + j0 + jr, ldc, Math.Min(MR, m - ir), nr, edge);
-                    }
+                    RunSlice(m, nc, kc, pa, new PackedPanel { Row = pb }, (long)NR * kc, c + j0, ldc, alpha, pc == 0 ? beta : 1f);
                 }
             }
         });
@@ -188,7 +170,7 @@ public static unsafe class GemmAvx512Packed
         int rows = RoundUp(m, MR);
         int kBlock = KBlockFor(k);
         for (int pc = 0; pc < k; pc += kBlock)
-            RunSlice(m, n, Math.Min(kBlock, k - pc), packedA + (long)rows * pc, new PackedPanel { Row = packedB + (long)pc * NR }, (long)k * NR, c, ldc, pc > 0);
+            RunSlice(m, n, Math.Min(kBlock, k - pc), packedA + (long)rows * pc, new PackedPanel { Row = packedB + (long)pc * NR }, (long)k * NR, c, ldc, 1f, pc > 0 ? 1f : 0f);
     }
 
     /// <summary>
@@ -210,19 +192,19 @@ public static unsafe class GemmAvx512Packed
     /// 31 floats past column n − 1 of each row (their results are dropped). C (+)= A_slice · B.
     /// </summary>
     public static void RunIndirectSlice(int m, int n, int kc, float* packedASlice, float* origin, long* rowOffsets, float* c, int ldc, bool accumulate) =>
-        RunSlice(m, n, kc, packedASlice, new IndirectPanel { Origin = origin, Offsets = rowOffsets }, NR, c, ldc, accumulate);
+        RunSlice(m, n, kc, packedASlice, new IndirectPanel { Origin = origin, Offsets = rowOffsets }, NR, c, ldc, 1f, accumulate ? 1f : 0f);
 
     /// <summary>
-    /// C (+)= A_slice · B for one K slice, A packed, B's 32-column panel j found by moving
-    /// <paramref name="firstPanel"/> by j · <paramref name="panelStep"/> floats. A is packed
-    /// already, so there is no MC blocking: each B panel (L1) meets all of A's K slice (L2) once.
+    /// C[m, n] = alpha · A·B + beta · C for one K slice: A packed in 8-row panels (panel i at
+    /// packedA + 8i·kc), B's 32-column panel j found by moving <paramref name="firstPanel"/> by
+    /// j · <paramref name="panelStep"/> floats. Each B panel (L1) meets all of A's rows (L2) in turn.
+    /// Every GEMM path of this class ends here.
     /// </summary>
-    private static void RunSlice<TRows>(int m, int n, int kc, float* packedASlice, TRows firstPanel, long panelStep, float* c, int ldc, bool accumulate)
+    private static void RunSlice<TRows>(int m, int n, int kc, float* packedA, TRows firstPanel, long panelStep, float* c, int ldc, float alpha, float beta)
         where TRows : struct, IPanelRows
     {
         float* edge = stackalloc float[MR * NR];
         int nPanels = (n + NR - 1) / NR;
-        float beta = accumulate ? 1f : 0f;
         for (int panel = 0; panel < nPanels; panel++)
         {
             int jr = panel * NR;
@@ -230,7 +212,7 @@ public static unsafe class GemmAvx512Packed
             var rows = firstPanel;
             rows.Move(panel * panelStep);
             for (int ir = 0; ir < m; ir += MR)
-                Tile(kc, packedASlice + (long)ir * kc, rows, 1f, beta, c + (long)ir * ldc + jr, ldc, Math.Min(MR, m - ir), nr, edge);
+                Tile(kc, new PackedA { Column = packedA + (long)ir * kc }, rows, alpha, beta, c + (long)ir * ldc + jr, ldc, Math.Min(MR, m - ir), nr, edge);
         }
     }
 
@@ -280,13 +262,6 @@ public static unsafe class GemmAvx512Packed
     /// One mr×nr tile of C: the micro-kernel in place when the tile is full, otherwise through
     /// the 8×32 scratch <paramref name="edge"/> (valid part copied in and out).
     /// </summary>
-    private static void Tile(int kc, float* aPanel, float* bPanel, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge) =>
-        Tile(kc, new PackedA { Column = aPanel }, new PackedPanel { Row = bPanel }, alpha, beta, cTile, ldc, mr, nr, edge);
-
-    private static void Tile<TRows>(int kc, float* aPanel, TRows rows, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge)
-        where TRows : struct, IPanelRows =>
-        Tile(kc, new PackedA { Column = aPanel }, rows, alpha, beta, cTile, ldc, mr, nr, edge);
-
     private static void Tile<TA, TRows>(int kc, TA aPanel, TRows rows, float alpha, float beta, float* cTile, int ldc, int mr, int nr, float* edge)
         where TA : struct, IPanelColumns
         where TRows : struct, IPanelRows

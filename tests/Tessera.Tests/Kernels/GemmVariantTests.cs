@@ -52,15 +52,20 @@ public sealed unsafe class GemmVariantTests
     }
 
     /// <summary>
-    /// The packed kernel's row blocks are sized per thread count (balanced split); every C element
-    /// still sums K in the same order, so 1, 2 and 3 threads give the same bits.
+    /// The packed kernel splits work by thread count (row tasks; or, for few rows and a long K,
+    /// B panels owned per thread, the last four cases, every transpose combination); every C
+    /// element still sums K in the same order, so 1, 2 and 3 threads give the same bits.
     /// </summary>
     [Theory]
-    [InlineData(256, 70, 300)]
-    [InlineData(200, 40, 513)]
-    [InlineData(1030, 33, 17)]
-    [InlineData(9, 2000, 64)]
-    public void PackedResultIsTheSameOnAnyThreadCount(int m, int n, int k)
+    [InlineData(256, 70, 300, false, false)]
+    [InlineData(200, 40, 513, false, false)]
+    [InlineData(1030, 33, 17, false, false)]
+    [InlineData(9, 2000, 64, false, false)]
+    [InlineData(37, 230, 1100, false, false)]
+    [InlineData(37, 230, 1100, true, false)]
+    [InlineData(37, 230, 1100, false, true)]
+    [InlineData(37, 230, 1100, true, true)]
+    public void PackedResultIsTheSameOnAnyThreadCount(int m, int n, int k, bool ta, bool tb)
     {
         if (!GemmAvx512Packed.IsSupported)
             return;
@@ -74,49 +79,15 @@ public sealed unsafe class GemmVariantTests
             var c = new float[m * n];
             using (Tessera.Engine.Threading.CpuParallel.WithThreads(threads))
             fixed (float* pa = a, pb = b, pc = c)
-                GemmAvx512Packed.Run(false, false, m, n, k, 1f, pa, k, pb, n, 0f, pc, n);
+                GemmAvx512Packed.Run(ta, tb, m, n, k, 1f, pa, ta ? m : k, pb, tb ? k : n, 0f, pc, n);
             return c;
         }
         var serial = Run(1);
-        var expected = Reference(false, false, m, n, k, 1f, a, b, 0f, new float[m * n], n);
+        var expected = Reference(ta, tb, m, n, k, 1f, a, b, 0f, new float[m * n], n);
         for (int i = 0; i < serial.Length; i++)
             Assert.True(MathF.Abs(serial[i] - expected[i]) <= 1e-4f * MathF.Sqrt(k) * (1f + MathF.Abs(expected[i])), $"c[{i}] = {serial[i]}, expected {expected[i]}");
         Assert.Equal(serial, Run(2));
         Assert.Equal(serial, Run(3));
-    }
-
-    /// <summary>
-    /// Few rows and a long K go to the column-owner split (each thread packs its own B and A):
-    /// every transpose combination, against the triple loop and bit-identical to one thread.
-    /// </summary>
-    [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
-    public void ColumnOwnerSplitMatchesOneThread(bool ta, bool tb)
-    {
-        if (!GemmAvx512Packed.IsSupported)
-            return;
-        const int M = 37, N = 230, K = 1100;
-        var generator = new Generator(5);
-        var a = new float[M * K];
-        var b = new float[K * N];
-        generator.Normal(a);
-        generator.Normal(b);
-        float[] Run(int threads)
-        {
-            var c = new float[M * N];
-            using (Tessera.Engine.Threading.CpuParallel.WithThreads(threads))
-            fixed (float* pa = a, pb = b, pc = c)
-                GemmAvx512Packed.Run(ta, tb, M, N, K, 1f, pa, ta ? M : K, pb, tb ? K : N, 0f, pc, N);
-            return c;
-        }
-        var two = Run(2);
-        var expected = Reference(ta, tb, M, N, K, 1f, a, b, 0f, new float[M * N], N);
-        for (int i = 0; i < two.Length; i++)
-            Assert.True(MathF.Abs(two[i] - expected[i]) <= 1e-4f * MathF.Sqrt(K) * (1f + MathF.Abs(expected[i])), $"c[{i}] = {two[i]}, expected {expected[i]}");
-        Assert.Equal(Run(1), two);
     }
 
     private static float[] Reference(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, float[] b, float beta, float[] c, int ldc)

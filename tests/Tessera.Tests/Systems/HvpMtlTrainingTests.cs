@@ -54,6 +54,16 @@ public sealed class HvpMtlTrainingTests
     }
 
     [Fact]
+    public void SameSeedSameRun()
+    {
+        var a = new HvpMtlPretrainer(Tiny).Run(null);
+        var b = new HvpMtlPretrainer(Tiny).Run(null);
+        Assert.Equal(a, b);
+        var c = new HvpMtlPretrainer(Tiny with { Seed = 1 }).Run(null);
+        Assert.NotEqual(a[0].Total, c[0].Total);
+    }
+
+    [Fact]
     public void SimMimDecoderPixelShufflesEachTokenIntoItsOwnPatch()
     {
         var decoder = new SimMimDecoder(4, 2, new Tessera.Engine.Random.Generator(0));

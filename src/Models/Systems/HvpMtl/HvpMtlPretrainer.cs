@@ -59,7 +59,8 @@ public sealed class HvpMtlPretrainer
     {
         var curve = new List<HvpLosses>(Settings.Steps);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        using var loader = new BackgroundLoader<HvpBatch>(Settings.Steps - StepCount, i => HvpViews.Batch(Source, Settings, StepCount + i));
+        int first = StepCount; // the loader runs ahead on its own thread: batch i is step first + i, whatever StepCount is by then
+        using var loader = new BackgroundLoader<HvpBatch>(Settings.Steps - first, i => HvpViews.Batch(Source, Settings, first + i));
         int reported = 0;
         foreach (var batch in loader.Batches())
         {

@@ -213,7 +213,7 @@ public sealed class HvpMtlPage
         text.AppendLine("|---|---|---|---|---|---|");
         foreach (var c in Claims)
         {
-            var judgement = new ClaimJudgement(c.Gap, c.StandardError, c.Verdict, c.ErrorBasis);
+            var judgement = new ClaimJudgement(c.Gap == 0 ? 0 : c.Gap, c.StandardError, c.Verdict, c.ErrorBasis); // no "-0.00"
             text.AppendLine($"| {c.Claim} | {c.Paper} | {c.Ours} | {judgement.Describe()} | **{ClaimRule.Label(c.Verdict)}** | {c.Why ?? ""} |");
         }
         text.AppendLine();

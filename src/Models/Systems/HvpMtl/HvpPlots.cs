@@ -11,9 +11,10 @@ namespace Tessera.Models.Systems.HvpMtl;
 public static class HvpPlots
 {
     /// <summary>
-    /// The four losses on one plot, each divided by the mean of its first ten steps (their scales
-    /// differ by orders of magnitude) and smoothed over 10 steps; with several runs (seeds) the
-    /// curves are their step-wise mean.
+    /// The four losses on one plot, each smoothed over 10 steps and divided by its largest
+    /// smoothed value (their scales differ by orders of magnitude, and the momentum KL starts at
+    /// 0, so dividing by the start would not do); with several runs (seeds) the curves are their
+    /// step-wise mean.
     /// </summary>
     public static string LossCurves(string title, IReadOnlyList<IReadOnlyList<HvpLosses>> runs)
     {
@@ -24,16 +25,11 @@ public static class HvpPlots
             int steps = runs.Min(r => r.Count);
             var mean = Enumerable.Range(0, steps).Select(i => runs.Average(r => value(r[i]))).ToArray();
             if (mean.Length == 0 || !double.IsFinite(mean[0])) continue;
-            double start = mean.Take(10).Average();
-            var points = new List<(double X, double Y)>();
-            for (int i = 0; i < steps; i++)
-            {
-                int from = Math.Max(0, i - 9);
-                points.Add((i + 1, mean[from..(i + 1)].Average() / start));
-            }
-            series.Add(new PlotSeries(name, points));
+            var smoothed = Enumerable.Range(0, steps).Select(i => mean[Math.Max(0, i - 9)..(i + 1)].Average()).ToArray();
+            double peak = smoothed.Max();
+            series.Add(new PlotSeries(name, smoothed.Select((v, i) => ((double)(i + 1), peak > 0 ? v / peak : v)).ToList()));
         }
-        return SvgLinePlot.Render(title, "step", "loss / initial", series);
+        return SvgLinePlot.Render(title, "step", "loss / its maximum (10-step mean)", series);
     }
 
     /// <summary>The losses by name, with how to read each from a step's record.</summary>

@@ -50,9 +50,12 @@ public sealed class HvpMtlExperiment : IExperiment
     public static readonly HvpArm WithoutMomentumHighNoise = new("w/o momentum distillation, tag noise 0.40", s => s with { TagNoise = HighNoise, MomentumWeight = 0f }, false);
     public static readonly HvpArm Scratch = new("scratch (no pre-training)", null, true);
 
+    /// <summary>A diagnostic beyond the paper: the full model with α1 = 1 (1000× the paper's), to see whether the multi-label weight explains the joint model's multi-label mAP.</summary>
+    public static readonly HvpArm FullStrongMultiLabel = new("HVP-MTL (full), α1 = 1", s => s with { MultiLabelWeight = 1f }, false);
+
     /// <summary>Every arm, in table order.</summary>
     public static IReadOnlyList<HvpArm> Arms { get; } =
-        [Full, WithoutMultiLabel, WithoutMim, WithoutContrastive, WithoutMomentum, Supervised, SupervisedAsl, SupervisedBce, FullHighNoise, WithoutMomentumHighNoise, Scratch];
+        [Full, WithoutMultiLabel, WithoutMim, WithoutContrastive, WithoutMomentum, Supervised, SupervisedAsl, SupervisedBce, FullHighNoise, WithoutMomentumHighNoise, FullStrongMultiLabel, Scratch];
 
     private static HvpMtlSettings SupervisedOnly(HvpMtlSettings s) => s with { ContrastiveWeight = 0f, MimWeight = 0f, MomentumWeight = 0f };
 

@@ -64,3 +64,25 @@ public sealed class HvpMtlModel : Module
     /// <summary>An independent random stream per purpose (initialisation, data, masks...).</summary>
     public static Generator InitStream(ulong seed, int purpose) => new(MultiTaskTrainer.Mix(seed, 40 + (ulong)purpose, 0));
 }
+
+/// <summary>
+/// The HVP-MTL backbone as a recipe-catalog backbone (model type "hvp-mtl"), so a recipe's
+/// architecture can also be built by <see cref="Recipes.RecipeCatalog.Build"/>: the ViT's patch
+/// tokens as one map [B, D, H/p, W/p]. Pre-training itself runs through <see cref="HvpMtlTraining"/>.
+/// </summary>
+public sealed class HvpCatalogBackbone(Nn.Backbones.VisionTransformer vit) : IMultiTaskBackbone
+{
+    public Module Module => vit;
+
+    public Features Forward(string task, Tensor input) => new(vit.ForwardFeatures(input));
+
+    /// <summary>The catalog's builder: model.width and model.depth from the recipe; patch 4 and 4 heads as in recipes/hvp-mtl.json.</summary>
+    public static (IMultiTaskBackbone Backbone, int Channels) Create(Recipes.ModelSpec spec, int inChannels, Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var settings = new HvpMtlSettings { EmbedDim = spec.Width, Depth = spec.Depth, Heads = spec.Width % 4 == 0 ? 4 : 1 };
+        if (inChannels != 3)
+            throw new InvalidDataException($"recipe: model type 'hvp-mtl' expects 3-channel images, found {inChannels}");
+        return (new HvpCatalogBackbone(HvpEncoder.CreateBackbone(settings, generator)), spec.Width);
+    }
+}

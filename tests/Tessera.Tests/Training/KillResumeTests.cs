@@ -116,6 +116,31 @@ public sealed class KillResumeTests
         Assert.Contains(new string('x', 120), stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void BadOptionValuesAreRejectedInWordsNotTypeNames()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["train", "strokes", "--steps", "five"], "'five' for option '--steps' as a whole number"),
+            (["train", "strokes", "--threads", "0"], "--threads: expected at least 1, found 0"),
+            (["train", "strokes", "--threads", "-2"], "--threads: expected at least 1, found -2"),
+            (["eval", "x.safetensors", "--batches", "0"], "--batches: expected at least 1, found 0"),
+            (["train", "strokes", "--stesp", "5"], "unknown option '--stesp'"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            using var process = Start(folder, args);
+            string stdout = process.StandardOutput.ReadToEnd(), stderr = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode != 0, $"{string.Join(' ', args)} exited 0");
+            Assert.Contains(message, stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
+            Assert.Equal("", stdout);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+    }
+
     private static (int Code, string Output) Tessera(string workingFolder, params string[] args)
     {
         using var process = Start(workingFolder, args);

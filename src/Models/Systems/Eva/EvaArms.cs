@@ -6,7 +6,8 @@ namespace Tessera.Models.Systems.Eva;
 
 /// <summary>One pre-training run: EVA's masked feature prediction ("MIM") or feature distillation ("FD") for <paramref name="Steps"/> steps.</summary>
 /// <param name="FineTuneTop1">Top-1 (%) after fine-tuning on the first classification suite.</param>
-public sealed record PretrainArm(string Objective, int Steps, IReadOnlyList<EvaPoint> Curve, StudentProbe Probe, double FineTuneTop1, double Seconds);
+/// <param name="LinearTop1">Linear-probe top-1 (%) of the frozen backbone on the first classification suite.</param>
+public sealed record PretrainArm(string Objective, int Steps, IReadOnlyList<EvaPoint> Curve, StudentProbe Probe, double FineTuneTop1, double LinearTop1, double Seconds);
 
 /// <summary>A fine-tuned arm: top-1 (%) per classification suite and the segmentation mIoU (%).</summary>
 public sealed record FineTuneRow(string Arm, IReadOnlyDictionary<string, double> Top1, double Miou, double Seconds)
@@ -17,14 +18,17 @@ public sealed record FineTuneRow(string Arm, IReadOnlyDictionary<string, double>
 /// <summary>A contrastive run of EVA-CLIP or CLIP from scratch: loss per step and zero-shot top-1 (%) in domain (captions test) and held out (down-shapes).</summary>
 public sealed record ClipArm(string Arm, IReadOnlyList<EvaPoint> Curve, double ZeroShot, double ZeroShotHeldOut, double Seconds);
 
-/// <summary>Everything one seed measures.</summary>
+/// <summary>The teacher CLIP: its loss per step and zero-shot top-1 (%) in domain and held out.</summary>
+public sealed record TeacherResult(IReadOnlyList<EvaPoint> Curve, double ZeroShot, double ZeroShotHeldOut, double Seconds);
+
+/// <summary>Everything one seed measures (the teacher is shared by every seed).</summary>
 /// <param name="InitialProbe">The masked-patch probe of the student before pre-training (same initialisation as every student of the seed).</param>
-public sealed record EvaSeedResult(ulong Seed, IReadOnlyList<EvaPoint> TeacherCurve, double TeacherZeroShot, double TeacherZeroShotHeldOut, double TeacherSeconds,
-    StudentProbe InitialProbe, IReadOnlyList<PretrainArm> Pretrain, IReadOnlyList<FineTuneRow> FineTune, IReadOnlyList<ClipArm> Clip);
+public sealed record EvaSeedResult(ulong Seed, StudentProbe InitialProbe, IReadOnlyList<PretrainArm> Pretrain, IReadOnlyList<FineTuneRow> FineTune, IReadOnlyList<ClipArm> Clip);
 
 /// <summary>
-/// The arms of the EVA experiment for one seed: (1) the CLIP teacher, trained on image-caption
-/// pairs, evaluated zero-shot, then frozen; (2) at every pre-training length, an EVA student (MIM)
+/// The arms of the EVA experiment. The CLIP teacher (<see cref="Teacher"/>) is trained once on
+/// image-caption pairs, evaluated zero-shot and frozen, and then shared by every seed, as the paper's
+/// teacher is one fixed public model (OpenAI CLIP-L); per seed (<see cref="Run"/>): (2) at every pre-training length, an EVA student (MIM)
 /// and an FD student from the same initialisation and image stream, each probed (cosine, feature
 /// spread) and fine-tuned on the first classification suite; (3) at the longest length, EVA, FD,
 /// a ViT from scratch and the teacher's image tower fine-tuned on every classification suite and on
@@ -39,8 +43,8 @@ public sealed class EvaArms(EvaSettings settings, Action<string>? log)
     /// <summary>The held-out zero-shot suite (shape classes under a new palette and rooms).</summary>
     public const string HeldOutZeroShot = "down-shapes";
 
-    /// <summary>Trains the teacher (or returns <paramref name="pretrained"/>), frozen, with its curve, zero-shot scores and seconds.</summary>
-    public (ClipModel Teacher, List<EvaPoint> Curve, double ZeroShot, double HeldOut, double Seconds) Teacher(ClipModel? pretrained = null)
+    /// <summary>Trains the teacher (or takes <paramref name="pretrained"/>), freezes it and measures it.</summary>
+    public (ClipModel Teacher, TeacherResult Result) Teacher(ClipModel? pretrained = null)
     {
         var clock = Stopwatch.StartNew();
         var teacher = pretrained ?? new ClipModel(settings.Teacher, EvaStages.Stream(settings.Seed, 0));
@@ -52,7 +56,7 @@ public sealed class EvaArms(EvaSettings settings, Action<string>? log)
         double zeroShot = ZeroShot.Top1(teacher, EvaStages.PretrainSource, settings.ZeroShotImages, templates);
         double heldOut = ZeroShot.Top1(teacher, HeldOutZeroShot, settings.ZeroShotImages, templates);
         log?.Invoke(Inv($"  teacher CLIP: zero-shot top-1 {zeroShot:F1} (captions test), {heldOut:F1} ({HeldOutZeroShot}), {clock.Elapsed.TotalSeconds:F0} s"));
-        return (teacher, curve, zeroShot, heldOut, clock.Elapsed.TotalSeconds);
+        return (teacher, new TeacherResult(curve, zeroShot, heldOut, clock.Elapsed.TotalSeconds));
     }
 
     /// <summary>A student pre-trained with MIM (<paramref name="masked"/>) or FD for <paramref name="steps"/> steps, with its curve.</summary>
@@ -65,16 +69,13 @@ public sealed class EvaArms(EvaSettings settings, Action<string>? log)
         return (student, curve);
     }
 
-    /// <summary>The frozen teacher of the last <see cref="Run"/> (for the feature-map picture).</summary>
-    public ClipModel? LastTeacher { get; private set; }
-
     /// <summary>The longest-trained EVA student of the last <see cref="Run"/>.</summary>
     public EvaStudent? LastEvaStudent { get; private set; }
 
-    /// <summary>Runs every arm of one seed.</summary>
-    public EvaSeedResult Run()
+    /// <summary>Runs every arm of one seed against the frozen <paramref name="teacher"/>.</summary>
+    public EvaSeedResult Run(ClipModel teacher)
     {
-        var (teacher, teacherCurve, teacherZeroShot, teacherHeldOut, teacherSeconds) = Teacher();
+        ArgumentNullException.ThrowIfNull(teacher);
         var studentShape = new VitShape(settings.Teacher.ImageSize, settings.Teacher.PatchSize, settings.StudentWidth, settings.StudentDepth, settings.StudentHeads);
         var teacherShape = new VitShape(settings.Teacher.ImageSize, settings.Teacher.PatchSize, settings.Teacher.ImageWidth, settings.Teacher.ImageDepth, settings.Teacher.ImageHeads);
         string firstSuite = settings.ClassificationSuites[0];
@@ -91,9 +92,10 @@ public sealed class EvaArms(EvaSettings settings, Action<string>? log)
                 string objective = masked ? "MIM" : "FD";
                 var (student, curve) = PretrainStudent(teacher, steps, masked);
                 var probe = EvaStages.Probe(student, teacher, masked, settings);
+                double linear = EvaFineTune.Probe(student.Backbone, firstSuite, settings);
                 double top1 = EvaFineTune.Classification(studentShape, student.Backbone.StateDict(), firstSuite, settings, log, $"{objective}-{steps} fine-tune {firstSuite}");
-                pretrain.Add(new PretrainArm(objective, steps, curve, probe, top1, clock.Elapsed.TotalSeconds));
-                log?.Invoke(Inv($"  {objective} {steps} steps: held-out cosine {probe.Cosine:F3}, feature std {probe.FeatureStd:F3} (teacher {probe.TeacherStd:F3}), {firstSuite} fine-tuned top-1 {top1:F1}, {clock.Elapsed.TotalSeconds:F0} s"));
+                pretrain.Add(new PretrainArm(objective, steps, curve, probe, top1, linear, clock.Elapsed.TotalSeconds));
+                log?.Invoke(Inv($"  {objective} {steps} steps: held-out cosine {probe.Cosine:F3}, feature std {probe.FeatureStd:F3} (teacher {probe.TeacherStd:F3}), {firstSuite} linear probe {linear:F1}, fine-tuned top-1 {top1:F1}, {clock.Elapsed.TotalSeconds:F0} s"));
                 if (steps == longest)
                 {
                     if (masked) longestMim = student;
@@ -110,14 +112,13 @@ public sealed class EvaArms(EvaSettings settings, Action<string>? log)
             FineTune(EvaStudentArm, studentShape, longestMim!.Backbone.StateDict(), pretrain.Last(a => a.Objective == "MIM" && a.Steps == longest).FineTuneTop1),
         };
 
-        LastTeacher = teacher;
         LastEvaStudent = longestMim;
         var clip = new List<ClipArm>
         {
             ClipRun(EvaClipArm, EvaClip.FromStudent(longestMim, teacher, settings, EvaStages.Stream(settings.Seed, 5))),
             ClipRun(ScratchClipArm, EvaClip.FromScratch(teacher, settings, EvaStages.Stream(settings.Seed, 5))),
         };
-        return new EvaSeedResult(settings.Seed, teacherCurve, teacherZeroShot, teacherHeldOut, teacherSeconds, initialProbe, pretrain, rows, clip);
+        return new EvaSeedResult(settings.Seed, initialProbe, pretrain, rows, clip);
     }
 
     /// <summary>Fine-tunes one backbone on every suite and on segmentation (<paramref name="firstSuiteTop1"/>: the first suite's score when already measured with the same seed and settings).</summary>

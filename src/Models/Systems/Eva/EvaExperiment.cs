@@ -6,8 +6,8 @@ using Tessera.Models.Training;
 namespace Tessera.Models.Systems.Eva;
 
 /// <summary>
-/// <c>tessera experiment eva</c>: EVA (paper 003) at reduced scale on the procedural world, per
-/// seed: a small CLIP teacher on image-caption pairs (then frozen), EVA students (masked feature
+/// <c>tessera experiment eva</c>: EVA (paper 003) at reduced scale on the procedural world: a small
+/// CLIP teacher on image-caption pairs (trained once, frozen, shared by the seeds); per seed, EVA students (masked feature
 /// prediction) and feature-distillation students at three pre-training lengths, fine-tuning of
 /// EVA, FD, a ViT from scratch and the teacher's image tower on classification suites and
 /// segmentation, and EVA-CLIP vs CLIP from scratch. Writes docs/results/eva.md, eva.json (the
@@ -27,7 +27,7 @@ public sealed class EvaExperiment : IExperiment
         ? new EvaSettings
         {
             TeacherSteps = 40, TeacherBatch = 24, PretrainSteps = [6, 12, 24], PretrainBatch = 16, FineTuneSteps = 12, SegmentationSteps = 8, FineTuneBatch = 16,
-            ClipSteps = 16, TestImages = 100, ZeroShotImages = 100, Warmup = 4,
+            ClipSteps = 16, TestImages = 100, ZeroShotImages = 100, ProbeImages = 200, Warmup = 4,
         }
         : new EvaSettings();
 
@@ -42,22 +42,24 @@ public sealed class EvaExperiment : IExperiment
         var results = new List<EvaSeedResult>();
         string pageFolder = Path.GetDirectoryName(Path.GetFullPath(options.ResultsPage))!;
         string stem = Path.GetFileNameWithoutExtension(options.ResultsPage);
+        options.Log($"teacher CLIP: {settings.TeacherSteps} steps of {settings.TeacherBatch} image-caption pairs (shared by every seed)");
+        var (teacher, teacherResult) = new EvaArms(settings, options.Log).Teacher();
         for (int s = 0; s < seeds; s++)
         {
             var seeded = settings with { Seed = (ulong)s };
-            options.Log($"seed {s}: teacher CLIP, MIM and FD at {string.Join("/", settings.PretrainSteps)} steps, fine-tuning, EVA-CLIP");
+            options.Log($"seed {s}: MIM and FD at {string.Join("/", settings.PretrainSteps)} steps, fine-tuning, EVA-CLIP");
             var arms = new EvaArms(seeded, options.Log);
-            var result = arms.Run();
+            var result = arms.Run(teacher);
             if (s == 0)
             {
                 Directory.CreateDirectory(pageFolder);
-                EvaFeatureMap.Write(Path.Combine(pageFolder, $"{stem}-masked-features.png"), arms.LastTeacher!, arms.LastEvaStudent!, seeded);
+                EvaFeatureMap.Write(Path.Combine(pageFolder, $"{stem}-masked-features.png"), teacher, arms.LastEvaStudent!, seeded);
             }
             results.Add(result);
             AtomicFile.WriteAllText(Path.Combine(options.OutputFolder, $"seed-{s}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         }
         double minutes = clock.Elapsed.TotalMinutes;
-        var page = new EvaPage(results, settings, options.Quick, minutes);
+        var page = new EvaPage(results, teacherResult, settings, options.Quick, minutes);
         page.Write(options.ResultsPage);
         var headline = new Dictionary<string, object>(StringComparer.Ordinal) { ["minutes"] = Math.Round(minutes, 2), ["seeds"] = seeds };
         foreach (var claim in page.Claims())

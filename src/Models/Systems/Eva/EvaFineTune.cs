@@ -7,6 +7,7 @@ using Tessera.Models.Nn;
 using Tessera.Models.Nn.Backbones;
 using Tessera.Models.Nn.Heads;
 using Tessera.Models.Optim;
+using Tessera.Models.Probe;
 using Tessera.Models.Recipes;
 
 namespace Tessera.Models.Systems.Eva;
@@ -132,6 +133,55 @@ public static class EvaFineTune
             confusion.Update(model.Forward(batch.Images).Argmax(1), batch.Semantic);
         }
         return 100.0 * confusion.MeanIntersectionOverUnion();
+    }
+
+    /// <summary>
+    /// Linear-probe test top-1 (%) of a frozen backbone's mean-pooled final tokens on a
+    /// classification suite: L-BFGS logistic regression with the L2 sweep 1e-5..1e-1 (<see cref="LinearProbe"/>)
+    /// on the first ProbeImages of the suite's train split, scored on the first test images. Reads the representation
+    /// without the fine-tuning that can wash differences out at this scale.
+    /// </summary>
+    public static double Probe(VisionTransformer backbone, string suite, EvaSettings settings)
+    {
+        var source = WorldSources.Get(suite);
+        var train = Features(backbone, source, "train", Math.Min(settings.ProbeImages, WorldGenerator.SplitLength(source, "train", WorldTaskSource.WorldSeed) ?? settings.ProbeImages));
+        var test = Features(backbone, source, "test", settings.TestImages);
+        var report = LinearProbe.Run(train, null, test, new LinearProbeOptions { MaxIterations = 300, GridSize = 5, Seed = settings.Seed }, source.ClassNames().Count);
+        return 100.0 * report.TestAccuracy!.Value;
+    }
+
+    private static ProbeSplit Features(VisionTransformer backbone, WorldSource source, string split, int count)
+    {
+        bool training = backbone.Training;
+        backbone.Eval();
+        try
+        {
+            using var noGrad = GradMode.NoGrad();
+            var features = new List<float>();
+            var labels = new List<long>();
+            int width = backbone.EmbedDim;
+            foreach (var batch in split == "test" ? TestBatches(source, count, backbone.GridSize * backbone.PatchSize) : SplitBatches(source, split, count, backbone.GridSize * backbone.PatchSize))
+            {
+                using var scope = new TensorScope();
+                features.AddRange(backbone.ForwardPooled(batch.Images).Contiguous().ToArray());
+                labels.AddRange(batch.Classes.ToArray<long>());
+            }
+            return new ProbeSplit(Tensor.FromArray(features.ToArray(), labels.Count, width), Tensor.FromArray(labels.ToArray(), labels.Count));
+        }
+        finally
+        {
+            backbone.Train(training);
+        }
+    }
+
+    private static IEnumerable<WorldBatch> SplitBatches(WorldSource source, string split, int count, int size)
+    {
+        for (int start = 0; start < count; start += 100)
+        {
+            var indices = Enumerable.Range(start, Math.Min(100, count - start)).Select(i => (long)i).ToArray();
+            using var batch = WorldBatch.Create(source, split, indices, WorldTaskSource.WorldSeed, size);
+            yield return batch;
+        }
     }
 
     /// <summary>The first <paramref name="count"/> test scenes in batches of 100 (each disposed when the next is drawn).</summary>

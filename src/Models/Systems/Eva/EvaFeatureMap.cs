@@ -58,9 +58,22 @@ public static class EvaFeatureMap
                     Fill(rgb, canvasWidth, 2 * Gap + panel, top, x, y, masked ? [128, 128, 128] : pixel);
                     Fill(rgb, canvasWidth, 3 * Gap + 2 * panel, top, x, y, colours[row * patches + cell]);
                     int nearest = Nearest(predictions, teacherFeatures, row, cell, patches, width);
-                    bool edge = masked && (y % patch == 0 || x % patch == 0 || y % patch == patch - 1 || x % patch == patch - 1);
-                    Fill(rgb, canvasWidth, 4 * Gap + 3 * panel, top, x, y, edge ? [255, 255, 255] : colours[row * patches + nearest]);
+                    Fill(rgb, canvasWidth, 4 * Gap + 3 * panel, top, x, y, colours[row * patches + nearest]);
                 }
+            // A one-pixel white frame around each masked patch of the last panel.
+            int side = patch * Scale, left = 4 * Gap + 3 * panel;
+            for (int cell = 0; cell < patches; cell++)
+            {
+                if (masks[row * patches + cell] < 0.5f) continue;
+                int cellTop = top + (cell / grid) * side, cellLeft = left + (cell % grid) * side;
+                for (int i = 0; i < side; i++)
+                {
+                    Pixel(rgb, canvasWidth, cellLeft + i, cellTop);
+                    Pixel(rgb, canvasWidth, cellLeft + i, cellTop + side - 1);
+                    Pixel(rgb, canvasWidth, cellLeft, cellTop + i);
+                    Pixel(rgb, canvasWidth, cellLeft + side - 1, cellTop + i);
+                }
+            }
         }
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
@@ -78,6 +91,12 @@ public static class EvaFeatureMap
                 rgb[offset + 1] = colour[1];
                 rgb[offset + 2] = colour[2];
             }
+    }
+
+    private static void Pixel(byte[] rgb, int canvasWidth, int x, int y)
+    {
+        int offset = (y * canvasWidth + x) * 3;
+        rgb[offset] = rgb[offset + 1] = rgb[offset + 2] = 255;
     }
 
     /// <summary>The patch of image <paramref name="row"/> whose teacher feature is closest in cosine to the prediction at <paramref name="cell"/>.</summary>

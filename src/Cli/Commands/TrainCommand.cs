@@ -60,6 +60,8 @@ internal static class TrainCommand
             {
                 resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
                 CheckSameRecipe(resumeFrom, loaded);
+                if (!Tessera.Engine.Serialization.SafeTensors.Verify(resumeFrom).HasDigests)
+                    Console.Error.WriteLine($"note: '{resumeFrom}' has no digests (written by an older Tessera or another tool): its bytes could not be verified");
             }
             return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet), target);
         });

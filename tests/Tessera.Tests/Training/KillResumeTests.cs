@@ -141,6 +141,25 @@ public sealed class KillResumeTests
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
 
+    [Fact]
+    public void CheckpointVerifyExitsByWhatItFinds()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        string good = Path.Combine(folder, "good.safetensors"), bad = Path.Combine(folder, "bad.safetensors"), plain = Path.Combine(folder, "plain.safetensors");
+        var entry = new global::Tessera.Engine.Serialization.SafeTensorEntry(global::Tessera.Engine.DType.Float32, [4], new byte[16]);
+        global::Tessera.Engine.Serialization.SafeTensors.Write(good, new Dictionary<string, global::Tessera.Engine.Serialization.SafeTensorEntry> { ["w"] = entry });
+        var bytes = File.ReadAllBytes(good);
+        bytes[^1] ^= 0x40;
+        File.WriteAllBytes(bad, bytes);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "goldens", "optim.safetensors"), plain);
+        foreach (var (path, code, text) in new[] { (good, 0, "ok: 1 tensors verified"), (bad, 1, "corrupt: 1 of 1 tensors"), (plain, 3, "could not verify") })
+        {
+            var (exit, output) = Tessera(folder, "checkpoint", "verify", path);
+            Assert.True(exit == code, $"{path}: exit {exit}, expected {code}: {output}");
+            Assert.Contains(text, output, StringComparison.Ordinal);
+        }
+    }
+
     private static (int Code, string Output) Tessera(string workingFolder, params string[] args)
     {
         using var process = Start(workingFolder, args);

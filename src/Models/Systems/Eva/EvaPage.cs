@@ -93,7 +93,7 @@ public sealed class EvaPage(IReadOnlyList<EvaSeedResult> results, TeacherResult 
             Add($"EVA fine-tuned beats a ViT from scratch, {label}", $"EVA {paperEva}; the paper has no scratch row", Pair(eva, scratch), ClaimRule.Better(eva, scratch),
                 "pre-training transfers", "the downstream suite is learnable from its own labels in our fine-tuning budget");
             Add($"EVA fine-tuned beats the teacher's image tower fine-tuned directly, {label}", paperTeacher, Pair(eva, teacher), ClaimRule.Better(eva, teacher),
-                "the student turns the teacher's features into a better initialisation", "the teacher's own tower transfers as well at this scale");
+                "the student turns the teacher's features into a better initialisation", "the teacher's own tower transfers better at this scale: the student copied a weak teacher, and layer decay keeps its lower layers near that start");
         }
 
         var evaZero = Values(r => Clip(r, EvaArms.EvaClipArm).ZeroShot);

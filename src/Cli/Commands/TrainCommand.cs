@@ -31,9 +31,10 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint (default: OUT/checkpoint.safetensors); the run continues exactly as if never stopped.", Arity = ArgumentArity.ZeroOrOne };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in the --out folder (without it, a folder that holds a run is refused: use --resume or a new --out)." };
         var command = new Command("train", "Train a model from a recipe; print its final metrics as one JSON line and write runs/<name>/{metrics.json, log.jsonl, report.md, report.html, checkpoint.safetensors}.")
         {
-            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet,
+            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite,
         };
         command.SetAction(parse =>
         {
@@ -47,6 +48,10 @@ internal static class TrainCommand
             var loaded = RecipeLoader.Load(RecipeLoader.Locate(parse.GetValue(recipe)!), items);
             string outputFolder = parse.GetValue(output) ?? Path.Combine("runs", loaded.Name.Length > 0 ? loaded.Name : Path.GetFileNameWithoutExtension(parse.GetValue(recipe)!));
             string? resumeFrom = null;
+            bool resuming = parse.GetResult(resume) is not null;
+            if (resuming && parse.GetValue(overwrite))
+                throw new ArgumentException("--resume and --overwrite: expected at most one of them (continue the run in --out, or replace it), found both");
+            using var claim = RunFolder.Claim(outputFolder, resuming ? RunFolderMode.Resume : parse.GetValue(overwrite) ? RunFolderMode.Overwrite : RunFolderMode.Fresh);
             if (Tessera.Models.Systems.XLearner.XLearnerTraining.Handles(loaded))
                 return RunXLearner(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
             if (parse.GetResult(resume) is not null)

@@ -40,6 +40,13 @@ public sealed class KillResumeTests
         var (code, output) = Tessera(folder, "train", recipe, "--out", straight, "--quiet", "--threads", "1");
         Assert.True(code == 0, output);
         Assert.StartsWith("{", output.Trim().Split('\n')[^1], StringComparison.Ordinal);
+        // A second run into a folder that holds a run is refused and leaves the first run intact.
+        var before = File.ReadAllBytes(Path.Combine(straight, "log.jsonl"));
+        (code, output) = Tessera(folder, "train", recipe, "--out", straight, "--steps", "5", "--quiet", "--threads", "1");
+        Assert.True(code != 0, output);
+        Assert.Contains("already holds a run", output, StringComparison.Ordinal);
+        Assert.Contains("--resume", output, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(straight, "log.jsonl")));
 
         var checkpoint = Path.Combine(killed, "checkpoint.safetensors");
         using (var child = Start(folder, "train", recipe, "--out", killed, "--quiet", "--threads", "1"))
@@ -91,6 +98,22 @@ public sealed class KillResumeTests
             Assert.Contains(message, output, StringComparison.Ordinal);
         }
         Assert.Equal(new[] { "bad.json", "corrupt.safetensors", "good.json" }, Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void ErrorsGoToStderrAsOneLineWithoutColourCodes()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        string longName = Path.Combine(folder, new string('x', 120) + ".json");
+        using var process = Start(folder, "train", longName, "--out", Path.Combine(folder, "o"));
+        string stdout = process.StandardOutput.ReadToEnd(), stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', stderr);
+        Assert.Single(stderr.TrimEnd().Split('\n')); // not hard-wrapped, however long the path
+        Assert.Contains(new string('x', 120), stderr, StringComparison.Ordinal);
     }
 
     private static (int Code, string Output) Tessera(string workingFolder, params string[] args)

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Tessera.Models.Experiments;
 
 /// <summary>What the measurements say about one paper claim.</summary>
@@ -26,8 +28,8 @@ public sealed record ClaimJudgement(double Gap, double StandardError, ClaimVerdi
     /// <summary>"+1.23 ± 0.45 (2 SE 0.90)": the gap with its error, for a results page.</summary>
     public string Describe(string format = "0.00") =>
         double.IsNaN(StandardError)
-            ? $"{Gap.ToString("+" + format + ";-" + format)} (no error estimate: {ErrorBasis})"
-            : $"{Gap.ToString("+" + format + ";-" + format)} ± {StandardError.ToString(format)} SE ({ErrorBasis})";
+            ? $"{Gap.ToString("+" + format + ";-" + format, CultureInfo.InvariantCulture)} (no error estimate: {ErrorBasis})"
+            : $"{Gap.ToString("+" + format + ";-" + format, CultureInfo.InvariantCulture)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)} SE ({ErrorBasis})";
 }
 
 /// <summary>
@@ -121,7 +123,8 @@ public static class ClaimRule
     public static string FormatMeanStd(IReadOnlyList<double> values, string format = "0.0")
     {
         var (mean, std) = MeanStd(values);
-        return values.Count < 2 ? mean.ToString(format) : $"{mean.ToString(format)} ± {std.ToString(format)}";
+        var inv = CultureInfo.InvariantCulture;
+        return values.Count < 2 ? mean.ToString(format, inv) : $"{mean.ToString(format, inv)} ± {std.ToString(format, inv)}";
     }
 
     private static ClaimJudgement Paired(double[] differences, double? fallbackStandardError, string? fallbackBasis)

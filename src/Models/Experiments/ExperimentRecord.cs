@@ -36,6 +36,8 @@ public sealed record ExperimentRecord(string System, string Command, string Comm
     private static readonly JsonSerializerOptions s_json = new()
     {
         WriteIndented = true,
+        // The records are committed beside the pages and read by people too: keep ±, √, → readable.
+        Encoder = global::System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter() },
     };

@@ -39,13 +39,18 @@ public static class ResultsLedger
     public static string Write(string folder)
     {
         var records = ReadAll(folder);
+        var pages = Directory.GetFiles(folder, "*.md").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
         string path = Path.Combine(folder, FileName);
-        AtomicFile.WriteAllText(path, Render(records));
+        AtomicFile.WriteAllText(path, Render(records, pages));
         return path;
     }
 
-    /// <summary>The ledger's Markdown for these records (catalogue systems without a record appear as "not yet run").</summary>
-    public static string Render(IReadOnlyList<ExperimentRecord> records)
+    /// <summary>
+    /// The ledger's Markdown for these records: catalogue systems without a record appear as "not yet
+    /// run"; where such a system has a page (<paramref name="pages"/>: page names without ".md") written
+    /// before records existed, the ledger links it and says its claims were not judged by the rule.
+    /// </summary>
+    public static string Render(IReadOnlyList<ExperimentRecord> records, IReadOnlySet<string>? pages = null)
     {
         ArgumentNullException.ThrowIfNull(records);
         var duplicate = records.GroupBy(r => r.System, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
@@ -63,8 +68,10 @@ public static class ResultsLedger
         foreach (var (entry, record, claims) in rows)
         {
             int Count(ClaimVerdict v) => claims.Count(c => c.Verdict == v);
-            string page = record is null ? "–" : $"[{entry.System}.md]({entry.System}.md)";
-            string measured = record is null ? "not yet run"
+            bool hasPage = record is not null || pages?.Contains(entry.System) == true;
+            string page = hasPage ? $"[{entry.System}.md]({entry.System}.md)" : "–";
+            string measured = record is null
+                ? hasPage ? "not yet run under the shared rule: the page predates the records (see it for an older, unjudged result)" : "not yet run"
                 : Cell($"commit {record.Commit}, {record.Date}, {record.Machine} ({record.Cores} cores), {record.WallMinutes.ToString("F1", Inv)} min wall{(record.Quick ? "; QUICK smoke-test scale, not a reported result" : "")}");
             md.AppendLine(Inv, $"| {entry.System} | {entry.PaperNumber:000} {Cell(entry.Title)} | {page} | {Count(ClaimVerdict.Holds)} | {Count(ClaimVerdict.Tie)} | {Count(ClaimVerdict.DoesNotHold)} | {Count(ClaimVerdict.NotYetRun)} | {(record is null ? "–" : record.Seeds.ToString(Inv))} | {measured} |");
         }

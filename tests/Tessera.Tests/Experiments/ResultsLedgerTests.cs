@@ -34,6 +34,7 @@ public sealed class ResultsLedgerTests : IDisposable
             Claim("gppf", "C | D ties", ClaimRule.Better([1.0, 2.0, 0.0], [1.0, 1.0, 1.0])),
             Claim("gppf", "E beats F", ClaimRule.Better([0.0, 0.1, 0.0], [1.0, 1.0, 1.0]))));
         File.WriteAllText(Path.Combine(_folder, "seed-0.json"), "{\"not\": \"a record\"}"); // a run's raw output: no page beside it
+        File.WriteAllText(Path.Combine(_folder, "hvp-mtl.md"), "# an older page, written before records existed\n");
 
         string path = ResultsLedger.Write(_folder);
         Assert.Equal(Path.Combine(_folder, "README.md"), path);
@@ -55,6 +56,8 @@ public sealed class ResultsLedgerTests : IDisposable
         Assert.Contains(lines, l => l.StartsWith($"| intern | 000 INTERN | – | 0 | 0 | 0 | {intern.Claims.Count} | – | not yet run |", StringComparison.Ordinal));
         foreach (var claim in intern.Claims)
             Assert.Contains(lines, l => l.StartsWith($"| intern | {claim.Claim} |", StringComparison.Ordinal) && l.Contains("| not yet run |", StringComparison.Ordinal));
+        // A page without a record: linked, its claims not yet judged by the rule.
+        Assert.Contains(lines, l => l.StartsWith("| hvp-mtl | 002 HVP-MTL | [hvp-mtl.md](hvp-mtl.md) | 0 | 0 | 0 | 6 | – | not yet run under the shared rule", StringComparison.Ordinal));
         int Row(string system) => Array.FindIndex(lines, l => l.StartsWith($"| {system} | 00", StringComparison.Ordinal));
         Assert.True(Row("intern") < Row("gppf") && Row("gppf") < Row("hvp-mtl") && Row("hvp-mtl") < Row("eva") && Row("eva") < Row("xlearner"));
     }

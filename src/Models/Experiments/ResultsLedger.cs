@@ -71,7 +71,7 @@ public static class ResultsLedger
             bool hasPage = record is not null || pages?.Contains(entry.System) == true;
             string page = hasPage ? $"[{entry.System}.md]({entry.System}.md)" : "–";
             string measured = record is null
-                ? hasPage ? "not yet run under the shared rule: the page predates the records (see it for an older, unjudged result)" : "not yet run"
+                ? hasPage ? "not yet run under the shared rule: the page predates the records (an older result, judged by that page's own rule)" : "not yet run"
                 : Cell($"commit {record.Commit}, {record.Date}, {record.Machine} ({record.Cores} cores), {record.WallMinutes.ToString("F1", Inv)} min wall{(record.Quick ? "; QUICK smoke-test scale, not a reported result" : "")}");
             md.AppendLine(Inv, $"| {entry.System} | {entry.PaperNumber:000} {Cell(entry.Title)} | {page} | {Count(ClaimVerdict.Holds)} | {Count(ClaimVerdict.Tie)} | {Count(ClaimVerdict.DoesNotHold)} | {Count(ClaimVerdict.NotYetRun)} | {(record is null ? "–" : record.Seeds.ToString(Inv))} | {measured} |");
         }

@@ -108,6 +108,21 @@ public static class ClaimRule
         return 100.0 * Math.Sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / testCount);
     }
 
+    /// <summary>
+    /// For a tie measured over <paramref name="seeds"/> ≥ 2 seeds: how many seeds the same gap and the
+    /// same per-seed spread would need for the gap to exceed 2 SE (SE shrinks as 1/√n), i.e.
+    /// ⌈(2·sd/|gap|)²⌉ with sd = SE·√seeds. Null where there is no spread estimate or no gap. A planning
+    /// figure only: the spread itself is uncertain with few seeds.
+    /// </summary>
+    public static int? SeedsToSeparate(ClaimJudgement judgement, int seeds)
+    {
+        ArgumentNullException.ThrowIfNull(judgement);
+        if (seeds < 2 || double.IsNaN(judgement.StandardError) || double.IsNaN(judgement.Gap) || judgement.Gap == 0) return null;
+        double spread = judgement.StandardError * Math.Sqrt(seeds);
+        double needed = Math.Pow(Sigmas * spread / Math.Abs(judgement.Gap), 2);
+        return needed > 1e6 ? null : Math.Max(seeds, (int)Math.Floor(needed) + 1);
+    }
+
     /// <summary>Mean and sample standard deviation (n − 1; 0 for one value) of per-seed values.</summary>
     public static (double Mean, double Std) MeanStd(IReadOnlyList<double> values)
     {

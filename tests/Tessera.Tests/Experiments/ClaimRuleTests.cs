@@ -106,6 +106,22 @@ public sealed class ClaimRuleTests
     }
 
     [Fact]
+    public void SeedsToSeparateATie()
+    {
+        // Gap 1 with SE 1 over 2 seeds: sd = √2, so n must exceed (2·√2/1)² = 8: nine seeds (at eight, 2 SE is exactly 1).
+        var tie = ClaimRule.FromGap(1.0, 1.0, "test");
+        Assert.Equal(9, ClaimRule.SeedsToSeparate(tie, 2));
+        Assert.Equal(ClaimVerdict.Holds, ClaimRule.FromGap(1.0, Math.Sqrt(2) / Math.Sqrt(9), "test").Verdict);
+        Assert.Equal(ClaimVerdict.Tie, ClaimRule.FromGap(1.0, Math.Sqrt(2) / Math.Sqrt(8), "test").Verdict);
+        Assert.Null(ClaimRule.SeedsToSeparate(tie, 1));
+        Assert.Null(ClaimRule.SeedsToSeparate(ClaimRule.FromGap(0.0, 1.0, "test"), 3));
+        Assert.Null(ClaimRule.SeedsToSeparate(ClaimRule.FromGap(1.0, double.NaN, "test"), 3));
+        var line = ClaimRecord.From("s", "A beats B", "paper", "ours", tie, "cmd", "why").ToMarkdown(2);
+        Assert.StartsWith("- **tie**: A beats B. Ours: ours; gap +1.00 ± 1.00 SE (test). Paper: paper. Our reading: why", line, StringComparison.Ordinal);
+        Assert.EndsWith("about 9 seeds to clear 2 SE.", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MeanStdAndFormatting()
     {
         var (mean, std) = ClaimRule.MeanStd([1.0, 2.0, 3.0]);

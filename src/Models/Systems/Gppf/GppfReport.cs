@@ -140,11 +140,7 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
 
         md.AppendLine("## Which claims we reproduce").AppendLine();
         md.AppendLine(Inv, $"Each claim is judged by the shared rule ([how a verdict is reached](README.md#{ResultsLedger.RuleAnchor})): it holds where the gap (positive = the paper's direction) exceeds 2 standard errors, does not hold below −2, and is a tie in between. All five systems' claims are in the [ledger](README.md).").AppendLine();
-        foreach (var c in Claims)
-        {
-            var judgement = new ClaimJudgement(c.Gap, c.StandardError, c.Verdict, c.ErrorBasis);
-            md.AppendLine($"- **{judgement.Label}**: {c.Claim}. Ours: {c.Ours}; gap {judgement.Describe("0.00")}. Paper: {c.Paper}.{(c.Why is null ? "" : " Our reading: " + c.Why)}");
-        }
+        foreach (var c in Claims) md.AppendLine(c.ToMarkdown(seeds.Count));
         if (seeds.Count > 1)
         {
             md.AppendLine().AppendLine("Per seed (avg gain vs single in points; N=2 mean max p; fraction of tasks on the common stem unit):").AppendLine();

@@ -127,11 +127,7 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
         text.AppendLine();
         text.AppendLine(Inv($"Each claim is judged by the shared rule ([how a verdict is reached](README.md#{ResultsLedger.RuleAnchor})): it holds where the gap (positive = the paper's direction) exceeds 2 standard errors, does not hold below −2, and is a tie in between. All five systems' claims are in the [ledger](README.md)."));
         text.AppendLine();
-        foreach (var c in Claims)
-        {
-            var judgement = new ClaimJudgement(c.Gap, c.StandardError, c.Verdict, c.ErrorBasis);
-            text.AppendLine($"- **{judgement.Label}**: {c.Claim}. Ours: {c.Ours}; gap {judgement.Describe("0.00")}. Paper: {c.Paper}.{(c.Why is null ? "" : " Our reading: " + c.Why)}");
-        }
+        foreach (var c in Claims) text.AppendLine(c.ToMarkdown(results.Count));
         text.AppendLine();
         text.AppendLine("## Plots");
         text.AppendLine();

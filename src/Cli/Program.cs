@@ -10,4 +10,5 @@ root.Add(DataCommand.Create());
 root.Add(KernelsCommand.Create());
 root.Add(ExperimentCommand.Create());
 root.Add(ResultsCommand.Create());
+root.Add(CheckpointCommand.Create());
 return CliRunner.Run(root, args);

@@ -21,8 +21,17 @@ internal static class CliRunner
             AnsiConsole.Profile.Width = 100_000; // no hard wrap in files and pipes
         try
         {
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+            {
+                foreach (var error in parsed.Errors)
+                    WriteError(Plain(error.Message));
+                string verb = parsed.CommandResult.Command == root ? "" : " " + parsed.CommandResult.Command.Name;
+                Console.Error.WriteLine($"(see 'tessera{verb} --help')");
+                return 2;
+            }
             // Our handler below, not System.CommandLine's default one (which prints a stack trace).
-            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
         {
@@ -30,6 +39,24 @@ internal static class CliRunner
             return 1;
         }
     }
+
+    /// <summary>Parse errors in words a user reads: .NET type names become what the option expects.</summary>
+    internal static string Plain(string message)
+    {
+        foreach (var (type, words) in TypeWords)
+            message = message.Replace($"as expected type '{type}'", $"as {words}", StringComparison.Ordinal);
+        return message;
+    }
+
+    private static readonly (string Type, string Words)[] TypeWords =
+    [
+        ("System.Nullable`1[System.Int32]", "a whole number"), ("System.Int32", "a whole number"),
+        ("System.Nullable`1[System.Int64]", "a whole number"), ("System.Int64", "a whole number"),
+        ("System.Nullable`1[System.UInt64]", "a non-negative whole number"), ("System.UInt64", "a non-negative whole number"),
+        ("System.Nullable`1[System.Single]", "a number"), ("System.Single", "a number"),
+        ("System.Nullable`1[System.Double]", "a number"), ("System.Double", "a number"),
+        ("System.Boolean", "true or false"),
+    ];
 
     private static bool NoColor => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
 

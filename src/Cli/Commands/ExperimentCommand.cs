@@ -20,14 +20,14 @@ internal static class ExperimentCommand
         var output = new Option<string?>("--out") { Description = "Output folder for logs and raw results (default: runs/experiment-NAME[-quick])." };
         var page = new Option<string?>("--page") { Description = "Results page to write (default: docs/results/NAME.md; OUT/NAME.md with --quick)." };
         var reuse = new Option<bool>("--reuse-seeds") { Description = "Reuse per-seed results saved in the output folder by an earlier run with the same settings (xlearner saves them); the page names the commit that trained each reused seed." };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = CliOptions.Threads();
         var command = new Command("experiment", "Reproduce a paper's comparison at reduced scale and write its results page (docs/results/NAME.md).")
         {
             name, quick, seeds, output, page, reuse, threads,
         };
         command.SetAction(parse =>
         {
-            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            CpuParallel.MaxThreads = parse.GetValue(threads);
             var experiment = ExperimentCatalog.Find(parse.GetValue(name)!);
             bool isQuick = parse.GetValue(quick);
             if (parse.GetValue(seeds) is int n && n < 1)

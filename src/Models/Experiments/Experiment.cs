@@ -53,6 +53,7 @@ public static class ExperimentCatalog
     {
         // One line per experiment (keep sorted by paper number).
         Add(new Systems.Gppf.GppfExperiment());
+        Add(new Systems.Eva.EvaExperiment());
         Add(new Systems.XLearner.XLearnerExperiment());
     }
 }

@@ -116,6 +116,50 @@ public sealed class KillResumeTests
         Assert.Contains(new string('x', 120), stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void BadOptionValuesAreRejectedInWordsNotTypeNames()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["train", "strokes", "--steps", "five"], "'five' for option '--steps' as a whole number"),
+            (["train", "strokes", "--threads", "0"], "--threads: expected at least 1, found 0"),
+            (["train", "strokes", "--threads", "-2"], "--threads: expected at least 1, found -2"),
+            (["eval", "x.safetensors", "--batches", "0"], "--batches: expected at least 1, found 0"),
+            (["train", "strokes", "--stesp", "5"], "unknown option '--stesp'"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            using var process = Start(folder, args);
+            string stdout = process.StandardOutput.ReadToEnd(), stderr = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode != 0, $"{string.Join(' ', args)} exited 0");
+            Assert.Contains(message, stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
+            Assert.Equal("", stdout);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+    }
+
+    [Fact]
+    public void CheckpointVerifyExitsByWhatItFinds()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        string good = Path.Combine(folder, "good.safetensors"), bad = Path.Combine(folder, "bad.safetensors"), plain = Path.Combine(folder, "plain.safetensors");
+        var entry = new global::Tessera.Engine.Serialization.SafeTensorEntry(global::Tessera.Engine.DType.Float32, [4], new byte[16]);
+        global::Tessera.Engine.Serialization.SafeTensors.Write(good, new Dictionary<string, global::Tessera.Engine.Serialization.SafeTensorEntry> { ["w"] = entry });
+        var bytes = File.ReadAllBytes(good);
+        bytes[^1] ^= 0x40;
+        File.WriteAllBytes(bad, bytes);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "goldens", "optim.safetensors"), plain);
+        foreach (var (path, code, text) in new[] { (good, 0, "ok: 1 tensors verified"), (bad, 1, "corrupt: 1 of 1 tensors"), (plain, 3, "could not verify") })
+        {
+            var (exit, output) = Tessera(folder, "checkpoint", "verify", path);
+            Assert.True(exit == code, $"{path}: exit {exit}, expected {code}: {output}");
+            Assert.Contains(text, output, StringComparison.Ordinal);
+        }
+    }
+
     private static (int Code, string Output) Tessera(string workingFolder, params string[] args)
     {
         using var process = Start(workingFolder, args);

@@ -66,7 +66,10 @@ public sealed class RecipeTests
         Assert.Contains(files, f => Path.GetFileName(f) == "demo.json");
         foreach (var file in files)
         {
-            var build = RecipeCatalog.Build(RecipeLoader.Load(file));
+            var recipe = RecipeLoader.Load(file);
+            // EVA's stages train through their own runner (images with captions, no task heads); EvaRecipeTests checks them.
+            if (Tessera.Models.Systems.Eva.EvaTraining.Handles(recipe)) continue;
+            var build = RecipeCatalog.Build(recipe);
             Assert.True(build.Model.ParameterCount() > 0, file);
         }
     }

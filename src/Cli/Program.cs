@@ -9,5 +9,6 @@ root.Add(ProbeCommand.Create());
 root.Add(DataCommand.Create());
 root.Add(KernelsCommand.Create());
 root.Add(ExperimentCommand.Create());
+root.Add(ResultsCommand.Create());
 root.Add(CheckpointCommand.Create());
 return CliRunner.Run(root, args);

@@ -7,7 +7,7 @@ using Tessera.Models.Experiments;
 namespace Tessera.Cli.Commands;
 
 /// <summary>
-/// <c>tessera experiment NAME [--quick] [--seeds N] [--out DIR] [--page FILE]</c>: runs a paper's
+/// <c>tessera experiment NAME [--quick] [--seeds N] [--out DIR] [--page FILE] [--reuse-seeds]</c>: runs a paper's
 /// reduced-scale comparison end to end and writes docs/results/NAME.md (ours next to the paper's).
 /// </summary>
 internal static class ExperimentCommand
@@ -19,10 +19,11 @@ internal static class ExperimentCommand
         var seeds = new Option<int?>("--seeds") { Description = "Seeds per table cell (default: the experiment's own)." };
         var output = new Option<string?>("--out") { Description = "Output folder for logs and raw results (default: runs/experiment-NAME[-quick])." };
         var page = new Option<string?>("--page") { Description = "Results page to write (default: docs/results/NAME.md; OUT/NAME.md with --quick)." };
+        var reuse = new Option<bool>("--reuse-seeds") { Description = "Reuse per-seed results saved in the output folder by an earlier run with the same settings (xlearner saves them); the page names the commit that trained each reused seed." };
         var threads = CliOptions.Threads();
         var command = new Command("experiment", "Reproduce a paper's comparison at reduced scale and write its results page (docs/results/NAME.md).")
         {
-            name, quick, seeds, output, page, threads,
+            name, quick, seeds, output, page, reuse, threads,
         };
         command.SetAction(parse =>
         {
@@ -36,9 +37,13 @@ internal static class ExperimentCommand
             Directory.CreateDirectory(folder);
             var started = DateTime.UtcNow;
             var options = new ExperimentOptions(isQuick, parse.GetValue(seeds), folder, resultsPage,
-                line => AnsiConsole.MarkupLineInterpolated($"[grey]{(DateTime.UtcNow - started):hh\\:mm\\:ss}[/] {line}"));
+                line => AnsiConsole.MarkupLineInterpolated($"[grey]{(DateTime.UtcNow - started):hh\\:mm\\:ss}[/] {line}"), parse.GetValue(reuse));
             var headline = experiment.Run(options);
             AnsiConsole.MarkupLineInterpolated($"[bold]{experiment.Name}[/]: wrote {resultsPage} in {(DateTime.UtcNow - started).TotalMinutes:F1} min");
+            // The ledger beside the page stays current: it is rebuilt from every record in that folder
+            // (a quick run's folder holds only its own record, so CI exercises the generator too).
+            string ledger = ResultsLedger.Write(Path.GetDirectoryName(Path.GetFullPath(resultsPage))!);
+            AnsiConsole.MarkupLineInterpolated($"[bold]{experiment.Name}[/]: regenerated {ledger}");
             Console.WriteLine(JsonSerializer.Serialize(headline));
             return 0;
         });

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Tessera.Models.Experiments;
 
 /// <summary>What the measurements say about one paper claim.</summary>
@@ -26,8 +28,8 @@ public sealed record ClaimJudgement(double Gap, double StandardError, ClaimVerdi
     /// <summary>"+1.23 ± 0.45 (2 SE 0.90)": the gap with its error, for a results page.</summary>
     public string Describe(string format = "0.00") =>
         double.IsNaN(StandardError)
-            ? $"{Gap.ToString("+" + format + ";-" + format)} (no error estimate: {ErrorBasis})"
-            : $"{Gap.ToString("+" + format + ";-" + format)} ± {StandardError.ToString(format)} SE ({ErrorBasis})";
+            ? $"{Gap.ToString("+" + format + ";-" + format, CultureInfo.InvariantCulture)} (no error estimate: {ErrorBasis})"
+            : $"{Gap.ToString("+" + format + ";-" + format, CultureInfo.InvariantCulture)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)} SE ({ErrorBasis})";
 }
 
 /// <summary>
@@ -106,6 +108,21 @@ public static class ClaimRule
         return 100.0 * Math.Sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / testCount);
     }
 
+    /// <summary>
+    /// For a tie measured over <paramref name="seeds"/> ≥ 2 seeds: how many seeds the same gap and the
+    /// same per-seed spread would need for the gap to exceed 2 SE (SE shrinks as 1/√n), i.e.
+    /// ⌈(2·sd/|gap|)²⌉ with sd = SE·√seeds. Null where there is no spread estimate or no gap. A planning
+    /// figure only: the spread itself is uncertain with few seeds.
+    /// </summary>
+    public static int? SeedsToSeparate(ClaimJudgement judgement, int seeds)
+    {
+        ArgumentNullException.ThrowIfNull(judgement);
+        if (seeds < 2 || double.IsNaN(judgement.StandardError) || double.IsNaN(judgement.Gap) || judgement.Gap == 0) return null;
+        double spread = judgement.StandardError * Math.Sqrt(seeds);
+        double needed = Math.Pow(Sigmas * spread / Math.Abs(judgement.Gap), 2);
+        return needed > 1e6 ? null : Math.Max(seeds, (int)Math.Floor(needed) + 1);
+    }
+
     /// <summary>Mean and sample standard deviation (n − 1; 0 for one value) of per-seed values.</summary>
     public static (double Mean, double Std) MeanStd(IReadOnlyList<double> values)
     {
@@ -121,7 +138,8 @@ public static class ClaimRule
     public static string FormatMeanStd(IReadOnlyList<double> values, string format = "0.0")
     {
         var (mean, std) = MeanStd(values);
-        return values.Count < 2 ? mean.ToString(format) : $"{mean.ToString(format)} ± {std.ToString(format)}";
+        var inv = CultureInfo.InvariantCulture;
+        return values.Count < 2 ? mean.ToString(format, inv) : $"{mean.ToString(format, inv)} ± {std.ToString(format, inv)}";
     }
 
     private static ClaimJudgement Paired(double[] differences, double? fallbackStandardError, string? fallbackBasis)

@@ -6,7 +6,12 @@ namespace Tessera.Models.Experiments;
 /// <param name="OutputFolder">Where the run writes its logs and raw results (runs/experiment-NAME by default).</param>
 /// <param name="ResultsPage">The Markdown page the experiment writes (docs/results/NAME.md by default; quick runs write into OutputFolder).</param>
 /// <param name="Log">Progress lines for the console (one line per finished run, say).</param>
-public sealed record ExperimentOptions(bool Quick, int? Seeds, string OutputFolder, string ResultsPage, Action<string> Log);
+/// <param name="ReuseSeeds">
+/// Reuse per-seed results that an earlier run with the same settings saved in <see cref="OutputFolder"/>
+/// instead of training those seeds again (for experiments that save them; the page names the commit
+/// that trained each reused seed). Off by default: a changed training code would otherwise go unseen.
+/// </param>
+public sealed record ExperimentOptions(bool Quick, int? Seeds, string OutputFolder, string ResultsPage, Action<string> Log, bool ReuseSeeds = false);
 
 /// <summary>
 /// A reduced-scale reproduction of a paper's comparison: it trains every arm, measures each and

@@ -24,6 +24,20 @@ public sealed record ClaimRecord(string System, string Claim, string Paper, stri
     /// <summary>A record from a judgement.</summary>
     public static ClaimRecord From(string system, string claim, string paper, string ours, ClaimJudgement judgement, string command, string? why = null) =>
         new(system, claim, paper, ours, judgement.Verdict, judgement.Gap, judgement.StandardError, judgement.ErrorBasis, command, why);
+
+    /// <summary>
+    /// One bullet for a results page: verdict, claim, our numbers, the gap with its SE and how the SE
+    /// was computed, the paper's figure, our reading where it misses; for a tie over several seeds,
+    /// how many seeds the same spread would need to separate it (<see cref="ClaimRule.SeedsToSeparate"/>).
+    /// </summary>
+    public string ToMarkdown(int seeds)
+    {
+        var judgement = new ClaimJudgement(Gap, StandardError, Verdict, ErrorBasis);
+        string separate = Verdict == ClaimVerdict.Tie && ClaimRule.SeedsToSeparate(judgement, seeds) is int n
+            ? $" At this per-seed spread the gap would need about {n} seeds to clear 2 SE."
+            : "";
+        return $"- **{judgement.Label}**: {Claim}. Ours: {Ours}; gap {judgement.Describe("0.00")}. Paper: {Paper}.{(Why is null ? "" : " Our reading: " + Why)}{separate}";
+    }
 }
 
 /// <summary>
@@ -36,6 +50,8 @@ public sealed record ExperimentRecord(string System, string Command, string Comm
     private static readonly JsonSerializerOptions s_json = new()
     {
         WriteIndented = true,
+        // The records are committed beside the pages and read by people too: keep ±, √, → readable.
+        Encoder = global::System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter() },
     };

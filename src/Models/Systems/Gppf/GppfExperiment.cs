@@ -30,6 +30,9 @@ public sealed class GppfExperiment : IExperiment
 
     public const string RelatedTask = "shapes";
 
+    /// <summary>Seeds when <c>--seeds</c> is not given (quick runs too: their scale is tiny).</summary>
+    public const int DefaultSeeds = 3;
+
     public string Name => "gppf";
 
     public string Description => "GPPF: single vs SIMT static vs DyNet N=2/N=3, SIMT/SyncBN ablation, routing picture, transfer (fixed path, dynamic, scratch)";
@@ -43,7 +46,8 @@ public sealed class GppfExperiment : IExperiment
     {
         ArgumentNullException.ThrowIfNull(options);
         var scale = Scale(options.Quick);
-        int seedCount = options.Seeds ?? 1;
+        int seedCount = options.Seeds ?? DefaultSeeds;
+        var provenance = RunProvenance.Capture();
         var clock = Stopwatch.StartNew();
         string loadBefore = LoadAverage();
         var seeds = new List<GppfSeedResult>();
@@ -53,7 +57,7 @@ public sealed class GppfExperiment : IExperiment
             seeds.Add(RunSeed(scale, (ulong)s, options.Log));
         }
         double minutes = clock.Elapsed.TotalMinutes;
-        var page = new GppfReport(scale, seeds, minutes, options.Quick, $"load average (1, 5, 15 min) {loadBefore} at the start, {LoadAverage()} at the end");
+        var page = new GppfReport(scale, seeds, minutes, options.Quick, $"shared machine, load average (1, 5, 15 min) {loadBefore} at the start, {LoadAverage()} at the end", provenance);
         page.Write(options.ResultsPage);
         options.Log($"gppf: wrote {options.ResultsPage}");
         return page.Headline();

@@ -53,36 +53,43 @@ public sealed class XLearnerExperiment : IExperiment
         : (new XLearnerSettings { Width = 8, HeadWidth = 16, Size = 48, ExpansionSteps = 200, Tau = 60, SqueezeSteps = 100, Warmup = 15, EvalBatches = 6, PruneRounds = 4 },
             new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 500, 400, 300, 320, 12, 144), 24, 12);
 
+    /// <summary>Seeds when <c>--seeds</c> is not given.</summary>
+    public const int DefaultSeeds = 3;
+
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var provenance = RunProvenance.Capture();
         var clock = Stopwatch.StartNew();
         var (settings, downstream, batch, detectionBatch) = Scale(options.Quick);
-        int seeds = options.Seeds ?? 1;
+        int seeds = options.Seeds ?? DefaultSeeds;
         Directory.CreateDirectory(options.OutputFolder);
+        string key = XLearnerSeedFile.Key(settings, downstream, batch, detectionBatch);
         var results = new List<XLearnerSeedResult>();
+        var trainedAt = new List<string>();
+        double reusedMinutes = 0;
         for (int s = 0; s < seeds; s++)
         {
             ulong seed = (ulong)s;
-            var seeded = settings with { Seed = seed };
-            options.Log($"seed {seed}: base sources ({string.Join(", ", BaseSources(batch, detectionBatch).Select(x => x.Source))})");
-            var arms = new XLearnerArms(seeded, downstream, options.Log);
-            var baseRows = new List<ArmResult>
+            string seedPath = Path.Combine(options.OutputFolder, $"seed-{seed}.json");
+            if (options.ReuseSeeds && XLearnerSeedFile.TryRead(seedPath, key) is { } saved)
             {
-                arms.HardSharing("Single-source (shapes-cls)", [BaseSources(batch, detectionBatch)[0]]),
-                arms.HardSharing("Hard-sharing", BaseSources(batch, detectionBatch)),
-            };
-            var family = arms.RunFamily(BaseSources(batch, detectionBatch), XLearnerArms.Variants.All);
-            baseRows.AddRange(family.Arms);
-            options.Log($"seed {seed}: extended sources (+ tags, + dense-det)");
-            var extended = new List<ArmResult> { arms.HardSharing("Hard-sharing (+OOD)", ExtendedSources(batch, detectionBatch)) };
-            extended.AddRange(arms.RunFamily(ExtendedSources(batch, detectionBatch), XLearnerArms.Variants.XLearner, " (+OOD)").Arms);
-            var result = new XLearnerSeedResult(seed, baseRows, extended, family.TeacherUpstream, family.TeacherParameters);
+                options.Log($"seed {seed}: reusing {seedPath} (trained at commit {saved.Commit}, {saved.Date})");
+                results.Add(saved.Result);
+                reusedMinutes += saved.Minutes;
+                trainedAt.Add($"seed {seed}: reused from {seedPath}, trained at commit {saved.Commit}, {saved.Date}");
+                continue;
+            }
+            var seedClock = Stopwatch.StartNew();
+            var result = RunSeed(settings with { Seed = seed }, downstream, batch, detectionBatch, options.Log);
             results.Add(result);
-            AtomicFile.WriteAllText(Path.Combine(options.OutputFolder, $"seed-{seed}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            var trained = RunProvenance.Capture();
+            trainedAt.Add($"seed {seed}: trained in this run");
+            new XLearnerSeedFile(key, trained.Commit, trained.Date, seedClock.Elapsed.TotalMinutes, result).Write(seedPath);
         }
-        double minutes = clock.Elapsed.TotalMinutes;
-        var page = new XLearnerPage(results, settings, downstream, batch, detectionBatch, options.Quick, minutes);
+        // This run's wall time plus, for reused seeds, the wall time saved when they were trained.
+        double minutes = clock.Elapsed.TotalMinutes + reusedMinutes;
+        var page = new XLearnerPage(results, settings, downstream, batch, detectionBatch, options.Quick, minutes, provenance, trainedAt);
         page.Write(options.ResultsPage);
         var headline = new Dictionary<string, object>(StringComparer.Ordinal) { ["minutes"] = Math.Round(minutes, 2), ["seeds"] = seeds };
         foreach (var arm in results[0].Base.Concat(results[0].Extended).Select(a => a.Arm))
@@ -90,6 +97,57 @@ public sealed class XLearnerExperiment : IExperiment
             headline[$"{arm}/avg_cls"] = Math.Round(results.Average(r => r.Base.Concat(r.Extended).First(a => a.Arm == arm).Downstream.AverageClassification), 2);
             headline[$"{arm}/det_ap50"] = Math.Round(results.Average(r => r.Base.Concat(r.Extended).First(a => a.Arm == arm).Downstream.DetectionAp50), 2);
         }
+        foreach (var verdict in Enum.GetValues<ClaimVerdict>().Where(v => v != ClaimVerdict.NotYetRun))
+            headline[$"claims/{ClaimRule.Label(verdict).Replace(' ', '_')}"] = page.Claims.Count(c => c.Verdict == verdict);
         return headline;
+    }
+
+    /// <summary>Every arm of one seed: the base source set (single-source, hard sharing, the X-Learner family), then the extended set.</summary>
+    private static XLearnerSeedResult RunSeed(XLearnerSettings seeded, DownstreamSettings downstream, int batch, int detectionBatch, Action<string> log)
+    {
+        log($"seed {seeded.Seed}: base sources ({string.Join(", ", BaseSources(batch, detectionBatch).Select(x => x.Source))})");
+        var arms = new XLearnerArms(seeded, downstream, log);
+        var baseRows = new List<ArmResult>
+        {
+            arms.HardSharing("Single-source (shapes-cls)", [BaseSources(batch, detectionBatch)[0]]),
+            arms.HardSharing("Hard-sharing", BaseSources(batch, detectionBatch)),
+        };
+        var family = arms.RunFamily(BaseSources(batch, detectionBatch), XLearnerArms.Variants.All);
+        baseRows.AddRange(family.Arms);
+        log($"seed {seeded.Seed}: extended sources (+ tags, + dense-det)");
+        var extended = new List<ArmResult> { arms.HardSharing("Hard-sharing (+OOD)", ExtendedSources(batch, detectionBatch)) };
+        extended.AddRange(arms.RunFamily(ExtendedSources(batch, detectionBatch), XLearnerArms.Variants.XLearner, " (+OOD)").Arms);
+        return new XLearnerSeedResult(seeded.Seed, baseRows, extended, family.TeacherUpstream, family.TeacherParameters);
+    }
+}
+
+/// <summary>
+/// One seed's measured rows as saved in the run folder (<c>seed-N.json</c>), with the settings key
+/// and the commit that trained it, so <c>--reuse-seeds</c> can rebuild the page without training
+/// again and say where each seed came from.
+/// </summary>
+public sealed record XLearnerSeedFile(string SettingsKey, string Commit, string Date, double Minutes, XLearnerSeedResult Result)
+{
+    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
+
+    /// <summary>The settings a seed's numbers depend on, as one JSON string (a reused seed must match it exactly).</summary>
+    public static string Key(XLearnerSettings settings, DownstreamSettings downstream, int batch, int detectionBatch) =>
+        JsonSerializer.Serialize(new { Settings = settings with { Seed = 0 }, Downstream = downstream, Batch = batch, DetectionBatch = detectionBatch });
+
+    public void Write(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, s_json));
+
+    /// <summary>The saved seed at <paramref name="path"/> when it exists, parses and was trained with the settings <paramref name="key"/>; otherwise null.</summary>
+    public static XLearnerSeedFile? TryRead(string path, string key)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var file = JsonSerializer.Deserialize<XLearnerSeedFile>(File.ReadAllText(path), s_json);
+            return file is not null && file.SettingsKey == key && file.Result is not null ? file : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }

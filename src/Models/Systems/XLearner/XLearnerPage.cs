@@ -1,17 +1,34 @@
 using System.Globalization;
 using System.Text;
+using Tessera.Models.Experiments;
 using Tessera.Models.Training;
 
 namespace Tessera.Models.Systems.XLearner;
 
 /// <summary>
 /// Writes the X-Learner results page: our tables (means over seeds, ± the spread when there are
-/// several) next to the paper's Tables 2, 3, 5 and 6, the scale, the seeds, the run time, loss
-/// curves (SVG beside the page) and the checks of the paper's claims, each said plainly as held
-/// or not held.
+/// several) next to the paper's Tables 2, 3, 5 and 6, the scale, the seeds, provenance and the
+/// run time per arm, loss curves (SVG beside the page), and the paper's claims judged by
+/// <see cref="ClaimRule"/> (<see cref="XLearnerClaims"/>); the <see cref="ExperimentRecord"/> beside
+/// the page feeds the results ledger.
 /// </summary>
-public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLearnerSettings settings, DownstreamSettings downstream, int batch, int detectionBatch, bool quick, double minutes)
+public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLearnerSettings settings, DownstreamSettings downstream, int batch, int detectionBatch, bool quick, double minutes,
+    RunProvenance provenance, IReadOnlyList<string> trainedAt)
 {
+    /// <summary>The command that reproduces this page.</summary>
+    public string Command => $"dotnet run --project src/Cli -c Release -- experiment xlearner{(quick ? " --quick" : "")}{(results.Count != XLearnerExperiment.DefaultSeeds ? $" --seeds {results.Count}" : "")}";
+
+    /// <summary>Every claim judged by <see cref="ClaimRule"/>.</summary>
+    public IReadOnlyList<ClaimRecord> Claims => _claims ??= XLearnerClaims.Judge(results, settings, downstream, Command);
+
+    private IReadOnlyList<ClaimRecord>? _claims;
+
+    /// <summary>The record beside the page: provenance, mean wall minutes per arm over seeds, every claim.</summary>
+    public ExperimentRecord Record() => new(XLearnerClaims.System, Command, provenance.Commit, provenance.Date, provenance.Machine, provenance.Cores,
+        results.Count, Math.Round(minutes, 2),
+        results[0].Base.Concat(results[0].Extended).Select(a => a.Arm).ToDictionary(arm => arm, arm => Math.Round(results.Average(r => r.Base.Concat(r.Extended).First(a => a.Arm == arm).Seconds) / 60, 2)),
+        Claims, quick);
+
     /// <summary>The heading of the hand-written discussion that a regenerated page keeps.</summary>
     public const string DiscussionHeading = "## Discussion";
 
@@ -42,7 +59,10 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
         text.AppendLine("# X-Learner at reduced scale (paper 004)");
         text.AppendLine();
         text.AppendLine(quick ? "**Quick (smoke-test) scale: the numbers below only show that every arm runs; they are not the reported result.**\n" : "");
-        text.AppendLine(Inv($"Command: `tessera experiment xlearner{(quick ? " --quick" : "")}{(results.Count > 1 ? $" --seeds {results.Count}" : "")}` — seeds {seeds}, {minutes:F1} min wall time on this machine (2 shared cores), written {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC."));
+        text.AppendLine(Inv($"Command: `{Command}`  "));
+        text.AppendLine(Inv($"Measured at {provenance} (a machine shared with other jobs). Seeds {seeds}; cells are mean ± sample std over seeds. Total wall time {minutes:F1} min; per arm in the last section."));
+        if (trainedAt.Any(t => t.Contains("reused", StringComparison.Ordinal)))
+            text.AppendLine().AppendLine("Seeds reused from an earlier run (`--reuse-seeds`, same settings): " + string.Join("; ", trainedAt) + ".");
         text.AppendLine();
         text.AppendLine(Inv($"Scale: images {settings.Size} px; sub-backbone = student = narrow ResNet (basic blocks, BatchNorm, stem {settings.Width}, stages {settings.Width}/{2 * settings.Width}/{4 * settings.Width}, depth {settings.Depth}); expansion K = {settings.ExpansionSteps} steps with tau = {settings.Tau} alone; squeeze {settings.SqueezeSteps} steps (hints at levels {string.Join(",", settings.HintLevels)}); hard sharing {settings.ExpansionSteps} steps; each step sees one batch of every source ({batch} images, {detectionBatch} for detection); AdamW lr {settings.LearningRate}, wd {settings.WeightDecay}, warm-up + cosine per stage."));
         text.AppendLine(Inv($"Downstream: linear probe (L-BFGS, ≤ {downstream.ProbeIterations} iterations, L2 swept 1e-5..1e-1 on a 20% hold-out) of pooled last-stage features, {downstream.ProbeTrain} train / {downstream.ProbeTest} test images of {string.Join(", ", downstream.ProbeSuites)}; detection: Faster R-CNN-lite fine-tuned {downstream.DetectionSteps} steps (batch {downstream.DetectionBatch}) on down-det, mAP/AP50 on {downstream.DetectionTest} test images. All numbers in %."));
@@ -105,17 +125,20 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
 
         text.AppendLine("## The paper's claims at our scale");
         text.AppendLine();
-        foreach (var line in Claims(hsDrop, xlDrop)) text.AppendLine("- " + line);
+        text.AppendLine(Inv($"Each claim is judged by the shared rule ([how a verdict is reached](README.md#{ResultsLedger.RuleAnchor})): it holds where the gap (positive = the paper's direction) exceeds 2 standard errors, does not hold below −2, and is a tie in between. All five systems' claims are in the [ledger](README.md)."));
+        text.AppendLine();
+        foreach (var c in Claims) text.AppendLine(c.ToMarkdown(results.Count));
         text.AppendLine();
         text.AppendLine("## Plots");
         text.AppendLine();
         foreach (var plot in plots) text.AppendLine($"![{plot}]({plot})");
         text.AppendLine();
-        text.AppendLine("## Run time per arm (seed " + results[0].Seed + ", including its downstream evaluation; the shared alone phase is counted in every X-Learner arm)");
+        text.AppendLine("## Wall time per arm (seconds per seed, mean ± std over seeds; including its downstream evaluation; the shared alone phase is counted in every X-Learner arm)");
         text.AppendLine();
         text.AppendLine("| arm | seconds |");
         text.AppendLine("|---|---|");
-        foreach (var arm in results[0].Base.Concat(results[0].Extended)) text.AppendLine(Inv($"| {arm.Arm} | {arm.Seconds:F0} |"));
+        foreach (var arm in results[0].Base.Concat(results[0].Extended).Select(a => a.Arm))
+            text.AppendLine($"| {arm} | {ClaimRule.FormatMeanStd(results.Select(r => r.Base.Concat(r.Extended).First(a => a.Arm == arm).Seconds).ToArray(), "0")} |");
         text.AppendLine();
         text.AppendLine(XLearnerNotes.Text);
         // A discussion written by hand under the generated tables survives regeneration.
@@ -127,23 +150,7 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
                 text.AppendLine().Append(previous[discussion..].TrimEnd()).AppendLine();
         }
         AtomicFile.WriteAllText(path, text.ToString());
-    }
-
-    private List<string> Claims(double hsDrop, double xlDrop)
-    {
-        var claims = new List<string>();
-        double Avg(string arm) => results.Average(r => Find(r.Base, arm).Downstream.AverageClassification);
-        double Det(string arm) => results.Average(r => Find(r.Base, arm).Downstream.DetectionAp50);
-        void Claim(string text, bool held, string detail) => claims.Add($"{text}: **{(held ? "holds" : "does not hold")}** ({detail}).");
-        Claim("X-Learner beats hard sharing downstream (AVG Cls)", Avg("X-Learner") > Avg("Hard-sharing"), Inv($"{Avg("X-Learner"):F1} vs {Avg("Hard-sharing"):F1}"));
-        Claim("X-Learner beats hard sharing on detection transfer", Det("X-Learner") > Det("Hard-sharing"), Inv($"AP50 {Det("X-Learner"):F1} vs {Det("Hard-sharing"):F1}"));
-        Claim("the squeezed student beats the single-source baseline (AVG Cls)", Avg("X-Learner") > Avg("Single-source (shapes-cls)"), Inv($"{Avg("X-Learner"):F1} vs {Avg("Single-source (shapes-cls)"):F1}"));
-        Claim("w/o Rec is lower downstream than X-Learner (AVG Cls)", Avg("X-Learner w/o Rec") < Avg("X-Learner"), Inv($"{Avg("X-Learner w/o Rec"):F1} vs {Avg("X-Learner"):F1}"));
-        Claim("expand → squeeze beats squeeze → expand (X-Learner_r), AVG Cls", Avg("X-Learner") > Avg("X-Learner_r"), Inv($"{Avg("X-Learner"):F1} vs {Avg("X-Learner_r"):F1}"));
-        Claim("bottom-up beats top-down (X-Learner_t) downstream, AVG Cls", Avg("X-Learner") > Avg("X-Learner_t"), Inv($"{Avg("X-Learner"):F1} vs {Avg("X-Learner_t"):F1}"));
-        Claim("pruning (X-Learner_p) is about as good as distillation (within 2 points AVG Cls)", Math.Abs(Avg("X-Learner_p") - Avg("X-Learner")) <= 2, Inv($"{Avg("X-Learner_p"):F1} vs {Avg("X-Learner"):F1}"));
-        Claim("adding out-of-domain sources hurts hard sharing upstream more than X-Learner", hsDrop < 0 && hsDrop < xlDrop, Inv($"mean base upstream change {hsDrop:+0.0;-0.0} vs {xlDrop:+0.0;-0.0}"));
-        return claims;
+        Record().Write(ExperimentRecord.PathFor(path));
     }
 
     private List<string> WritePlots(string folder, string stem)
@@ -184,9 +191,9 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
 
     private IEnumerable<string> ArmNames(Func<XLearnerSeedResult, IReadOnlyList<ArmResult>> rows) => rows(results[0]).Select(a => a.Arm);
 
-    private static ArmResult Find(IReadOnlyList<ArmResult> rows, string arm) => rows.First(a => a.Arm == arm);
+    private static ArmResult Find(IReadOnlyList<ArmResult> rows, string arm) => XLearnerClaims.Find(rows, arm);
 
-    private static double BaseMean(ArmResult arm) => BaseUpstream.Average(u => 100 * arm.Upstream[u.Key]);
+    private static double BaseMean(ArmResult arm) => XLearnerClaims.BaseMean(arm);
 
     /// <summary>An upstream metric in %, or "–" for an arm that did not train that source.</summary>
     private string Upstream(Func<XLearnerSeedResult, ArmResult> arm, string key) =>

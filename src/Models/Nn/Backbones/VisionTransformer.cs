@@ -71,11 +71,32 @@ public sealed class VisionTransformer : Layer, IFeatureBackbone
     public IReadOnlyList<int> FeatureStrides { get; }
 
     /// <summary>Normalised tokens [B, (1 +) N, D] (cls first when there is one).</summary>
-    public Tensor ForwardTokens(Tensor images)
+    public Tensor ForwardTokens(Tensor images) => ForwardTokens(images, null, null);
+
+    /// <summary>
+    /// Masked-image-modelling forward (BEiT / EVA / SimMIM): the patch embeddings where
+    /// <paramref name="mask"/> [B, N] is 1 are replaced by <paramref name="maskToken"/> [1, 1, D]
+    /// (x·(1 − m) + token·m, so the token gets the gradient of every masked position) before the
+    /// position embeddings are added. Both null: the plain forward.
+    /// </summary>
+    public Tensor ForwardTokens(Tensor images, Tensor? mask, Tensor? maskToken)
     {
+        ArgumentNullException.ThrowIfNull(images);
+        if ((mask is null) != (maskToken is null))
+            throw new ArgumentException("VisionTransformer: pass both 'mask' and 'maskToken' for a masked forward, or neither", nameof(mask));
         var grid = PatchEmbed.Forward(images); // [B, D, gh, gw]
         int batchSize = grid.Size(0), gridHeight = grid.Size(2), gridWidth = grid.Size(3);
-        var x = grid.Flatten(2).Transpose(1, 2) + PatchPositions(gridHeight, gridWidth);
+        var patches = grid.Flatten(2).Transpose(1, 2); // [B, N, D]
+        if (mask is not null && maskToken is not null)
+        {
+            if (mask.Rank != 2 || mask.Size(0) != batchSize || mask.Size(1) != gridHeight * gridWidth)
+                throw new TensorShapeException($"VisionTransformer: 'mask' expected [{batchSize}, {gridHeight * gridWidth}] (one value per patch), found {Shapes.Format(mask.Shape)}", nameof(mask));
+            if (maskToken.Numel != EmbedDim)
+                throw new TensorShapeException($"VisionTransformer: 'maskToken' expected [1, 1, {EmbedDim}], found {Shapes.Format(maskToken.Shape)}", nameof(maskToken));
+            var weight = mask.Unsqueeze(2); // [B, N, 1]
+            patches = patches * (1f - weight) + maskToken.Reshape(1, 1, EmbedDim) * weight;
+        }
+        var x = patches + PatchPositions(gridHeight, gridWidth);
         if (ClsToken is not null)
         {
             var cls = (ClsToken + PosEmbed.Narrow(1, 0, 1)).Expand(batchSize, 1, EmbedDim);

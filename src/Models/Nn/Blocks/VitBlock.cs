@@ -26,10 +26,13 @@ public sealed class VitBlock : Layer
 
     public override Tensor Forward(Tensor input) => Forward(input, null);
 
-    /// <summary>Tokens [B, N, D] with an optional key padding mask [B, N] (true = ignore).</summary>
-    public Tensor Forward(Tensor input, Tensor? keyPaddingMask)
+    /// <summary>
+    /// Tokens [B, N, D] with an optional key padding mask [B, N] (true = ignore) and attention
+    /// mask [N, N] (true = not allowed; a causal text tower passes the upper triangle).
+    /// </summary>
+    public Tensor Forward(Tensor input, Tensor? keyPaddingMask, Tensor? attnMask = null)
     {
-        var x = input + DropPath.Forward(Attn.SelfAttention(Norm1.Forward(input), keyPaddingMask));
+        var x = input + DropPath.Forward(Attn.SelfAttention(Norm1.Forward(input), keyPaddingMask, attnMask));
         return x + DropPath.Forward(Mlp.Forward(Norm2.Forward(x)));
     }
 }

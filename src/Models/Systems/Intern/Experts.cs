@@ -120,9 +120,9 @@ public static class InternTasks
     public static List<TrainingTask> Build(IReadOnlyList<InternSource> sources, IInternBackbone backbone, InternSettings settings, Generator generator)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        ArgumentNullException.ThrowIfNull(backbone);
         if (sources.Count == 0)
             throw new ArgumentException("intern: 'tasks' expected at least one source, found an empty source list", nameof(sources));
+        ArgumentNullException.ThrowIfNull(backbone);
         var model = new ModelSpec { HeadWidth = settings.HeadWidth };
         var tasks = new List<TrainingTask>();
         foreach (var source in sources)

@@ -60,6 +60,9 @@ public sealed record InternSettings
     /// <summary>Text tower width (the image embedding is projected to it).</summary>
     public int TextWidth { get; init; } = 32;
 
+    /// <summary>Text tower context (tokens, begin and end included); every caption must fit.</summary>
+    public int ContextLength { get; init; } = 18;
+
     /// <summary>Text feature queue of STS (FIFO), at least the batch.</summary>
     public int QueueSize { get; init; } = 96;
 

@@ -17,7 +17,12 @@ namespace Tessera.Models.Systems.Intern;
 /// <param name="HeadSteps">Steps of each head-only training (detection, segmentation, depth).</param>
 /// <param name="HeadBatch">Images per head-only step.</param>
 /// <param name="DenseTest">Test images of down-det / down-seg / down-depth.</param>
-public sealed record DownstreamSettings(IReadOnlyList<string> ProbeSuites, int ProbeTest, int ProbeIterations, int HeadSteps, int HeadBatch, int DenseTest);
+public sealed record DownstreamSettings(IReadOnlyList<string> ProbeSuites, int ProbeTest, int ProbeIterations, int HeadSteps, int HeadBatch, int DenseTest)
+{
+    /// <summary>At most this many training images per probe suite at 100% (the first ones of the split; null = all).
+    /// The 10% split is the suite's own "train10" indices whatever the cap (they are fewer).</summary>
+    public int? ProbeTrainCap { get; init; }
+}
 
 /// <summary>What a frozen backbone scores downstream with one data fraction.</summary>
 /// <param name="Probe">Linear-probe test accuracy (%) per classification suite.</param>
@@ -69,7 +74,9 @@ public static class DownstreamA
     public static double Probe(IInternBackbone backbone, string suite, DownstreamSettings settings, int size, bool tenPercent, ulong seed)
     {
         var source = WorldSources.Get(suite);
-        var train = Features(backbone, source, "train", TrainIndices(source, tenPercent), size);
+        var trainIndices = TrainIndices(source, tenPercent);
+        if (!tenPercent && settings.ProbeTrainCap is int cap) trainIndices = trainIndices.Take(cap).ToArray();
+        var train = Features(backbone, source, "train", trainIndices, size);
         int testCount = Math.Min(settings.ProbeTest, WorldGenerator.SplitLength(source, "test", WorldTaskSource.WorldSeed)!.Value);
         var test = Features(backbone, source, "test", Enumerable.Range(0, testCount).ToArray(), size);
         var report = LinearProbe.Run(train, null, test, new LinearProbeOptions { MaxIterations = settings.ProbeIterations, Seed = seed }, source.ClassNames().Count);
@@ -116,7 +123,7 @@ public static class DownstreamA
         var spec = new TaskSpec { Name = suite, Source = suite, Head = entry.Task };
         var head = (IEvaluatedHead)RecipeCatalog.MultiScaleHeads[entry.Task](spec, entry, shape, new ModelSpec { HeadWidth = 16 }, generator);
         var optimizer = new AdamW(head.Module.Parameters(), 3e-3f, weightDecay: 1e-4f);
-        var scheduler = new LearningRateScheduler(optimizer, Schedule.Warmup(Math.Min(10, settings.HeadSteps / 5), Schedule.Cosine(Math.Max(1, settings.HeadSteps - 10), 0.05)));
+        var scheduler = new LearningRateScheduler(optimizer, InternStages.WarmupCosine(Math.Min(10, settings.HeadSteps / 5), settings.HeadSteps));
         var indices = TrainIndices(source, tenPercent);
         var order = new Generator(MultiTaskTrainer.Mix(seed, 50, suite.Length));
         var module = backbone.Module;

@@ -72,6 +72,15 @@ public static class InternStages
         return generalist;
     }
 
+    /// <summary>A copy of an Up-G (same structure and weights; MF fine-tunes copies and builds its momentum encoder from one).</summary>
+    public static GeneralistBackbone CloneGeneralist(GeneralistBackbone source, InternSettings settings)
+    {
+        var nets = Enumerable.Range(0, 3).Select(t => CreateNet(settings, 26 + t, t == (int)TaskType.Segmentation)).ToArray();
+        var copy = new GeneralistBackbone(nets[0], nets[1], nets[2], settings.HeadWidth, source.UseKtm, InternTasks.Stream(settings.Seed, 29));
+        copy.LoadStateDict(source.StateDict());
+        return copy;
+    }
+
     /// <summary>The supervised baseline: a MetaNet of the same size trained on shapes-cls alone for the Up-A step budget.</summary>
     public static (ExpertTrunk Trunk, List<LossPoint> Curve) TrainSupervised(InternSettings settings, Action<string>? log)
     {

@@ -24,9 +24,9 @@ public sealed class InternExperiment : IExperiment
         ? (new InternSettings { Batch = 12, DetectionBatch = 4, UpASteps = 12, UpALSteps = 3, ExpertSteps = 4, GeneralistSteps = 4, Warmup = 2, QueueSize = 24 },
             new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 100, 30, 4, 8, 16) { ProbeTrainCap = 120 },
             new MfSettings(4, 3, 3, 12))
-        : (new InternSettings(),
-            new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 300, 100, 40, 16, 96),
-            new MfSettings(60, 30, 40, 24));
+        : (new InternSettings { UpASteps = 150, ExpertSteps = 80, GeneralistSteps = 80, UpALSteps = 40 },
+            new DownstreamSettings(["down-shapes", "down-textures", "down-colours"], 300, 100, 30, 16, 96),
+            new MfSettings(40, 20, 30, 16));
 
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {

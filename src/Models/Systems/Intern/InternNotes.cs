@@ -17,6 +17,6 @@ internal static class InternNotes
 
         ## What is cut (scale, not mechanisms)
 
-        Everything is trained, but tiny: ~30 k-parameter backbones, a few hundred steps per stage, 32 px images, three seeds. Levels are far below the paper's; only orderings can be compared, and only where gaps exceed two standard errors. The paper's 20-suite CLS-AVG is three suites here; its VOC/KITTI are down-det, down-seg and down-depth of the world.
+        Everything is trained, but tiny: backbones of the size given above, a few hundred steps per stage, 32 px images, three seeds. Levels are far below the paper's; only orderings can be compared, and only where gaps exceed two standard errors. The paper's 20-suite CLS-AVG is three suites here; its VOC/KITTI are down-det, down-seg and down-depth of the world.
         """;
 }

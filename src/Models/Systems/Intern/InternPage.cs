@@ -16,7 +16,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
     // Paper Table 1-3 / 6 (ResNet-50): CLS-AVG, VOC-DET, VOC-SEG at 10% | 100%; KITTI RMSE.
     private static readonly Dictionary<string, string> Paper = new()
     {
-        ["Supervised (shapes-cls)"] = "62.8 / 69.5 / 58.0 | 73.0 / 79.5 / 66.0; KITTI 3.09 (100%)",
+        ["Supervised (shapes-cls)"] = "62.8 / 69.5 / 58.0 \\| 73.0 / 79.5 / 66.0; KITTI 3.09 (100%)",
         ["Up-A"] = "70.9 / – / – (Table 6)",
         ["Up-E (C)"] = "73.7 / 72.2 / 57.7",
         ["Up-E (D)"] = "53.9 / 87.7 / 62.3",
@@ -110,7 +110,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         t.AppendLine("Wall time per arm (all seeds, training + Down-A): " + string.Join(", ", armMinutes.Select(kv => Inv($"{kv.Key} {kv.Value:F1} min"))) + ".");
         t.AppendLine();
         var b = settings.Backbone;
-        t.AppendLine(Inv($"Scale: images {settings.Size} px. MetaNet-lite: stem {b.StemChannels}, stages {string.Join(" / ", b.Stages.Select(s => $"{(s.Kind == GopKind.Conv ? "conv" : s.Window > 0 ? $"transformer (window {s.Window})" : "transformer (global)")} {s.Channels}"))}, expansion {b.Expansion}; ")
+        t.AppendLine(Inv($"Scale: images {settings.Size} px. MetaNet-lite: stem {b.StemChannels}, stages {string.Join(" / ", b.Stages.Select(s => $"{(s.Kind == GopKind.Conv ? "conv" : s.Window > 0 ? $"transformer (window {s.Window})" : "transformer (global)")} {s.Channels}"))}, expansion {b.Expansion} ({new MetaNet(b, new Tessera.Engine.Random.Generator(0)).ParameterCount():N0} parameters); ")
             + Inv($"Up-A-G {settings.UpASteps} steps of {settings.Batch} image-caption pairs (text tower width {settings.TextWidth}, depth 2, context {settings.ContextLength}; queue {settings.QueueSize}; spike ratio {settings.SpikeRatio}); Up-A-L {settings.UpALSteps} steps; ")
             + Inv($"each expert {settings.ExpertSteps} SIMT steps on {settings.Devices} virtual devices ({settings.Batch} images, {settings.DetectionBatch} for detection), Up-G (with / without KTMs) {settings.GeneralistSteps} steps; supervised baseline {settings.UpASteps} steps of shapes-cls; AdamW lr {settings.LearningRate}, warm-up + cosine."));
         t.AppendLine(Inv($"Down-A (backbone frozen): linear probe (L-BFGS ≤ {downstream.ProbeIterations} iterations, L2 sweep) on {string.Join(", ", downstream.ProbeSuites)} ({downstream.ProbeTest} test images each{(downstream.ProbeTrainCap is int cap ? $", at most {cap} training images at 100%" : "")}); ")

@@ -37,6 +37,30 @@ public sealed class UpAModel : Module
     public Tensor EmbedImages(Tensor images) => F.Normalize(ImageProjection.Forward(F.GlobalAvgPool2d(Image.ForwardFeatures(images)[^1]).Flatten(1)), 1);
 }
 
+/// <summary>
+/// The Up-A-G objective on one batch's embeddings (L2-normalised rows [B, D]):
+///   ICS = mean over the 2 x 2 image-text view pairs of symmetric InfoNCE (logit scale s)
+///         + mean(1 − cos(image1, image2)) + MLM cross-entropy over the masked positions (targets −100 elsewhere),
+///   STS = ½ [InfoNCE(image1, n) + InfoNCE(image2, n)] with n the nearest-neighbour text targets,
+///   L = 0.5·ICS + 0.5·STS.
+/// </summary>
+public static class UpAObjective
+{
+    /// <param name="mlmLogits">[B, L, V] MLM logits of the masked caption.</param>
+    /// <param name="mlmTargets">[B, L] int64 original ids at masked positions, −100 elsewhere.</param>
+    /// <param name="neighbours">[B, D] the STS positives (rows of the text queue; no gradient).</param>
+    /// <param name="logitScale">Scalar exp(log_scale) clamped at 100.</param>
+    public static (Tensor Loss, Tensor Ics, Tensor Sts, Tensor Mlm) Compute(Tensor image1, Tensor image2, Tensor text1, Tensor text2,
+        Tensor mlmLogits, Tensor mlmTargets, Tensor neighbours, Tensor logitScale)
+    {
+        var mlm = F.CrossEntropy(mlmLogits.Reshape(-1, mlmLogits.Size(2)), mlmTargets.Reshape(-1), ignoreIndex: TokenMasking.Ignore);
+        var cosine = (1f - F.CosineSimilarity(image1, image2, 1)).Mean();
+        var ics = ContrastiveLoss.MultiViewInfoNce([image1, image2], [text1, text2], logitScale) + cosine + mlm;
+        var sts = (ContrastiveLoss.InfoNce(image1, neighbours, logitScale) + ContrastiveLoss.InfoNce(image2, neighbours, logitScale)) * 0.5f;
+        return (ics * 0.5f + sts * 0.5f, ics, sts, mlm);
+    }
+}
+
 /// <summary>The terms of one Up-A-G step (values, for the curves).</summary>
 public sealed record UpAStep(long Step, double Loss, double Ics, double Sts, double Mlm, double Temperature, bool Skipped);
 
@@ -119,13 +143,8 @@ public sealed class UpAmateur
         var maskedTokens = Model.Text.ForwardTokens(masked);
         var text2 = F.Normalize(Model.Text.Pool(masked, maskedTokens), 1);
         var logits = Model.Mlm.Forward(maskedTokens);
-        var mlm = F.CrossEntropy(logits.Reshape(-1, logits.Size(2)), targets.Reshape(-1), ignoreIndex: TokenMasking.Ignore);
-        var scale = Model.LogitScale.Scale();
-        var cosine = (1f - F.CosineSimilarity(image1, image2, 1)).Mean();
-        var ics = ContrastiveLoss.MultiViewInfoNce([image1, image2], [text1, text2], scale) + cosine + mlm;
         var neighbours = Queue.Count == 0 ? text1.Detach() : Queue.NearestNeighbours(text1.Detach());
-        var sts = (ContrastiveLoss.InfoNce(image1, neighbours, scale) + ContrastiveLoss.InfoNce(image2, neighbours, scale)) * 0.5f;
-        var loss = ics * 0.5f + sts * 0.5f;
+        var (loss, ics, sts, mlm) = UpAObjective.Compute(image1, image2, text1, text2, logits, targets, neighbours, Model.LogitScale.Scale());
         double value = ForcedLoss ?? loss.Item();
         ForcedLoss = null;
         double temperature = Model.LogitScale.Temperature;

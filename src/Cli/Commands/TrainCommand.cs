@@ -49,6 +49,8 @@ internal static class TrainCommand
             string? resumeFrom = null;
             if (Tessera.Models.Systems.XLearner.XLearnerTraining.Handles(loaded))
                 return RunXLearner(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
+            if (Tessera.Models.Systems.Intern.InternTraining.Handles(loaded))
+                return RunIntern(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
             if (parse.GetResult(resume) is not null)
             {
                 resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
@@ -86,6 +88,18 @@ internal static class TrainCommand
         if (resume)
             throw new ArgumentException("--resume: X-Learner recipes run their stages in one go and write no step checkpoints; start the run again without --resume");
         var metrics = Tessera.Models.Systems.XLearner.XLearnerTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+        Console.WriteLine(JsonSerializer.Serialize(metrics));
+        return 0;
+    }
+
+    /// <summary>INTERN recipes run their stages (Up-A, Up-E, Up-G) in one go (no SIMT checkpoints, no resume).</summary>
+    private static int RunIntern(Recipe recipe, string outputFolder, bool resume, bool quiet, Device device)
+    {
+        if (device.IsGpu)
+            throw new ArgumentException($"--device: INTERN recipes train on the CPU in this build, found '{device}'; use --device cpu");
+        if (resume)
+            throw new ArgumentException("--resume: INTERN recipes run their stages in one go and write no step checkpoints; start the run again without --resume");
+        var metrics = Tessera.Models.Systems.Intern.InternTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
         Console.WriteLine(JsonSerializer.Serialize(metrics));
         return 0;
     }

@@ -25,6 +25,9 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         ["Up-G w/o KTM"] = "– (no such row)",
     };
 
+    /// <summary>The heading of the hand-written discussion that a regenerated page keeps.</summary>
+    public const string DiscussionHeading = "## Discussion";
+
     private List<ClaimRecord>? _claims;
 
     /// <summary>Every judged claim (computed once).</summary>
@@ -154,6 +157,13 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         t.AppendLine(Inv($"Learned temperature at the end of Up-A-G: {Ms(results.Select(r => r.FinalTemperature).ToArray(), "0.000")} (start 0.07)."));
         t.AppendLine();
         t.AppendLine(InternNotes.Text);
+        // A hand-written reading of the numbers survives regeneration (quick runs write elsewhere).
+        if (!quick && File.Exists(path))
+        {
+            string previous = File.ReadAllText(path);
+            int discussion = previous.IndexOf(DiscussionHeading, StringComparison.Ordinal);
+            if (discussion >= 0) t.AppendLine().Append(previous[discussion..].TrimEnd()).AppendLine();
+        }
         AtomicFile.WriteAllText(path, t.ToString());
         var record = new ExperimentRecord("INTERN", command, provenance.Commit, provenance.Date, provenance.Machine, provenance.Cores, results.Count, Math.Round(minutes, 2),
             armMinutes, Claims, quick);

@@ -47,7 +47,7 @@ public sealed class InternExperiment : IExperiment
             AtomicFile.WriteAllText(Path.Combine(options.OutputFolder, $"seed-{s}.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         }
         double minutes = clock.Elapsed.TotalMinutes;
-        string command = $"tessera experiment intern{(options.Quick ? " --quick" : "")}{(options.Seeds is int n ? $" --seeds {n}" : "")}";
+        string command = $"dotnet run --project src/Cli -c Release -- experiment intern{(options.Quick ? " --quick" : "")}{(options.Seeds is int n ? $" --seeds {n}" : "")}";
         var page = new InternPage(results, settings, downstream, mf, options.Quick, minutes, command);
         page.Write(options.ResultsPage);
         var headline = new Dictionary<string, object>(StringComparer.Ordinal) { ["minutes"] = Math.Round(minutes, 2), ["seeds"] = seeds };

@@ -52,7 +52,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         void Add(string claim, string paper, IReadOnlyList<double> better, IReadOnlyList<double> other, string oursText, bool lowerIsBetter = false, double? fallback = null, string? basis = null, string? why = null)
         {
             var judgement = ClaimRule.Better(better, other, lowerIsBetter, fallback, basis);
-            claims.Add(ClaimRecord.From("INTERN", claim, paper, oursText, judgement, command, why ?? Why(judgement)));
+            claims.Add(ClaimRecord.From("intern", claim, paper, oursText, judgement, command, why ?? Why(judgement)));
         }
         var upA = Values("Up-A", a => a.TenPercent.Average);
         var upE = ExpertAverage(true);
@@ -165,7 +165,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
             if (discussion >= 0) t.AppendLine().Append(previous[discussion..].TrimEnd()).AppendLine();
         }
         AtomicFile.WriteAllText(path, t.ToString());
-        var record = new ExperimentRecord("INTERN", command, provenance.Commit, provenance.Date, provenance.Machine, provenance.Cores, results.Count, Math.Round(minutes, 2),
+        var record = new ExperimentRecord("intern", command, provenance.Commit, provenance.Date, provenance.Machine, provenance.Cores, results.Count, Math.Round(minutes, 2),
             armMinutes, Claims, quick);
         record.Write(ExperimentRecord.PathFor(path));
     }

@@ -9,4 +9,5 @@ root.Add(ProbeCommand.Create());
 root.Add(DataCommand.Create());
 root.Add(KernelsCommand.Create());
 root.Add(ExperimentCommand.Create());
+root.Add(CheckpointCommand.Create());
 return CliRunner.Run(root, args);

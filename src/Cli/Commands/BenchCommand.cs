@@ -14,13 +14,13 @@ internal static class BenchCommand
         var names = new Argument<string[]>("names") { Description = "Benchmarks to run (exact names or prefixes such as 'sgemm'); all when omitted.", Arity = ArgumentArity.ZeroOrMore };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per line: {\"bench\", \"ms\", \"gflops\", ...}." };
         var list = new Option<bool>("--list") { Description = "List the benchmarks and exit." };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = CliOptions.Threads();
         var seconds = new Option<double>("--seconds") { Description = "Minimum timed seconds per benchmark.", DefaultValueFactory = _ => 1.0 };
         var device = new Option<string>("--device") { Description = "cpu (default): the CPU suite; cuda or cuda-emu: the GPU suite (GpuBenchSuite) on that device.", DefaultValueFactory = _ => "cpu" };
         var command = new Command("bench", "Time the kernel and training-step benchmarks (median of repeats after warm-up).") { names, json, list, threads, seconds, device };
         command.SetAction(parse =>
         {
-            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            CpuParallel.MaxThreads = parse.GetValue(threads);
             var target = Engine.Device.Parse(parse.GetValue(device) ?? "cpu");
             var selected = Select(parse.GetValue(names) ?? [], target.IsGpu ? GpuBenchSuite.For(target) : BenchSuite.All);
             if (parse.GetValue(list))

@@ -11,10 +11,10 @@ internal static class EvalCommand
     public static Command Create()
     {
         var checkpoint = new Argument<string>("checkpoint") { Description = "A checkpoint.safetensors written by 'tessera train'." };
-        var batches = new Option<int?>("--batches") { Description = "Test batches per task (default: the recipe's eval_batches)." };
+        var batches = CliOptions.PositiveCount("--batches", "Test batches per task (default: the recipe's eval_batches).");
         var output = new Option<string?>("--out") { Description = "Output folder for metrics.json (default: an 'eval' folder beside the checkpoint)." };
         var device = new Option<string>("--device") { Description = "Where to evaluate: cpu, cuda or cuda-emu (see train --device).", DefaultValueFactory = _ => "cpu" };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = CliOptions.Threads();
         var command = new Command("eval", "Evaluate a training checkpoint on the test batches of its tasks; print the metrics as one JSON line and write them to metrics.json.")
         {
             checkpoint, batches, output, device, threads,
@@ -22,7 +22,7 @@ internal static class EvalCommand
         command.SetAction(parse =>
         {
             var target = TrainCommand.ParseDevice(parse.GetValue(device));
-            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            CpuParallel.MaxThreads = parse.GetValue(threads);
             string path = parse.GetValue(checkpoint)!;
             string folder = parse.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "eval");
             string json = JsonSerializer.Serialize(CheckpointEvaluation.Run(path, folder, parse.GetValue(batches), target));

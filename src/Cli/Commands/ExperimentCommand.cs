@@ -19,14 +19,14 @@ internal static class ExperimentCommand
         var seeds = new Option<int?>("--seeds") { Description = "Seeds per table cell (default: the experiment's own)." };
         var output = new Option<string?>("--out") { Description = "Output folder for logs and raw results (default: runs/experiment-NAME[-quick])." };
         var page = new Option<string?>("--page") { Description = "Results page to write (default: docs/results/NAME.md; OUT/NAME.md with --quick)." };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = CliOptions.Threads();
         var command = new Command("experiment", "Reproduce a paper's comparison at reduced scale and write its results page (docs/results/NAME.md).")
         {
             name, quick, seeds, output, page, threads,
         };
         command.SetAction(parse =>
         {
-            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            CpuParallel.MaxThreads = parse.GetValue(threads);
             var experiment = ExperimentCatalog.Find(parse.GetValue(name)!);
             bool isQuick = parse.GetValue(quick);
             if (parse.GetValue(seeds) is int n && n < 1)

@@ -22,23 +22,24 @@ internal static class TrainCommand
     {
         var recipe = new Argument<string>("recipe") { Description = "A recipe name from recipes/ (demo, shapes-simt, ...) or the path of a recipe JSON file." };
         var overrides = new Argument<string[]>("overrides") { Description = "Recipe fields to override, as key=value with dotted paths: optimizer.lr=0.1 devices=4 tasks.0.weight=2.", Arity = ArgumentArity.ZeroOrMore };
-        var steps = new Option<int?>("--steps") { Description = "Optimiser steps (recipe field 'steps')." };
+        var steps = CliOptions.PositiveCount("--steps", "Optimiser steps (recipe field 'steps').");
         var batch = new Option<int?>("--batch") { Description = "Images per device per step for tasks without their own batch (recipe field 'batch')." };
         var size = new Option<int?>("--size") { Description = "Input size in pixels for tasks without their own size (recipe field 'size')." };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for initialisation, task sampling and data; same seed, same run (recipe field 'seed')." };
         var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<recipe name>): checkpoint, weights, log.jsonl, curves, report, metrics.json." };
         var device = new Option<string>("--device") { Description = "Where to train: cpu, cuda (an NVIDIA GPU; an error when there is none) or cuda-emu (the CUDA backend on the PTX emulator: slow, for checking; use a small --size/--batch).", DefaultValueFactory = _ => "cpu" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint (default: OUT/checkpoint.safetensors); the run continues exactly as if never stopped.", Arity = ArgumentArity.ZeroOrOne };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = CliOptions.Threads();
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in the --out folder (without it, a folder that holds a run is refused: use --resume or a new --out)." };
         var command = new Command("train", "Train a model from a recipe; print its final metrics as one JSON line and write runs/<name>/{metrics.json, log.jsonl, report.md, report.html, checkpoint.safetensors}.")
         {
-            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet,
+            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite,
         };
         command.SetAction(parse =>
         {
             var target = ParseDevice(parse.GetValue(device));
-            CpuParallel.MaxThreads = Math.Max(1, parse.GetValue(threads));
+            CpuParallel.MaxThreads = parse.GetValue(threads);
             var items = (parse.GetValue(overrides) ?? []).ToList();
             if (parse.GetValue(steps) is int s) items.Add($"steps={s}");
             if (parse.GetValue(batch) is int b) items.Add($"batch={b}");
@@ -47,14 +48,22 @@ internal static class TrainCommand
             var loaded = RecipeLoader.Load(RecipeLoader.Locate(parse.GetValue(recipe)!), items);
             string outputFolder = parse.GetValue(output) ?? Path.Combine("runs", loaded.Name.Length > 0 ? loaded.Name : Path.GetFileNameWithoutExtension(parse.GetValue(recipe)!));
             string? resumeFrom = null;
+            bool resuming = parse.GetResult(resume) is not null;
+            if (resuming && parse.GetValue(overwrite))
+                throw new ArgumentException("--resume and --overwrite: expected at most one of them (continue the run in --out, or replace it), found both");
+            using var claim = RunFolder.Claim(outputFolder, resuming ? RunFolderMode.Resume : parse.GetValue(overwrite) ? RunFolderMode.Overwrite : RunFolderMode.Fresh);
             if (Tessera.Models.Systems.XLearner.XLearnerTraining.Handles(loaded))
                 return RunXLearner(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
             if (Tessera.Models.Systems.Intern.InternTraining.Handles(loaded))
                 return RunIntern(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
+            if (Tessera.Models.Systems.Eva.EvaTraining.Handles(loaded))
+                return RunEva(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
             if (parse.GetResult(resume) is not null)
             {
                 resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
                 CheckSameRecipe(resumeFrom, loaded);
+                if (!Tessera.Engine.Serialization.SafeTensors.Verify(resumeFrom).HasDigests)
+                    Console.Error.WriteLine($"note: '{resumeFrom}' has no digests (written by an older Tessera or another tool): its bytes could not be verified");
             }
             return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet), target);
         });
@@ -100,6 +109,18 @@ internal static class TrainCommand
         if (resume)
             throw new ArgumentException("--resume: INTERN recipes run their stages in one go and write no step checkpoints; start the run again without --resume");
         var metrics = Tessera.Models.Systems.Intern.InternTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+        Console.WriteLine(JsonSerializer.Serialize(metrics));
+        return 0;
+    }
+
+    /// <summary>EVA recipes (eva-clip-teacher, eva, eva-clip) run one stage in one go (no SIMT trainer, no resume).</summary>
+    private static int RunEva(Recipe recipe, string outputFolder, bool resume, bool quiet, Device device)
+    {
+        if (device.IsGpu)
+            throw new ArgumentException($"--device: EVA recipes train on the CPU in this build, found '{device}'; use --device cpu");
+        if (resume)
+            throw new ArgumentException("--resume: EVA recipes run their stage in one go and write no step checkpoints; start the run again without --resume");
+        var metrics = Tessera.Models.Systems.Eva.EvaTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
         Console.WriteLine(JsonSerializer.Serialize(metrics));
         return 0;
     }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text.Json;
 
 namespace Tessera.Engine.Serialization;
@@ -11,25 +12,45 @@ public sealed record SafeTensorEntry(DType DType, int[] Shape, byte[] Data);
 /// mapping each name to {dtype, shape, data_offsets} (plus an optional "__metadata__" string
 /// map), then the raw tensor bytes. PyTorch users read our checkpoints with
 /// <c>safetensors.torch.load_file</c>; our golden fixtures use the same container.
+/// <para>
+/// Integrity: <see cref="Write"/> stores an XXH128 digest of every tensor's bytes in the metadata
+/// (key <see cref="DigestKey"/>, a JSON map name → 32 hex digits; other readers ignore it), and
+/// <see cref="Read"/> checks them, so flipped bytes are an error that names the tensor instead of
+/// weights loaded silently. Files without digests (older Tessera, other tools) still load;
+/// <see cref="Verify"/> tells the two apart.
+/// </para>
 /// </summary>
 public static class SafeTensors
 {
     private const long MaxHeaderBytes = 100L << 20;
+
+    /// <summary>The metadata key of the per-tensor digests.</summary>
+    public const string DigestKey = "tessera.xxh128";
 
     public static (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) Read(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"safetensors: no file at '{path}'", path);
         byte[] bytes = File.ReadAllBytes(path);
+        (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) file;
         try
         {
-            return Parse(bytes);
+            file = Parse(bytes);
         }
         catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new InvalidDataException($"safetensors: '{path}' is not a valid safetensors file ({e.Message}); it may be truncated or corrupt", e);
         }
+        var corrupt = CorruptTensors(file.Tensors, file.Metadata);
+        if (corrupt is { Count: > 0 })
+            throw new InvalidDataException(CorruptMessage(path, corrupt));
+        return file;
     }
+
+    /// <summary>The error for a file whose tensors do not match their digests: names the file and the tensor, says what to do.</summary>
+    public static string CorruptMessage(string path, IReadOnlyList<string> tensors) =>
+        $"safetensors: '{path}' is corrupt: {(tensors.Count == 1 ? "tensor" : $"{tensors.Count} tensors, the first")} '{tensors[0]}' does not match the digest written with it " +
+        "(its bytes changed after it was saved); do not use it: restore the file from a copy, or start the run again (tessera train ... --overwrite)";
 
     public static (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) Parse(byte[] bytes)
     {
@@ -64,13 +85,68 @@ public static class SafeTensors
         return (tensors, metadata);
     }
 
+    /// <summary>What <see cref="Verify"/> found.</summary>
+    /// <param name="HasDigests">False for files written without digests (nothing could be checked).</param>
+    /// <param name="TensorCount">Tensors in the file.</param>
+    /// <param name="Corrupt">Tensors whose bytes do not match their digest (or that lack one in a file that has digests).</param>
+    public sealed record DigestReport(bool HasDigests, int TensorCount, IReadOnlyList<string> Corrupt);
+
+    /// <summary>
+    /// Checks every tensor of <paramref name="path"/> against its stored digest; never throws for a
+    /// mismatch (it is listed), only for a file that is not safetensors at all.
+    /// </summary>
+    public static DigestReport Verify(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"safetensors: no file at '{path}'", path);
+        (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) file;
+        try
+        {
+            file = Parse(File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"safetensors: '{path}' is not a valid safetensors file ({e.Message}); it is truncated or corrupt", e);
+        }
+        var corrupt = CorruptTensors(file.Tensors, file.Metadata);
+        return new DigestReport(corrupt is not null, file.Tensors.Count, corrupt ?? []);
+    }
+
+    /// <summary>XXH128 of a tensor's bytes as 32 lowercase hex digits.</summary>
+    public static string Digest(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(XxHash128.Hash(data));
+
+    /// <summary>The tensors whose bytes do not match the stored digests; null where the file has none.</summary>
+    private static List<string>? CorruptTensors(Dictionary<string, SafeTensorEntry> tensors, Dictionary<string, string> metadata)
+    {
+        if (!metadata.TryGetValue(DigestKey, out var json))
+            return null;
+        Dictionary<string, string> digests;
+        try
+        {
+            digests = JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? [];
+        }
+        catch (JsonException)
+        {
+            return tensors.Keys.Order(StringComparer.Ordinal).ToList(); // the digest table itself is damaged
+        }
+        var corrupt = new List<string>();
+        foreach (var (name, entry) in tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
+            if (!digests.TryGetValue(name, out var expected) || !string.Equals(expected, Digest(entry.Data), StringComparison.Ordinal))
+                corrupt.Add(name);
+        return corrupt;
+    }
+
     /// <summary>Writes atomically: a temp file in the same folder, then a rename, so a crash never leaves half a file.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, SafeTensorEntry> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         var header = new Dictionary<string, object>(StringComparer.Ordinal);
-        if (metadata is { Count: > 0 })
-            header["__metadata__"] = metadata;
+        var withDigests = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+        {
+            [DigestKey] = JsonSerializer.Serialize(new SortedDictionary<string, string>(
+                tensors.ToDictionary(t => t.Key, t => Digest(t.Value.Data)), StringComparer.Ordinal)),
+        };
+        header["__metadata__"] = withDigests;
         long offset = 0;
         var order = tensors.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();
         foreach (var name in order)

@@ -49,6 +49,7 @@ public static class ExperimentCatalog
         // One line per experiment (keep sorted by paper number).
         Add(new Systems.Intern.InternExperiment());
         Add(new Systems.Gppf.GppfExperiment());
+        Add(new Systems.Eva.EvaExperiment());
         Add(new Systems.XLearner.XLearnerExperiment());
     }
 }

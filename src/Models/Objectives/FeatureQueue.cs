@@ -19,7 +19,8 @@ public sealed class FeatureQueue
         ArgumentOutOfRangeException.ThrowIfLessThan(dim, 1);
         Capacity = capacity;
         Dim = dim;
-        _rows = Tensor.Zeros([capacity, dim]);
+        // The queue outlives any training step's TensorScope it may be created in.
+        using (TensorScope.Unscoped()) _rows = Tensor.Zeros([capacity, dim]);
     }
 
     public int Capacity { get; }

@@ -98,6 +98,8 @@ public static class RecipeLoader
     private static void ApplyOverride(JsonNode root, string item)
     {
         int equals = item.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0 && item.StartsWith('-'))
+            throw new ArgumentException($"train: unknown option '{item}'; expected one of the options 'tessera train --help' lists, or a recipe override key=value");
         if (equals <= 0)
             throw new ArgumentException($"train: override '{item}' expected the form key=value (for example optimizer.lr=0.1)");
         string key = item[..equals], text = item[(equals + 1)..];

@@ -40,6 +40,13 @@ public sealed class KillResumeTests
         var (code, output) = Tessera(folder, "train", recipe, "--out", straight, "--quiet", "--threads", "1");
         Assert.True(code == 0, output);
         Assert.StartsWith("{", output.Trim().Split('\n')[^1], StringComparison.Ordinal);
+        // A second run into a folder that holds a run is refused and leaves the first run intact.
+        var before = File.ReadAllBytes(Path.Combine(straight, "log.jsonl"));
+        (code, output) = Tessera(folder, "train", recipe, "--out", straight, "--steps", "5", "--quiet", "--threads", "1");
+        Assert.True(code != 0, output);
+        Assert.Contains("already holds a run", output, StringComparison.Ordinal);
+        Assert.Contains("--resume", output, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(straight, "log.jsonl")));
 
         var checkpoint = Path.Combine(killed, "checkpoint.safetensors");
         using (var child = Start(folder, "train", recipe, "--out", killed, "--quiet", "--threads", "1"))
@@ -91,6 +98,66 @@ public sealed class KillResumeTests
             Assert.Contains(message, output, StringComparison.Ordinal);
         }
         Assert.Equal(new[] { "bad.json", "corrupt.safetensors", "good.json" }, Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void ErrorsGoToStderrAsOneLineWithoutColourCodes()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        string longName = Path.Combine(folder, new string('x', 120) + ".json");
+        using var process = Start(folder, "train", longName, "--out", Path.Combine(folder, "o"));
+        string stdout = process.StandardOutput.ReadToEnd(), stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', stderr);
+        Assert.Single(stderr.TrimEnd().Split('\n')); // not hard-wrapped, however long the path
+        Assert.Contains(new string('x', 120), stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BadOptionValuesAreRejectedInWordsNotTypeNames()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["train", "strokes", "--steps", "five"], "'five' for option '--steps' as a whole number"),
+            (["train", "strokes", "--threads", "0"], "--threads: expected at least 1, found 0"),
+            (["train", "strokes", "--threads", "-2"], "--threads: expected at least 1, found -2"),
+            (["eval", "x.safetensors", "--batches", "0"], "--batches: expected at least 1, found 0"),
+            (["train", "strokes", "--stesp", "5"], "unknown option '--stesp'"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            using var process = Start(folder, args);
+            string stdout = process.StandardOutput.ReadToEnd(), stderr = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode != 0, $"{string.Join(' ', args)} exited 0");
+            Assert.Contains(message, stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
+            Assert.Equal("", stdout);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+    }
+
+    [Fact]
+    public void CheckpointVerifyExitsByWhatItFinds()
+    {
+        string folder = TrainingFixtures.TempFolder();
+        string good = Path.Combine(folder, "good.safetensors"), bad = Path.Combine(folder, "bad.safetensors"), plain = Path.Combine(folder, "plain.safetensors");
+        var entry = new global::Tessera.Engine.Serialization.SafeTensorEntry(global::Tessera.Engine.DType.Float32, [4], new byte[16]);
+        global::Tessera.Engine.Serialization.SafeTensors.Write(good, new Dictionary<string, global::Tessera.Engine.Serialization.SafeTensorEntry> { ["w"] = entry });
+        var bytes = File.ReadAllBytes(good);
+        bytes[^1] ^= 0x40;
+        File.WriteAllBytes(bad, bytes);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "goldens", "optim.safetensors"), plain);
+        foreach (var (path, code, text) in new[] { (good, 0, "ok: 1 tensors verified"), (bad, 1, "corrupt: 1 of 1 tensors"), (plain, 3, "could not verify") })
+        {
+            var (exit, output) = Tessera(folder, "checkpoint", "verify", path);
+            Assert.True(exit == code, $"{path}: exit {exit}, expected {code}: {output}");
+            Assert.Contains(text, output, StringComparison.Ordinal);
+        }
     }
 
     private static (int Code, string Output) Tessera(string workingFolder, params string[] args)

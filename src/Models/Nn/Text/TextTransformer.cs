@@ -116,7 +116,9 @@ public sealed class TextTransformer : Layer
         var data = new bool[length * length];
         for (int i = 0; i < length; i++)
             for (int j = i + 1; j < length; j++) data[i * length + j] = true;
-        _causalMask = Tensor.FromArray(data, length, length);
+        // The cache outlives the caller's TensorScope (a training step): it must not belong to that scope,
+        // or the next step would attend through a disposed mask.
+        using (TensorScope.Unscoped()) _causalMask = Tensor.FromArray(data, length, length);
         return _causalMask;
     }
 }

@@ -66,6 +66,9 @@ public static class Checkpoint
         foreach (var (key, target) in own)
             if (!model[key].Shape.SequenceEqual(target.Shape))
                 throw new InvalidDataException($"checkpoint '{path}': '{key}' has shape [{string.Join(", ", model[key].Shape.ToArray())}] but the model expects [{string.Join(", ", target.Shape.ToArray())}]; was it written by a different recipe?");
+        foreach (var (key, entry) in tensors)
+            if (NonFinite(entry) is string what)
+                throw new InvalidDataException($"checkpoint '{path}': tensor '{key}' holds {what}; the run that wrote it had already diverged (or the file was damaged before digests were written), so resuming would continue from broken weights. Resume from an earlier copy or start again with --overwrite (a lower learning rate or clip_norm keeps a run finite)");
         var rngs = ParseRngs(path, metadata);
         foreach (var name in trainer.Generators.Keys)
             if (!rngs.ContainsKey(name))
@@ -77,6 +80,19 @@ public static class Checkpoint
         trainer.Scheduler?.Restore(schedulerStep);
         foreach (var (name, generator) in trainer.Generators) generator.SetState(rngs[name].Seed, rngs[name].Offset);
         trainer.RestoreStep(step);
+    }
+
+    /// <summary>"NaN values" / "infinite values" for a float32 tensor that holds them, otherwise null.</summary>
+    internal static string? NonFinite(SafeTensorEntry entry)
+    {
+        if (entry.DType != Engine.DType.Float32) return null;
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(entry.Data);
+        foreach (float v in values)
+        {
+            if (float.IsNaN(v)) return "NaN values";
+            if (float.IsInfinity(v)) return "infinite values";
+        }
+        return null;
     }
 
     /// <summary>The trainer step a checkpoint was written at.</summary>

@@ -58,25 +58,46 @@ public sealed class ExpertTrunk : Module, IInternBackbone
 }
 
 /// <summary>
-/// DeepLab-lite segmentation head of the segmentation expert: <see cref="DeepLabHead"/> (ASPP-lite
-/// with rates 1, 2, 3 at our map sizes, our choice) on the last map, per-pixel cross-entropy
-/// ignoring 255; test metrics mIoU and pixel accuracy from one confusion matrix over the split.
+/// DeepLab-lite segmentation head of the segmentation expert: ASPP-lite (<see cref="Aspp"/>, rates
+/// 1, 2, 3 at our map sizes) on the last map, a 3x3 conv-BN-ReLU ("refine"), a 1x1 classifier and
+/// bilinear upsampling (DeepLabHead's layout); per-pixel cross-entropy ignoring 255; test metrics
+/// mIoU and pixel accuracy from one confusion matrix over the split. The ASPP has no dropout (our
+/// choice): SIMT devices run heads concurrently, and a dropout stream shared by them would make a
+/// run depend on thread timing.
 /// </summary>
 public sealed class DeepLabTaskHead : IEvaluatedHead
 {
-    private readonly DeepLabHead _head;
+    private readonly Parts _head;
 
     public DeepLabTaskHead(int channels, int classCount, int width, Generator generator)
     {
         ClassCount = classCount;
-        _head = new DeepLabHead(channels, classCount, [1, 2, 3], width, generator);
+        _head = new Parts(channels, classCount, width, generator);
     }
 
     public int ClassCount { get; }
 
     public Module Module => _head;
 
-    private Tensor Logits(Features features, TaskBatch batch) => _head.Forward(features.Maps, (batch.Inputs.Size(2), batch.Inputs.Size(3)));
+    private Tensor Logits(Features features, TaskBatch batch)
+    {
+        var logits = _head.Classifier.Forward(_head.Refine.Forward(_head.Aspp.Forward(features.Maps[^1])));
+        return F.Interpolate(logits, (batch.Inputs.Size(2), batch.Inputs.Size(3)), mode: InterpolationMode.Bilinear, alignCorners: false);
+    }
+
+    private sealed class Parts : Module
+    {
+        public Parts(int channels, int classCount, int width, Generator generator)
+        {
+            Aspp = RegisterModule("aspp", new Aspp(channels, [1, 2, 3], width, 0f, generator));
+            Refine = RegisterModule("refine", ConvInit.ConvBnRelu(width, width, 3, 1, generator: generator));
+            Classifier = RegisterModule("classifier", new Conv2d(width, classCount, 1, generator: generator));
+        }
+
+        public Aspp Aspp { get; }
+        public Sequential Refine { get; }
+        public Conv2d Classifier { get; }
+    }
 
     public TaskOutput Forward(Features features, TaskBatch batch)
     {

@@ -101,6 +101,19 @@ public class WorldSourceTests
     }
 
     [Fact]
+    public void EveryCaptionFitsTheDefaultCaptionLength()
+    {
+        // A caption cut off by the batch's token length has no End token: text towers refuse it.
+        var source = WorldSources.Get("captions");
+        var indices = Enumerable.Range(0, 1500).Select(i => (long)i).ToArray();
+        using var batch = WorldBatch.Create(source, "train", indices, 0, size: 32);
+        Assert.Equal(CaptionVocabulary.MaxLength, batch.CaptionTokens.Size(1));
+        int longest = batch.Captions.Max(c => c.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length) + 2;
+        Assert.True(longest <= CaptionVocabulary.MaxLength, $"a caption needs {longest} tokens, more than {CaptionVocabulary.MaxLength}");
+        Assert.True(longest > 16, $"the sample should include a long caption (longest {longest} tokens); raise the sample if the grammar changed");
+    }
+
+    [Fact]
     public void BatchHasEveryTaskTarget()
     {
         var source = WorldSources.Get("objects-det");

@@ -60,6 +60,13 @@ public static class CaptionVocabulary
 
     public static int Count => s_words.Length;
 
+    /// <summary>
+    /// Token slots that hold every caption the grammar makes with its Begin and End tokens (the
+    /// longest is 17: "a small striped red star left of a blue ring in a ..." plus both markers),
+    /// with room to spare: the default caption length of batches and of text towers.
+    /// </summary>
+    public const int MaxLength = 20;
+
     private static string[] BuildWords()
     {
         var words = new List<string> { "<pad>", "<bos>", "<eos>", "<unk>", "a", "small", "large", "in", "front", "of", "behind", "left", "right", "above", "below" };

@@ -119,7 +119,7 @@ public sealed class SceneShard
     }
 
     /// <summary>A batch of cached scenes (positions within the shard) with the same tensors as <see cref="WorldBatch.Create"/>.</summary>
-    public WorldBatch Batch(IReadOnlyList<int> positions, int captionLength = 16, ImageNormalisation? normalisation = null)
+    public WorldBatch Batch(IReadOnlyList<int> positions, int captionLength = CaptionVocabulary.MaxLength, ImageNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(positions);
         var source = WorldSources.Get(Header.Source);

@@ -45,7 +45,7 @@ public sealed class WorldBatch : IDisposable
 
     /// <summary>Generates the scenes <paramref name="indices"/> of a split in parallel and packs them.</summary>
     public static WorldBatch Create(WorldSource source, string split, IReadOnlyList<long> indices, ulong seed, int size = WorldGenerator.DefaultSize,
-                                    int captionLength = 16, ImageNormalisation? normalisation = null)
+                                    int captionLength = CaptionVocabulary.MaxLength, ImageNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(indices);

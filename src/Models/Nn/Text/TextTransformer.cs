@@ -18,7 +18,7 @@ public sealed class TextTransformer : Layer
     private readonly List<VitBlock> _blocks;
     private Tensor? _causalMask;
 
-    public TextTransformer(int vocabularySize = -1, int contextLength = 16, int width = 64, int depth = 2, int heads = 4,
+    public TextTransformer(int vocabularySize = -1, int contextLength = CaptionVocabulary.MaxLength, int width = 64, int depth = 2, int heads = 4,
         bool causal = false, Generator? generator = null)
     {
         if (vocabularySize == -1) vocabularySize = CaptionVocabulary.Count;

@@ -35,6 +35,7 @@ internal static class ExperimentCommand
             string folder = parse.GetValue(output) ?? Path.Combine("runs", $"experiment-{experiment.Name}{(isQuick ? "-quick" : "")}");
             string resultsPage = parse.GetValue(page) ?? (isQuick ? Path.Combine(folder, experiment.Name + ".md") : Path.Combine("docs", "results", experiment.Name + ".md"));
             Directory.CreateDirectory(folder);
+            RunProvenance.MarkStart();
             var started = DateTime.UtcNow;
             var options = new ExperimentOptions(isQuick, parse.GetValue(seeds), folder, resultsPage,
                 line => AnsiConsole.MarkupLineInterpolated($"[grey]{(DateTime.UtcNow - started):hh\\:mm\\:ss}[/] {line}"), parse.GetValue(reuse));

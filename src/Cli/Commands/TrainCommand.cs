@@ -52,10 +52,8 @@ internal static class TrainCommand
             if (resuming && parse.GetValue(overwrite))
                 throw new ArgumentException("--resume and --overwrite: expected at most one of them (continue the run in --out, or replace it), found both");
             using var claim = RunFolder.Claim(outputFolder, resuming ? RunFolderMode.Resume : parse.GetValue(overwrite) ? RunFolderMode.Overwrite : RunFolderMode.Fresh);
-            if (Tessera.Models.Systems.XLearner.XLearnerTraining.Handles(loaded))
-                return RunXLearner(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
-            if (Tessera.Models.Systems.Eva.EvaTraining.Handles(loaded))
-                return RunEva(loaded, outputFolder, parse.GetResult(resume) is not null, parse.GetValue(quiet), target);
+            if (StagedSystems.FirstOrDefault(system => system.Handles(loaded)) is { } staged)
+                return RunStaged(staged, loaded, outputFolder, resuming, parse.GetValue(quiet), target);
             if (parse.GetResult(resume) is not null)
             {
                 resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
@@ -87,26 +85,25 @@ internal static class TrainCommand
             throw new ArgumentException($"--resume: the checkpoint '{checkpointPath}' was written with a different recipe (fields differ: {string.Join(", ", differing)}); resume with the same recipe and overrides, or train into a new --out folder");
     }
 
-    /// <summary>X-Learner recipes run their expansion and squeeze stages (no SIMT trainer, no resume).</summary>
-    private static int RunXLearner(Recipe recipe, string outputFolder, bool resume, bool quiet, Device device)
-    {
-        if (device.IsGpu)
-            throw new ArgumentException($"--device: X-Learner recipes train on the CPU in this build, found '{device}'; use --device cpu");
-        if (resume)
-            throw new ArgumentException("--resume: X-Learner recipes run their stages in one go and write no step checkpoints; start the run again without --resume");
-        var metrics = Tessera.Models.Systems.XLearner.XLearnerTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
-        Console.WriteLine(JsonSerializer.Serialize(metrics));
-        return 0;
-    }
+    /// <summary>A paper system whose recipes run their own stages in one go (no SIMT trainer, no step checkpoints, CPU only).</summary>
+    private sealed record StagedSystem(string Name, Func<Recipe, bool> Handles, Func<Recipe, string, Action<string>?, Dictionary<string, object>> Run);
 
-    /// <summary>EVA recipes (eva-clip-teacher, eva, eva-clip) run one stage in one go (no SIMT trainer, no resume).</summary>
-    private static int RunEva(Recipe recipe, string outputFolder, bool resume, bool quiet, Device device)
+    /// <summary>Every staged system: the first whose Handles accepts a recipe runs it.</summary>
+    private static readonly StagedSystem[] StagedSystems =
+    [
+        new("INTERN", Tessera.Models.Systems.Intern.InternTraining.Handles, Tessera.Models.Systems.Intern.InternTraining.Run),
+        new("HVP-MTL", Tessera.Models.Systems.HvpMtl.HvpMtlTraining.Handles, Tessera.Models.Systems.HvpMtl.HvpMtlTraining.Run),
+        new("EVA", Tessera.Models.Systems.Eva.EvaTraining.Handles, Tessera.Models.Systems.Eva.EvaTraining.Run),
+        new("X-Learner", Tessera.Models.Systems.XLearner.XLearnerTraining.Handles, Tessera.Models.Systems.XLearner.XLearnerTraining.Run),
+    ];
+
+    private static int RunStaged(StagedSystem system, Recipe recipe, string outputFolder, bool resume, bool quiet, Device device)
     {
         if (device.IsGpu)
-            throw new ArgumentException($"--device: EVA recipes train on the CPU in this build, found '{device}'; use --device cpu");
+            throw new ArgumentException($"--device: {system.Name} recipes train on the CPU in this build, found '{device}'; use --device cpu");
         if (resume)
-            throw new ArgumentException("--resume: EVA recipes run their stage in one go and write no step checkpoints; start the run again without --resume");
-        var metrics = Tessera.Models.Systems.Eva.EvaTraining.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+            throw new ArgumentException($"--resume: {system.Name} recipes run their stages in one go and write no step checkpoints; start the run again with --overwrite (or into a new --out), without --resume");
+        var metrics = system.Run(recipe, outputFolder, quiet ? null : line => AnsiConsole.MarkupLineInterpolated($"{line}"));
         Console.WriteLine(JsonSerializer.Serialize(metrics));
         return 0;
     }

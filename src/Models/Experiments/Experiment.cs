@@ -52,7 +52,9 @@ public static class ExperimentCatalog
     static ExperimentCatalog()
     {
         // One line per experiment (keep sorted by paper number).
+        Add(new Systems.Intern.InternExperiment());
         Add(new Systems.Gppf.GppfExperiment());
+        Add(new Systems.HvpMtl.HvpMtlExperiment());
         Add(new Systems.Eva.EvaExperiment());
         Add(new Systems.XLearner.XLearnerExperiment());
     }

@@ -80,9 +80,21 @@ public sealed record ExperimentRecord(string System, string Command, string Comm
 /// <summary>Where and when a result was measured: commit, UTC date, CPU model, cores (for results pages).</summary>
 public sealed record RunProvenance(string Commit, string Date, string Machine, int Cores)
 {
-    /// <summary>Reads the current commit (git, or "unknown"), the date, /proc/cpuinfo's model name and the core count.</summary>
+    private static string? s_startCommit;
+
+    /// <summary>
+    /// Records the commit now, at the start of a run: pages are written at the end, and a commit
+    /// made while the run trained must not be named as the code that was measured.
+    /// <c>tessera experiment</c> calls this before it starts the experiment.
+    /// </summary>
+    public static void MarkStart() => s_startCommit = GitCommit();
+
+    /// <summary>
+    /// The commit (the one recorded by <see cref="MarkStart"/> if it was called, else the current
+    /// one; git, or "unknown"), the date, /proc/cpuinfo's model name and the core count.
+    /// </summary>
     public static RunProvenance Capture() =>
-        new(GitCommit(), DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"), CpuModel(), Environment.ProcessorCount);
+        new(s_startCommit ?? GitCommit(), DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"), CpuModel(), Environment.ProcessorCount);
 
     /// <summary>"commit abc1234, 2026-12-07 18:40 UTC, AMD EPYC (2 cores)": one line for a page header.</summary>
     public override string ToString() => $"commit {Commit}, {Date}, {Machine} ({Cores} cores)";

@@ -81,6 +81,8 @@ public static class RecipeCatalog
             var backbone = Systems.Gppf.GppfRecipe.CreateBackbone(spec, inChannels, generator);
             return (backbone, backbone.FeatureChannels[^1]);
         },
+        // HVP-MTL recipes train through HvpMtlTraining (tessera train dispatches them); built here, they are the pre-trained ViT with the recipe's heads.
+        ["hvp-mtl"] = Systems.HvpMtl.HvpCatalogBackbone.Create,
         // X-Learner recipes train through XLearnerTraining (tessera train dispatches them); built here, they are the squeezed student's architecture.
         ["xlearner"] = (spec, inChannels, generator) =>
         {

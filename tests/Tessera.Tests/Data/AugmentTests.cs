@@ -50,6 +50,25 @@ public class AugmentTests
     }
 
     [Fact]
+    public void RotationMovesEverythingTogetherAndFourQuarterTurnsAreIdentity()
+    {
+        var s = Sample(2);
+        for (int i = 0; i < 6; i++)
+            AssertBoxesFollowMasks(Augment.RandomRotation(s, new SceneRandom(SceneKey.Hash("rotate", "test", i, 0)), 45f));
+        var quarter = Augment.Rotate(s, 90f);
+        // A quarter turn counter-clockwise on screen: output (x, y) shows source (W - 1 - y, x).
+        for (int y = 0; y < s.Height; y++)
+            for (int x = 0; x < s.Width; x++)
+                Assert.Equal(s.Instance![x * s.Width + s.Width - 1 - y], quarter.Instance![y * s.Width + x]);
+        var back = Augment.Rotate(Augment.Rotate(Augment.Rotate(quarter, 90f), 90f), 90f);
+        Assert.Equal(s.Instance, back.Instance);
+        for (int i = 0; i < s.Image.Length; i++) Assert.True(Math.Abs(s.Image[i] - back.Image[i]) < 1e-4f, $"pixel {i}: {s.Image[i]} vs {back.Image[i]}");
+        var none = Augment.Rotate(s, 0f);
+        Assert.Equal(s.Semantic, none.Semantic);
+        Assert.Equal(s.Boxes, none.Boxes);
+    }
+
+    [Fact]
     public void RandomResizedCropAndScaleJitterKeepBoxesOnTheirMasks()
     {
         for (int i = 0; i < 10; i++)

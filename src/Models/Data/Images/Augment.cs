@@ -98,6 +98,85 @@ public static class Augment
         };
     }
 
+    /// <summary>Random rotation by an angle drawn uniformly in [-maxDegrees, maxDegrees] (see <see cref="Rotate"/>).</summary>
+    public static ImageSample RandomRotation(ImageSample sample, SceneRandom random, float maxDegrees = 30f)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        return Rotate(sample, random.Range(-maxDegrees, maxDegrees));
+    }
+
+    /// <summary>
+    /// Rotates about the image centre by <paramref name="degrees"/> (counter-clockwise on screen),
+    /// keeping the size (torchvision's rotate without expand). Image bilinear, masks and depth
+    /// nearest; corners that come from outside are grey, ignore and far. Each box becomes the
+    /// bounding box of its rotated corners, clipped; boxes left with no area are dropped.
+    /// </summary>
+    public static ImageSample Rotate(ImageSample sample, float degrees)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        int w = sample.Width, h = sample.Height, plane = w * h;
+        float angle = degrees * MathF.PI / 180f, cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+        float cx = w * 0.5f, cy = h * 0.5f;
+        var image = new float[3 * plane];
+        var semantic = sample.Semantic is null ? null : new byte[plane];
+        var instance = sample.Instance is null ? null : new byte[plane];
+        var depth = sample.Depth is null ? null : new float[plane];
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++)
+            {
+                // Inverse map: the source point that lands on output pixel centre (j + 0.5, i + 0.5); y points down.
+                float dx = j + 0.5f - cx, dy = i + 0.5f - cy;
+                float sx = cos * dx - sin * dy + cx, sy = sin * dx + cos * dy + cy;
+                int o = i * w + j;
+                if (!(sx >= 0f && sy >= 0f && sx < w && sy < h))
+                {
+                    image[o] = image[plane + o] = image[2 * plane + o] = 0.5f;
+                    if (semantic is not null) semantic[o] = ImageSample.Ignore;
+                    if (depth is not null) depth[o] = SceneRenderer.FarDepth;
+                    continue;
+                }
+                int n = (int)sy * w + (int)sx;
+                if (semantic is not null) semantic[o] = sample.Semantic![n];
+                if (instance is not null) instance[o] = sample.Instance![n];
+                if (depth is not null) depth[o] = sample.Depth![n];
+                float fx = Math.Clamp(sx - 0.5f, 0f, w - 1), fy = Math.Clamp(sy - 0.5f, 0f, h - 1);
+                int x0 = (int)fx, y0 = (int)fy, x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
+                float tx = fx - x0, ty = fy - y0;
+                for (int c = 0; c < 3; c++)
+                {
+                    var src = sample.Image.AsSpan(c * plane, plane);
+                    float top = src[y0 * w + x0] + (src[y0 * w + x1] - src[y0 * w + x0]) * tx;
+                    float bottom = src[y1 * w + x0] + (src[y1 * w + x1] - src[y1 * w + x0]) * tx;
+                    image[c * plane + o] = top + (bottom - top) * ty;
+                }
+            }
+        var boxes = new List<Box>();
+        var labels = new List<int>();
+        var ids = new List<int>();
+        for (int k = 0; k < sample.Boxes.Length; k++)
+        {
+            var box = sample.Boxes[k];
+            float x1 = float.MaxValue, y1 = float.MaxValue, x2 = float.MinValue, y2 = float.MinValue;
+            foreach (var (px, py) in new[] { (box.X1, box.Y1), (box.X2, box.Y1), (box.X1, box.Y2), (box.X2, box.Y2) })
+            {
+                // Forward map (the inverse of the sampling above).
+                float dx = px - cx, dy = py - cy;
+                float qx = cos * dx + sin * dy + cx, qy = -sin * dx + cos * dy + cy;
+                x1 = MathF.Min(x1, qx); y1 = MathF.Min(y1, qy); x2 = MathF.Max(x2, qx); y2 = MathF.Max(y2, qy);
+            }
+            var moved = new Box(Math.Clamp(x1, 0f, w), Math.Clamp(y1, 0f, h), Math.Clamp(x2, 0f, w), Math.Clamp(y2, 0f, h));
+            if (moved.Width <= 0f || moved.Height <= 0f) continue;
+            boxes.Add(moved);
+            labels.Add(sample.BoxLabels[k]);
+            if (sample.BoxIds.Length > k) ids.Add(sample.BoxIds[k]);
+        }
+        return new ImageSample
+        {
+            Width = w, Height = h, Image = image, Semantic = semantic, Instance = instance, Depth = depth,
+            Boxes = boxes.ToArray(), BoxLabels = labels.ToArray(), BoxIds = ids.ToArray(),
+        };
+    }
+
     private static float Grey(float[] image, int p, int plane) => 0.299f * image[p] + 0.587f * image[plane + p] + 0.114f * image[2 * plane + p];
 
     /// <summary>

@@ -59,7 +59,7 @@ public static class WorldLoader
             sample.Image.CopyTo(buffers.Image, 0);
             sample.Semantic?.CopyTo(buffers.Semantic, 0);
             sample.Depth?.CopyTo(buffers.Depth, 0);
-            return new WorldBatch.Labels(source.ClassOf(scene.Layout), scene.Tags, scene.Caption, sample.Boxes, sample.BoxLabels);
+            return new WorldBatch.Labels(source.ClassOf(scene.Layout), scene.Tags, scene.Caption, sample.Boxes, sample.BoxLabels, scene.CleanTags);
         });
     }
 

@@ -42,6 +42,18 @@ public sealed class Scene
     /// <summary>Multi-label set over shapes (after the source's tag noise).</summary>
     public IReadOnlyList<bool> Tags { get; }
 
+    /// <summary>The clean multi-label set: the shapes of the visible objects, before any tag noise (for evaluating noisy-label training).</summary>
+    public IReadOnlyList<bool> CleanTags => CleanTagsOf(Objects.Select(o => (int)o.Shape));
+
+    /// <summary>The tag set [ShapeSdf.Count] of a list of shape classes.</summary>
+    public static bool[] CleanTagsOf(IEnumerable<int> shapes)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        var tags = new bool[ShapeSdf.Count];
+        foreach (int shape in shapes) tags[shape] = true;
+        return tags;
+    }
+
     /// <summary>The stuff class of the background at a pixel (ignoring objects).</summary>
     public int StuffAt(int x, int y) =>
         Layout.Family == BackgroundFamily.SkyGround && y + 0.5f >= Layout.Horizon ? StuffClasses.Ground : StuffClasses.Of(Layout.Family);

@@ -133,7 +133,7 @@ public sealed class SceneShard
             Semantic.AsSpan(n * plane, plane).CopyTo(sink.Semantic);
             Depth.AsSpan(n * plane, plane).CopyTo(sink.Depth);
             return new WorldBatch.Labels(info.Class, info.Tags, info.Caption,
-                info.Boxes.Select(v => new Box(v[0], v[1], v[2], v[3])).ToArray(), info.BoxLabels);
+                info.Boxes.Select(v => new Box(v[0], v[1], v[2], v[3])).ToArray(), info.BoxLabels, Scene.CleanTagsOf(info.BoxLabels));
         });
     }
 }

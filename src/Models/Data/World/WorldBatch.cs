@@ -24,6 +24,8 @@ public sealed class WorldBatch : IDisposable
     public required Tensor Classes { get; init; }
     /// <summary>[B, 12] float 0/1: the (noisy) tag set over shapes.</summary>
     public required Tensor MultiLabels { get; init; }
+    /// <summary>[B, 12] float 0/1: the clean tag set (shapes of the visible objects, no tag noise); for evaluation only.</summary>
+    public required Tensor CleanMultiLabels { get; init; }
     /// <summary>Per image [K, 4] float boxes (x1, y1, x2, y2 in pixels).</summary>
     public required IReadOnlyList<Tensor> Boxes { get; init; }
     /// <summary>Per image [K] int64 shape classes.</summary>
@@ -39,7 +41,7 @@ public sealed class WorldBatch : IDisposable
     public int Count => Captions.Count;
 
     /// <summary>Labels of one scene besides its pixel maps (what <see cref="Pack"/> needs from a producer).</summary>
-    internal sealed record Labels(int Class, IReadOnlyList<bool> Tags, string Caption, IReadOnlyList<Box> Boxes, IReadOnlyList<int> BoxLabels);
+    internal sealed record Labels(int Class, IReadOnlyList<bool> Tags, string Caption, IReadOnlyList<Box> Boxes, IReadOnlyList<int> BoxLabels, IReadOnlyList<bool> CleanTags);
 
     /// <summary>Generates the scenes <paramref name="indices"/> of a split in parallel and packs them.</summary>
     public static WorldBatch Create(WorldSource source, string split, IReadOnlyList<long> indices, ulong seed, int size = WorldGenerator.DefaultSize,
@@ -50,7 +52,7 @@ public sealed class WorldBatch : IDisposable
         return Pack(source, size, indices.Count, captionLength, normalisation, (b, buffers) =>
         {
             var scene = WorldGenerator.Generate(source, split, indices[b], seed, size, buffers);
-            return new Labels(source.ClassOf(scene.Layout), scene.Tags, scene.Caption, scene.Boxes, scene.Objects.Select(o => (int)o.Shape).ToArray());
+            return new Labels(source.ClassOf(scene.Layout), scene.Tags, scene.Caption, scene.Boxes, scene.Objects.Select(o => (int)o.Shape).ToArray(), scene.CleanTags);
         });
     }
 
@@ -62,6 +64,7 @@ public sealed class WorldBatch : IDisposable
         var images = new float[batch * 3 * plane];
         var classes = new long[batch];
         var tags = new float[batch * ShapeSdf.Count];
+        var cleanTags = new float[batch * ShapeSdf.Count];
         var semantic = new long[batch * plane];
         var depth = new float[batch * plane];
         var tokens = new long[batch * captionLength];
@@ -82,7 +85,11 @@ public sealed class WorldBatch : IDisposable
                     for (int i = 0; i < plane; i++) dst[i] = (src[i] - mean) * inv;
                 }
                 classes[b] = labels.Class;
-                for (int t = 0; t < ShapeSdf.Count; t++) tags[b * ShapeSdf.Count + t] = labels.Tags[t] ? 1f : 0f;
+                for (int t = 0; t < ShapeSdf.Count; t++)
+                {
+                    tags[b * ShapeSdf.Count + t] = labels.Tags[t] ? 1f : 0f;
+                    cleanTags[b * ShapeSdf.Count + t] = labels.CleanTags[t] ? 1f : 0f;
+                }
                 for (int i = 0; i < plane; i++) semantic[b * plane + i] = source.SegmentationClass(buffers.Semantic[i]);
                 buffers.Depth.CopyTo(depth, b * plane);
                 captions[b] = labels.Caption;
@@ -106,6 +113,7 @@ public sealed class WorldBatch : IDisposable
             Images = Tensor.FromArray(images, batch, 3, size, size),
             Classes = Tensor.FromArray(classes, batch),
             MultiLabels = Tensor.FromArray(tags, batch, ShapeSdf.Count),
+            CleanMultiLabels = Tensor.FromArray(cleanTags, batch, ShapeSdf.Count),
             Boxes = boxes.Select(b => Tensor.FromArray(b, b.Length / 4, 4)).ToArray(),
             BoxLabels = boxLabels.Select(l => Tensor.FromArray(l, l.Length)).ToArray(),
             Semantic = Tensor.FromArray(semantic, batch, size, size),
@@ -120,6 +128,7 @@ public sealed class WorldBatch : IDisposable
         Images.Dispose();
         Classes.Dispose();
         MultiLabels.Dispose();
+        CleanMultiLabels.Dispose();
         foreach (var t in Boxes) t.Dispose();
         foreach (var t in BoxLabels) t.Dispose();
         Semantic.Dispose();

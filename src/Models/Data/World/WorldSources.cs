@@ -83,6 +83,20 @@ public static class WorldSources
 
     public static IEnumerable<WorldSource> All => Sources.Concat(Suites);
 
+    /// <summary>
+    /// A multi-label source with another tag-noise rate: same name, so the same scenes (pixels,
+    /// objects, clean tags) as the original; only the noisy tags differ. For noisy-label studies.
+    /// </summary>
+    public static WorldSource WithTagNoise(WorldSource source, float noise)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Task != WorldTask.MultiLabel)
+            throw new ArgumentException($"tag noise: source '{source.Name}' is a {source.Task} source; expected a multi-label source (tags)", nameof(source));
+        if (!(noise >= 0f && noise < 1f))
+            throw new ArgumentOutOfRangeException(nameof(noise), noise, $"tag noise: expected a rate in [0, 1), found {noise}");
+        return source with { Domain = source.Domain with { TagNoise = noise } };
+    }
+
     /// <summary>The source or suite of that name; an unknown name lists the valid ones.</summary>
     public static WorldSource Get(string name)
     {

@@ -90,6 +90,8 @@ public sealed class KillResumeTests
             (["train", good, "--device", "tpu", "--out", Path.Combine(folder, "o3")], "cuda-emu"),
             (["train", good, "--resume", corrupt, "--out", Path.Combine(folder, "o4")], "corrupt"),
             (["train", good, "--resume", "--out", Path.Combine(folder, "o5")], "no file"),
+            // No MNIST under this working folder: the run fails at its first batch and leaves no empty log (or folder).
+            (["train", "mnist", "--steps", "2", "--out", Path.Combine(folder, "o6")], "dataset mnist not found"),
         };
         foreach (var (args, message) in cases)
         {

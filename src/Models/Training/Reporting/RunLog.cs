@@ -12,17 +12,27 @@ namespace Tessera.Models.Training;
 /// </summary>
 public sealed class RunLog : IDisposable
 {
-    private readonly StreamWriter _writer;
+    private StreamWriter? _writer;
 
+    /// <summary>
+    /// A resumed log (resumeStep &gt; 0) is cut back now; a fresh one is created at its first line,
+    /// so a run that fails before its first step leaves no empty log behind.
+    /// </summary>
     public RunLog(string path, long resumeStep)
     {
         Path = path;
         string? folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
-        var kept = resumeStep > 0 ? Read(path).Where(e => e.Step < resumeStep).Select(e => e.Line).ToList() : [];
-        AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
-        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        if (resumeStep > 0)
+        {
+            var kept = Read(path).Where(e => e.Step < resumeStep).Select(e => e.Line).ToList();
+            AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
+            _writer = Open(FileMode.Append);
+        }
     }
+
+    private StreamWriter Open(FileMode mode) =>
+        new(new FileStream(Path, mode, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
 
     public string Path { get; }
 
@@ -40,6 +50,7 @@ public sealed class RunLog : IDisposable
         if (result.Skipped is not null) line["skipped"] = result.Skipped;
         foreach (var (key, value) in result.Metrics.Where(kv => kv.Key != "loss").OrderBy(kv => kv.Key, StringComparer.Ordinal))
             line[key] = Finite(value);
+        _writer ??= Open(FileMode.Create);
         _writer.WriteLine(line.ToJsonString());
     }
 
@@ -63,7 +74,7 @@ public sealed class RunLog : IDisposable
         return entries;
     }
 
-    public void Dispose() => _writer.Dispose();
+    public void Dispose() => _writer?.Dispose();
 
     private static JsonNode? Finite(double value) => double.IsFinite(value) ? JsonValue.Create(Math.Round(value, 6)) : JsonValue.Create(value.ToString(CultureInfo.InvariantCulture));
 }

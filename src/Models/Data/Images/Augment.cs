@@ -127,28 +127,7 @@ public static class Augment
                 // Inverse map: the source point that lands on output pixel centre (j + 0.5, i + 0.5); y points down.
                 float dx = j + 0.5f - cx, dy = i + 0.5f - cy;
                 float sx = cos * dx - sin * dy + cx, sy = sin * dx + cos * dy + cy;
-                int o = i * w + j;
-                if (!(sx >= 0f && sy >= 0f && sx < w && sy < h))
-                {
-                    image[o] = image[plane + o] = image[2 * plane + o] = 0.5f;
-                    if (semantic is not null) semantic[o] = ImageSample.Ignore;
-                    if (depth is not null) depth[o] = SceneRenderer.FarDepth;
-                    continue;
-                }
-                int n = (int)sy * w + (int)sx;
-                if (semantic is not null) semantic[o] = sample.Semantic![n];
-                if (instance is not null) instance[o] = sample.Instance![n];
-                if (depth is not null) depth[o] = sample.Depth![n];
-                float fx = Math.Clamp(sx - 0.5f, 0f, w - 1), fy = Math.Clamp(sy - 0.5f, 0f, h - 1);
-                int x0 = (int)fx, y0 = (int)fy, x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
-                float tx = fx - x0, ty = fy - y0;
-                for (int c = 0; c < 3; c++)
-                {
-                    var src = sample.Image.AsSpan(c * plane, plane);
-                    float top = src[y0 * w + x0] + (src[y0 * w + x1] - src[y0 * w + x0]) * tx;
-                    float bottom = src[y1 * w + x0] + (src[y1 * w + x1] - src[y1 * w + x0]) * tx;
-                    image[c * plane + o] = top + (bottom - top) * ty;
-                }
+                SamplePixel(sample, sx, sy, i * w + j, plane, image, semantic, instance, depth);
             }
         var boxes = new List<Box>();
         var labels = new List<int>();
@@ -180,6 +159,39 @@ public static class Augment
     private static float Grey(float[] image, int p, int plane) => 0.299f * image[p] + 0.587f * image[plane + p] + 0.114f * image[2 * plane + p];
 
     /// <summary>
+    /// Writes output pixel <paramref name="o"/> from source point (sx, sy) in pixels: image
+    /// bilinear, masks and depth nearest; outside the source the image is grey, masks ignore
+    /// (instance 0), depth far. The one sampling rule of <see cref="Resample"/> and <see cref="Rotate"/>.
+    /// </summary>
+    private static void SamplePixel(ImageSample sample, float sx, float sy, int o, int outPlane,
+        float[] image, byte[]? semantic, byte[]? instance, float[]? depth)
+    {
+        int w = sample.Width, h = sample.Height, inPlane = w * h;
+        if (!(sx >= 0f && sy >= 0f && sx < w && sy < h))
+        {
+            image[o] = image[outPlane + o] = image[2 * outPlane + o] = 0.5f;
+            if (semantic is not null) semantic[o] = ImageSample.Ignore;
+            if (instance is not null) instance[o] = 0;
+            if (depth is not null) depth[o] = SceneRenderer.FarDepth;
+            return;
+        }
+        int n = (int)sy * w + (int)sx;
+        if (semantic is not null) semantic[o] = sample.Semantic![n];
+        if (instance is not null) instance[o] = sample.Instance![n];
+        if (depth is not null) depth[o] = sample.Depth![n];
+        float fx = Math.Clamp(sx - 0.5f, 0f, w - 1), fy = Math.Clamp(sy - 0.5f, 0f, h - 1);
+        int x0 = (int)fx, y0 = (int)fy, x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
+        float tx = fx - x0, ty = fy - y0;
+        for (int c = 0; c < 3; c++)
+        {
+            var src = sample.Image.AsSpan(c * inPlane, inPlane);
+            float top = src[y0 * w + x0] + (src[y0 * w + x1] - src[y0 * w + x0]) * tx;
+            float bottom = src[y1 * w + x0] + (src[y1 * w + x1] - src[y1 * w + x0]) * tx;
+            image[c * outPlane + o] = top + (bottom - top) * ty;
+        }
+    }
+
+    /// <summary>
     /// The one geometric primitive: output pixel centre (j + 0.5, i + 0.5) reads the source at
     /// x = (j + 0.5) * scaleX + offsetX, y likewise (a negative scale mirrors). Image bilinear,
     /// masks and depth nearest; outside the source the image is grey, masks ignore, depth far.
@@ -189,7 +201,7 @@ public static class Augment
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentOutOfRangeException.ThrowIfLessThan(outWidth, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outHeight, 1);
-        int w = sample.Width, h = sample.Height, inPlane = w * h, outPlane = outWidth * outHeight;
+        int outPlane = outWidth * outHeight;
         var image = new float[3 * outPlane];
         var semantic = sample.Semantic is null ? null : new byte[outPlane];
         var instance = sample.Instance is null ? null : new byte[outPlane];
@@ -200,30 +212,7 @@ public static class Augment
             for (int j = 0; j < outWidth; j++)
             {
                 float sx = (j + 0.5f) * scaleX + offsetX;
-                int o = i * outWidth + j;
-                bool inside = sx >= 0f && sy >= 0f && sx < w && sy < h;
-                if (!inside)
-                {
-                    image[o] = image[outPlane + o] = image[2 * outPlane + o] = 0.5f;
-                    if (semantic is not null) semantic[o] = ImageSample.Ignore;
-                    if (instance is not null) instance[o] = 0;
-                    if (depth is not null) depth[o] = SceneRenderer.FarDepth;
-                    continue;
-                }
-                int nx = (int)sx, ny = (int)sy, n = ny * w + nx;
-                if (semantic is not null) semantic[o] = sample.Semantic![n];
-                if (instance is not null) instance[o] = sample.Instance![n];
-                if (depth is not null) depth[o] = sample.Depth![n];
-                float fx = Math.Clamp(sx - 0.5f, 0f, w - 1), fy = Math.Clamp(sy - 0.5f, 0f, h - 1);
-                int x0 = (int)fx, y0 = (int)fy, x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
-                float tx = fx - x0, ty = fy - y0;
-                for (int c = 0; c < 3; c++)
-                {
-                    var src = sample.Image.AsSpan(c * inPlane, inPlane);
-                    float top = src[y0 * w + x0] + (src[y0 * w + x1] - src[y0 * w + x0]) * tx;
-                    float bottom = src[y1 * w + x0] + (src[y1 * w + x1] - src[y1 * w + x0]) * tx;
-                    image[c * outPlane + o] = top + (bottom - top) * ty;
-                }
+                SamplePixel(sample, sx, sy, i * outWidth + j, outPlane, image, semantic, instance, depth);
             }
         }
         var boxes = new List<Box>();

@@ -11,7 +11,19 @@ namespace Tessera.Models.Experiments;
 /// instead of training those seeds again (for experiments that save them; the page names the commit
 /// that trained each reused seed). Off by default: a changed training code would otherwise go unseen.
 /// </param>
-public sealed record ExperimentOptions(bool Quick, int? Seeds, string OutputFolder, string ResultsPage, Action<string> Log, bool ReuseSeeds = false);
+/// <param name="Long">
+/// The heavier, documented setting (<c>--long</c>): the smallest changes that could separate what the
+/// default scale leaves a tie (<see cref="IExperiment.LongScale"/> says which); its page goes to
+/// docs/results/long/ and the ledger sets its verdicts beside the default's.
+/// </param>
+public sealed record ExperimentOptions(bool Quick, int? Seeds, string OutputFolder, string ResultsPage, Action<string> Log, bool ReuseSeeds = false, bool Long = false)
+{
+    /// <summary>The scale's name for pages and commands: "quick", "long" or "default".</summary>
+    public string ScaleName => Quick ? "quick" : Long ? "long" : "default";
+
+    /// <summary>The command-line flags that select this scale and seed count (" --long --seeds 4", say).</summary>
+    public string ScaleFlags => (Quick ? " --quick" : Long ? " --long" : "") + (Seeds is int n ? $" --seeds {n}" : "");
+}
 
 /// <summary>
 /// A reduced-scale reproduction of a paper's comparison: it trains every arm, measures each and
@@ -24,6 +36,12 @@ public interface IExperiment
 
     /// <summary>One line for <c>tessera experiment --help</c>.</summary>
     string Description { get; }
+
+    /// <summary>
+    /// What <c>--long</c> changes against the default scale and why (the ties it targets), or null
+    /// where the experiment has no long scale (<c>--long</c> is then a clear error).
+    /// </summary>
+    string? LongScale => null;
 
     /// <summary>Runs the experiment and writes <see cref="ExperimentOptions.ResultsPage"/>; returns the headline numbers (printed as JSON).</summary>
     IReadOnlyDictionary<string, object> Run(ExperimentOptions options);

@@ -47,6 +47,9 @@ public sealed record ClaimRecord(string System, string Claim, string Paper, stri
 public sealed record ExperimentRecord(string System, string Command, string Commit, string Date, string Machine, int Cores,
     int Seeds, double WallMinutes, IReadOnlyDictionary<string, double> ArmMinutes, IReadOnlyList<ClaimRecord> Claims, bool Quick = false)
 {
+    /// <summary>For a <c>--long</c> run: what it changed against the default scale (<see cref="IExperiment.LongScale"/>); null for the default scale.</summary>
+    public string? LongScale { get; init; }
+
     private static readonly JsonSerializerOptions s_json = new()
     {
         WriteIndented = true,

@@ -16,6 +16,9 @@ public static class ResultsLedger
     /// <summary>The ledger's file name inside the results folder.</summary>
     public const string FileName = "README.md";
 
+    /// <summary>The subfolder of the results folder that holds <c>--long</c> runs' pages and records.</summary>
+    public const string LongFolder = "long";
+
     /// <summary>The anchor of the rule's section (pages link to <c>README.md#how-a-verdict-is-reached</c>).</summary>
     public const string RuleAnchor = "how-a-verdict-is-reached";
 
@@ -40,8 +43,10 @@ public static class ResultsLedger
     {
         var records = ReadAll(folder);
         var pages = Directory.GetFiles(folder, "*.md").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        string longFolder = Path.Combine(folder, LongFolder);
+        var longRecords = Directory.Exists(longFolder) ? ReadAll(longFolder) : [];
         string path = Path.Combine(folder, FileName);
-        AtomicFile.WriteAllText(path, Render(records, pages));
+        AtomicFile.WriteAllText(path, Render(records, pages, longRecords));
         return path;
     }
 
@@ -50,7 +55,8 @@ public static class ResultsLedger
     /// run"; where such a system has a page (<paramref name="pages"/>: page names without ".md") written
     /// before records existed, the ledger links it and says its claims were not judged by the rule.
     /// </summary>
-    public static string Render(IReadOnlyList<ExperimentRecord> records, IReadOnlySet<string>? pages = null)
+    /// <param name="longRecords">Records of <c>--long</c> runs (results/long/): their verdicts are set beside the default scale's ties.</param>
+    public static string Render(IReadOnlyList<ExperimentRecord> records, IReadOnlySet<string>? pages = null, IReadOnlyList<ExperimentRecord>? longRecords = null)
     {
         ArgumentNullException.ThrowIfNull(records);
         var duplicate = records.GroupBy(r => r.System, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
@@ -85,7 +91,46 @@ public static class ResultsLedger
                 md.AppendLine($"| {entry.System} | {Cell(c.Claim)} | {Cell(c.Paper)} | {Cell(c.Ours)} | {Verdict(c.Verdict)} | {Gap(c)} | `{Cell(c.Command)}` |");
         md.AppendLine();
         md.AppendLine("Each page gives our reading of every claim that is not reproduced; the pages' tables hold the per-arm numbers, the scale and the run time per arm.");
+        AppendLong(md, rows, longRecords ?? []);
         return md.ToString();
+    }
+
+    /// <summary>
+    /// The default scale's ties next to the same claims at the long scale (<c>--long</c>): what each
+    /// system's long run changed and, claim by claim, whether the change separated the tie. Claims
+    /// whose verdict moved although they were not ties are listed too, so a flip is never hidden.
+    /// </summary>
+    private static void AppendLong(StringBuilder md, List<(CatalogueSystem Entry, ExperimentRecord? Record, IReadOnlyList<ClaimRecord> Claims)> rows, IReadOnlyList<ExperimentRecord> longRecords)
+    {
+        md.AppendLine().AppendLine("## Ties at the default scale, re-run at the long scale").AppendLine();
+        md.AppendLine("`tessera experiment NAME --long` runs the heavier documented setting: the smallest changes (steps, probe or head length, test images) that could separate what the default scale leaves a tie. Its page and record are in [long/](long/); the verdicts below come from those records by the same rule. A verdict that moves between scales with the same rule means the default scale could not resolve that gap.").AppendLine();
+        var duplicate = longRecords.GroupBy(r => r.System, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new InvalidDataException($"results ledger: expected one long record per system, found {duplicate.Count()} for '{duplicate.Key}'");
+        var table = new StringBuilder();
+        foreach (var (entry, record, claims) in rows)
+        {
+            if (record is null) continue;
+            var longRecord = longRecords.FirstOrDefault(r => string.Equals(r.System, entry.System, StringComparison.OrdinalIgnoreCase));
+            int ties = claims.Count(c => c.Verdict == ClaimVerdict.Tie);
+            if (longRecord is null)
+            {
+                md.AppendLine(Inv, $"- **{entry.System}**: {ties} ties at the default scale; not re-run at the long scale yet.");
+                continue;
+            }
+            md.AppendLine(Inv, $"- **{entry.System}** ([long/{entry.System}.md](long/{entry.System}.md), `{Cell(longRecord.Command)}`, commit {longRecord.Commit}, {longRecord.Date}, {longRecord.Machine}, {longRecord.WallMinutes.ToString("F1", Inv)} min wall): {Cell(longRecord.LongScale ?? "no description recorded")}");
+            foreach (var c in claims)
+            {
+                var l = longRecord.Claims.FirstOrDefault(x => string.Equals(x.Claim, c.Claim, StringComparison.Ordinal));
+                if (c.Verdict != ClaimVerdict.Tie && (l is null || l.Verdict == c.Verdict)) continue;
+                string longCells = l is null ? "– | not measured at the long scale | –" : $"{Cell(l.Ours)} | {Gap(l)} | {Verdict(l.Verdict)}";
+                table.AppendLine($"| {entry.System} | {Cell(c.Claim)} | {Gap(c)} | {Verdict(c.Verdict)} | {longCells} |");
+            }
+        }
+        if (table.Length == 0) return;
+        md.AppendLine().AppendLine("| system | claim | default: gap ± SE | default verdict | long: ours | long: gap ± SE | long verdict |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        md.Append(table);
     }
 
     /// <summary>The rule in words: the one place it is described (the pages link here).</summary>

@@ -13,6 +13,9 @@ namespace Tessera.Models.Systems.Intern;
 /// </summary>
 public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSettings settings, DownstreamSettings downstream, MfSettings mf, bool quick, double minutes, string command)
 {
+    /// <summary>What the long scale changed (null at the default and quick scales): printed at the top of the page and kept in the record.</summary>
+    public string? LongScale { get; init; }
+
     // Paper Table 1-3 / 6 (ResNet-50): CLS-AVG, VOC-DET, VOC-SEG at 10% | 100%; KITTI RMSE.
     private static readonly Dictionary<string, string> Paper = new()
     {
@@ -107,6 +110,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         t.AppendLine("# INTERN at reduced scale (paper 000)");
         t.AppendLine();
         if (quick) t.AppendLine("**Quick (smoke-test) scale: the numbers below only show that every arm runs; they are not the reported result.**\n");
+        if (LongScale is not null) t.AppendLine($"**Long scale (`--long`)**, the heavier documented setting that tries to separate the default scale's ties: {LongScale} The ledger ([../README.md](../README.md)) sets these verdicts beside the default's.\n");
         t.AppendLine(Inv($"Command: `{command}` — seeds {string.Join(", ", results.Select(r => r.Seed))}; {minutes:F1} min wall time; {provenance}."));
         t.AppendLine();
         var armMinutes = ArmMinutes();
@@ -166,7 +170,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         }
         AtomicFile.WriteAllText(path, t.ToString());
         var record = new ExperimentRecord("intern", command, provenance.Commit, provenance.Date, provenance.Machine, provenance.Cores, results.Count, Math.Round(minutes, 2),
-            armMinutes, Claims, quick);
+            armMinutes, Claims, quick) { LongScale = LongScale };
         record.Write(ExperimentRecord.PathFor(path));
     }
 

@@ -18,7 +18,14 @@ namespace Tessera.Models.Systems.HvpMtl;
 /// <param name="Batch">Images per fine-tuning step.</param>
 /// <param name="LearningRate">AdamW peak learning rate (warm-up a tenth of the steps, then cosine).</param>
 /// <param name="TestImages">Test images per suite.</param>
-public sealed record HvpDownstreamSettings(IReadOnlyList<string> ClassificationSuites, string SegmentationSuite, int Steps, int Batch, float LearningRate, int TestImages);
+public sealed record HvpDownstreamSettings(IReadOnlyList<string> ClassificationSuites, string SegmentationSuite, int Steps, int Batch, float LearningRate, int TestImages)
+{
+    /// <summary>Fine-tuning steps on the segmentation suite (null: <see cref="Steps"/>). The light head needs several hundred steps to leave the background-only floor.</summary>
+    public int? SegmentationSteps { get; init; }
+
+    /// <summary>Fine-tuning steps on a suite of this task.</summary>
+    public int StepsFor(WorldTask task) => task == WorldTask.Segmentation ? SegmentationSteps ?? Steps : Steps;
+}
 
 /// <summary>
 /// Transfer of a pre-trained backbone (Table 5's protocol at our scale: fine-tune everything on
@@ -56,8 +63,8 @@ public static class HvpDownstream
         int classes = segmentation ? suite.SegmentationClassCount : suite.ClassNames().Count;
         var head = new Linear(settings.EmbedDim, classes, generator: generator);
         var optimizer = new AdamW(backbone.Parameters().Concat(head.Parameters()), downstream.LearningRate, weightDecay: settings.WeightDecay);
-        int warmup = Math.Max(1, downstream.Steps / 10);
-        var scheduler = new LearningRateScheduler(optimizer, Schedule.Warmup(warmup, Schedule.Cosine(Math.Max(1, downstream.Steps - warmup), 0.01)));
+        int steps = downstream.StepsFor(suite.Task), warmup = Math.Max(1, steps / 10);
+        var scheduler = new LearningRateScheduler(optimizer, Schedule.Warmup(warmup, Schedule.Cosine(Math.Max(1, steps - warmup), 0.01)));
         int size = settings.ImageSize, grid = size / settings.PatchSize;
         Tensor Logits(Tensor images)
         {
@@ -67,7 +74,7 @@ public static class HvpDownstream
             return Functional.Interpolate(map, (size, size), mode: InterpolationMode.Bilinear, alignCorners: false);
         }
         backbone.Train();
-        using (var loader = WorldLoader.Create(suite, "train", downstream.Batch, downstream.Steps, WorldTaskSource.WorldSeed ^ seed, size))
+        using (var loader = WorldLoader.Create(suite, "train", downstream.Batch, steps, WorldTaskSource.WorldSeed ^ seed, size))
         {
             foreach (var batch in loader.Batches())
             {

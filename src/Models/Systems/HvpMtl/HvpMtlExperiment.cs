@@ -59,17 +59,24 @@ public sealed class HvpMtlExperiment : IExperiment
 
     private static HvpMtlSettings SupervisedOnly(HvpMtlSettings s) => s with { ContrastiveWeight = 0f, MimWeight = 0f, MomentumWeight = 0f };
 
-    /// <summary>The reported scale, or the smoke-test scale (CI).</summary>
-    public static (HvpMtlSettings Settings, HvpDownstreamSettings Downstream, int MapTest) Scale(bool quick) => quick
+    /// <summary>The reported scale, the smoke-test scale (CI), or the long scale (<see cref="LongScale"/>).</summary>
+    public static (HvpMtlSettings Settings, HvpDownstreamSettings Downstream, int MapTest) Scale(bool quick, bool @long = false) => quick
         ? (new HvpMtlSettings { Steps = 30, Batch = 16, Warmup = 5 }, new HvpDownstreamSettings(["down-shapes"], "down-seg", 25, 32, 1e-3f, 200), 200)
+        : @long
+        ? (new HvpMtlSettings { Steps = 150, Batch = 32, Warmup = 15 }, new HvpDownstreamSettings(["down-shapes"], "down-seg", 100, 32, 1e-3f, 600) { SegmentationSteps = 400 }, 500)
         : (new HvpMtlSettings { Steps = 150, Batch = 32, Warmup = 15 }, new HvpDownstreamSettings(["down-shapes"], "down-seg", 100, 32, 1e-3f, 600), 500);
+
+    /// <inheritdoc/>
+    public string? LongScale =>
+        "fine-tuning on down-seg runs 400 steps instead of 100 (at 100 the light segmentation head of every arm, scratch included, predicts only the background classes: mIoU 12.5; "
+        + "a scratch ViT measured alone reaches 16.0 after 400 steps and 17.3 after 1,000, while 64 px images instead of 32 px add only 1.5 points for 5.6x the time). Pre-training and the down-shapes fine-tune are unchanged (its test split, 600 images, is already used in full). About 1.5x the default's time.";
 
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var clock = Stopwatch.StartNew();
         var provenance = RunProvenance.Capture();
-        var (settings, downstream, mapTest) = Scale(options.Quick);
+        var (settings, downstream, mapTest) = Scale(options.Quick, options.Long);
         foreach (var arm in Arms) arm.Pretraining?.Invoke(settings).Validate();
         int seeds = options.Seeds ?? (options.Quick ? 1 : 3);
         Directory.CreateDirectory(options.OutputFolder);
@@ -119,7 +126,7 @@ public sealed class HvpMtlExperiment : IExperiment
         Directory.CreateDirectory(pageFolder);
         AtomicFile.WriteAllText(Path.Combine(pageFolder, $"{System}-losses.svg"),
             HvpPlots.LossCurves($"HVP-MTL (full): the four losses, each / its maximum, mean of {curves.Count} seed(s)", curves));
-        var page = new HvpMtlPage(results, settings, downstream, mapTest, options.Quick, seeds, minutes, provenance);
+        var page = new HvpMtlPage(results, settings, downstream, mapTest, options.Quick, seeds, minutes, provenance) { LongScale = options.Long ? LongScale : null };
         page.Write(options.ResultsPage);
         var headline = new Dictionary<string, object>(StringComparer.Ordinal) { ["minutes"] = Math.Round(minutes, 2), ["seeds"] = seeds };
         foreach (var claim in page.Claims) headline[claim.Claim] = ClaimRule.Label(claim.Verdict);

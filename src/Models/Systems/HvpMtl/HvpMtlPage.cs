@@ -40,7 +40,10 @@ public sealed class HvpMtlPage
 
     private string ClassificationSuite => _downstream.ClassificationSuites[0];
 
-    private string CommandLine => Command + (_quick ? " --quick" : "") + (_seeds != (_quick ? 1 : 3) ? $" --seeds {_seeds}" : "");
+    private string CommandLine => Command + (_quick ? " --quick" : LongScale is not null ? " --long" : "") + (_seeds != (_quick ? 1 : 3) ? $" --seeds {_seeds}" : "");
+
+    /// <summary>What the long scale changed (null at the default and quick scales): printed at the top of the page and kept in the record.</summary>
+    public string? LongScale { get; init; }
 
     /// <summary>Per-seed values of an arm (seed order).</summary>
     private List<double> Values(HvpArm arm, Func<HvpArmResult, double> value) =>
@@ -167,13 +170,14 @@ public sealed class HvpMtlPage
         text.AppendLine("# HVP-MTL at reduced scale (paper 002)");
         text.AppendLine();
         if (_quick) text.AppendLine("**Quick (smoke-test) scale: the numbers only show that every arm runs; they are not the reported result.**\n");
+        if (LongScale is not null) text.AppendLine($"**Long scale (`--long`)**, the heavier documented setting that tries to separate the default scale's ties: {LongScale} The ledger ([../README.md](../README.md)) sets these verdicts beside the default's.\n");
         text.AppendLine(Inv($"Command: `{CommandLine}` — {_seeds} seed(s) (0..{_seeds - 1}), {_minutes:F1} min wall time; {_provenance}."));
         text.AppendLine();
         text.AppendLine("Minutes per arm (mean over seeds; pre-training + fine-tuning): " + string.Join("; ", HvpMtlExperiment.Arms.Select(a => Inv($"{a.Name} {_results.Where(r => r.Arm == a.Name).Average(r => r.Minutes):F2}"))) + ".");
         text.AppendLine();
         text.AppendLine(Inv($"Scale: ViT ({s.ImageSize}-px images, patch {s.PatchSize}, width {s.EmbedDim}, depth {s.Depth}, {s.Heads} heads, mean pooling; {HvpMtlModelSize()} backbone parameters); Query2Label decoder d = {s.DecoderDim}, {s.DecoderLayers} layer(s), 12 label queries; SwAV projector {2 * s.EmbedDim}→{s.Projection}, K = {s.Prototypes} prototypes, τ = {s.SwavTemperature}, Sinkhorn ε = {s.SinkhornEpsilon}, {s.SinkhornIterations} iterations, clamp T_max = {s.SinkhornClamp}; SimMIM mask ratio {s.MaskRatio}, {s.MaskBlock}×{s.MaskBlock}-px blocks (the paper's 32×32 of 224 px scaled), 1×1 + pixel-shuffle decoder; EMA m = {s.Momentum}, S(g, Q0) at temperature {s.DistillTemperature}."));
         text.AppendLine(Inv($"Pre-training: {s.Steps} steps × {s.Batch} images of the `tags` source (noisy tags, 15% noise; clean tags kept for evaluation), two views (random resized crop ≥ {s.CropScale} of the area, rotation ±{s.Rotation}°, colour jitter {s.ColorJitter}); L = {s.MultiLabelWeight}·L_ml + {s.ContrastiveWeight}·L_cl + {s.MimWeight}·L_mim + {s.MomentumWeight}·L_mom; AdamW lr {s.LearningRate}, wd {s.WeightDecay}, {s.Warmup} warm-up steps + cosine."));
-        text.AppendLine(Inv($"Fine-tuning (every arm and the scratch ViT alike): all weights, {_downstream.Steps} steps × {_downstream.Batch}, AdamW lr {_downstream.LearningRate}, warm-up + cosine; {suite}: linear classifier on mean-pooled tokens, top-1 on {_downstream.TestImages} test images; {seg}: light head (per-token linear to classes on the stride-{s.PatchSize} grid, bilinear upsampling), mIoU on {_downstream.TestImages} test images. Multi-label mAP on {_mapTest} test scenes of `tags`. All numbers in %, mean ± sample std over seeds."));
+        text.AppendLine(Inv($"Fine-tuning (every arm and the scratch ViT alike): all weights, {_downstream.Steps} steps{(_downstream.SegmentationSteps is int segSteps ? $" ({segSteps} on {seg})" : "")} × {_downstream.Batch}, AdamW lr {_downstream.LearningRate}, warm-up + cosine; {suite}: linear classifier on mean-pooled tokens, top-1 on {_downstream.TestImages} test images; {seg}: light head (per-token linear to classes on the stride-{s.PatchSize} grid, bilinear upsampling), mIoU on {_downstream.TestImages} test images. Multi-label mAP on {_mapTest} test scenes of `tags`. All numbers in %, mean ± sample std over seeds."));
         text.AppendLine();
 
         text.AppendLine("## Table 5 — leave-one-out ablation (ours | paper, ViT-B ImageNet top-1)");
@@ -232,7 +236,7 @@ public sealed class HvpMtlPage
         AtomicFile(path, text.ToString());
         var armMinutes = HvpMtlExperiment.Arms.ToDictionary(a => a.Name, a => Math.Round(_results.Where(r => r.Arm == a.Name).Average(r => r.Minutes), 3));
         new ExperimentRecord(HvpMtlExperiment.System, CommandLine, _provenance.Commit, _provenance.Date, _provenance.Machine, _provenance.Cores, _seeds,
-            Math.Round(_minutes, 2), armMinutes, Claims, _quick).Write(ExperimentRecord.PathFor(path));
+            Math.Round(_minutes, 2), armMinutes, Claims, _quick) { LongScale = LongScale }.Write(ExperimentRecord.PathFor(path));
     }
 
     private string HvpMtlModelSize() => HvpEncoder.CreateBackbone(_settings, new Engine.Random.Generator(0)).ParameterCount().ToString("N0", CultureInfo.InvariantCulture);

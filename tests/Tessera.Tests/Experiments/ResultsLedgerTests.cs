@@ -106,4 +106,45 @@ public sealed class ResultsLedgerTests : IDisposable
         Assert.Equal(5, ClaimCatalogue.Systems.Count);
         Assert.All(ClaimCatalogue.Systems, s => Assert.NotEmpty(s.Claims));
     }
+
+    [Fact]
+    public void LongRunsAreSetBesideTheDefaultScalesTies()
+    {
+        Save(Record("gppf",
+            Claim("gppf", "A beats B", ClaimRule.Better([3.0, 3.1, 2.9], [1.0, 1.0, 1.0])),    // holds, and still holds: not listed
+            Claim("gppf", "C beats D", ClaimRule.Better([1.0, 2.0, 0.0], [1.0, 1.0, 1.0])),    // tie → holds
+            Claim("gppf", "E beats F", ClaimRule.Better([2.0, 2.1, 1.9], [1.0, 1.0, 1.0])),    // holds → tie: a flip is listed too
+            Claim("gppf", "G beats H", ClaimRule.Better([1.0, 2.0, 0.0], [1.0, 1.0, 1.0]))));  // tie, not measured at the long scale
+        Save(Record("eva", Claim("eva", "I beats J", ClaimRule.Better([1.0, 2.0, 0.0], [1.0, 1.0, 1.0]))));
+        string longFolder = Path.Combine(_folder, ResultsLedger.LongFolder);
+        Directory.CreateDirectory(longFolder);
+        var longRecord = Record("gppf",
+            Claim("gppf", "A beats B", ClaimRule.Better([3.0, 3.1, 2.9], [1.0, 1.0, 1.0])),
+            Claim("gppf", "C beats D", ClaimRule.Better([3.0, 3.2, 2.8], [1.0, 1.0, 1.0])),
+            Claim("gppf", "E beats F", ClaimRule.Better([1.0, 2.0, 0.0], [1.0, 1.0, 1.0]))) with { Command = "experiment gppf --long" };
+        (longRecord with { LongScale = "heads train 4x longer" }).Write(Path.Combine(longFolder, "gppf.json"));
+        File.WriteAllText(Path.Combine(longFolder, "gppf.md"), "# long page\n");
+
+        var lines = File.ReadAllText(ResultsLedger.Write(_folder)).Split('\n');
+        int section = Array.IndexOf(lines, "## Ties at the default scale, re-run at the long scale");
+        Assert.True(section > 0);
+        var after = lines[section..];
+        Assert.Contains(after, l => l.StartsWith("- **gppf** ([long/gppf.md](long/gppf.md), `experiment gppf --long`", StringComparison.Ordinal) && l.EndsWith("heads train 4x longer", StringComparison.Ordinal));
+        Assert.Contains(after, l => l.StartsWith("- **eva**: 1 ties at the default scale; not re-run at the long scale yet.", StringComparison.Ordinal));
+        Assert.Contains(after, l => l.StartsWith("| gppf | C beats D | +0.00 ± 0.58 | tie |", StringComparison.Ordinal) && l.EndsWith("| **holds** |", StringComparison.Ordinal));
+        Assert.Contains(after, l => l.StartsWith("| gppf | E beats F |", StringComparison.Ordinal) && l.Contains("| **holds** |", StringComparison.Ordinal) && l.EndsWith("| tie |", StringComparison.Ordinal));
+        Assert.Contains(after, l => l.StartsWith("| gppf | G beats H |", StringComparison.Ordinal) && l.Contains("not measured at the long scale", StringComparison.Ordinal));
+        Assert.DoesNotContain(after, l => l.StartsWith("| gppf | A beats B |", StringComparison.Ordinal));
+        Assert.DoesNotContain(after, l => l.StartsWith("| eva | I beats J |", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ScaleFlagsNameTheScaleAndSeeds()
+    {
+        static ExperimentOptions Options(bool quick, bool @long, int? seeds) => new(quick, seeds, "out", "page.md", _ => { }, Long: @long);
+        Assert.Equal("", Options(false, false, null).ScaleFlags);
+        Assert.Equal(" --long --seeds 4", Options(false, true, 4).ScaleFlags);
+        Assert.Equal(" --quick", Options(true, false, null).ScaleFlags);
+        Assert.Equal("long", Options(false, true, null).ScaleName);
+    }
 }

@@ -47,7 +47,9 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
 
     private static string Ms(IReadOnlyList<double> values, string format = "0.0") => ClaimRule.FormatMeanStd(values, format);
 
-    private int ClsTest => downstream.ProbeSuites.Count * downstream.ProbeTest;
+    /// <summary>Test images behind a CLS average: each suite scores at most its test split.</summary>
+    private int ClsTest => downstream.ProbeSuites.Sum(suite => Math.Min(downstream.ProbeTest,
+        Data.World.WorldGenerator.SplitLength(Data.World.WorldSources.Get(suite), "test", Recipes.WorldTaskSource.WorldSeed) ?? downstream.ProbeTest));
 
     private List<ClaimRecord> JudgeClaims()
     {
@@ -120,7 +122,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         t.AppendLine(Inv($"Scale: images {settings.Size} px. MetaNet-lite: stem {b.StemChannels}, stages {string.Join(" / ", b.Stages.Select(s => $"{(s.Kind == GopKind.Conv ? "conv" : s.Window > 0 ? $"transformer (window {s.Window})" : "transformer (global)")} {s.Channels}"))}, expansion {b.Expansion} ({new MetaNet(b, new Tessera.Engine.Random.Generator(0)).ParameterCount():N0} parameters); ")
             + Inv($"Up-A-G {settings.UpASteps} steps of {settings.Batch} image-caption pairs (text tower width {settings.TextWidth}, depth 2, context {settings.ContextLength}; queue {settings.QueueSize}; spike ratio {settings.SpikeRatio}); Up-A-L {settings.UpALSteps} steps; ")
             + Inv($"each expert {settings.ExpertSteps} SIMT steps on {settings.Devices} virtual devices ({settings.Batch} images, {settings.DetectionBatch} for detection), Up-G (with / without KTMs) {settings.GeneralistSteps} steps; supervised baseline {settings.UpASteps} steps of shapes-cls; AdamW lr {settings.LearningRate}, warm-up + cosine."));
-        t.AppendLine(Inv($"Down-A (backbone frozen): linear probe (L-BFGS ≤ {downstream.ProbeIterations} iterations, L2 sweep) on {string.Join(", ", downstream.ProbeSuites)} ({downstream.ProbeTest} test images each{(downstream.ProbeTrainCap is int cap ? $", at most {cap} training images at 100%" : "")}); ")
+        t.AppendLine(Inv($"Down-A (backbone frozen): linear probe (L-BFGS ≤ {downstream.ProbeIterations} iterations, L2 sweep) on {string.Join(", ", downstream.ProbeSuites)} (up to {downstream.ProbeTest} test images each{(downstream.ProbeTrainCap is int cap ? $", at most {cap} training images at 100%" : "")}); ")
             + Inv($"head-only training {downstream.HeadSteps} steps of {downstream.HeadBatch} images on down-det (Faster R-CNN-lite, AP50), down-seg (FPN head, mIoU) and down-depth (RMSE, 100% only), {downstream.DenseTest} test images each. ")
             + Inv($"MF: VQ-GAN-lite {mf.VqSteps} steps, head {mf.HeadSteps} steps on reconstructions, fine-tune {mf.FineTuneSteps} steps (+ {mf.MocoWeight} x MoCo); the plain fine-tune has the same steps on originals without MoCo."));
         t.AppendLine();

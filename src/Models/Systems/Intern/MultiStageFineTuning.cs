@@ -107,7 +107,8 @@ public static class MultiStageFineTuning
             teacher?.Update(backbone.Module, 0.99f);
         }
 
-        // Test accuracy on the original test images.
+        // Test accuracy on the original test images (at most the split's length, as Down-A's probes).
+        testCount = Math.Min(testCount, WorldGenerator.SplitLength(source, "test", WorldTaskSource.WorldSeed)!.Value);
         backbone.Module.Eval();
         int correct = 0, seen = 0;
         using (GradMode.NoGrad())

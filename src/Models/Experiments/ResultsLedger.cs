@@ -115,7 +115,8 @@ public static class ResultsLedger
             int ties = claims.Count(c => c.Verdict == ClaimVerdict.Tie);
             if (longRecord is null)
             {
-                md.AppendLine(Inv, $"- **{entry.System}**: {ties} ties at the default scale; not re-run at the long scale yet.");
+                bool hasLong = ExperimentCatalog.All.Any(e => string.Equals(e.Name, entry.System, StringComparison.OrdinalIgnoreCase) && e.LongScale is not null);
+                md.AppendLine(Inv, $"- **{entry.System}**: {ties} ties at the default scale; {(hasLong ? "not re-run at the long scale yet (`--long` exists)" : "no `--long` setting yet")}.");
                 continue;
             }
             md.AppendLine(Inv, $"- **{entry.System}** ([long/{entry.System}.md](long/{entry.System}.md), `{Cell(longRecord.Command)}`, commit {longRecord.Commit}, {longRecord.Date}, {longRecord.Machine}, {longRecord.WallMinutes.ToString("F1", Inv)} min wall): {Cell(longRecord.LongScale ?? "no description recorded")}");

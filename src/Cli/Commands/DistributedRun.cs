@@ -68,15 +68,21 @@ internal static class DistributedRun
     }
 
     /// <summary>Rank 0 prints (stderr) how long each rank spent in collectives per step: the communication overhead.</summary>
-    public static void ReportCommunication(ICommunicator world, double trainSeconds, long steps)
+    public static void ReportCommunication(ICommunicator world, MultiTaskTrainer trainer, double trainSeconds, long steps)
     {
         double inCollectives = (world as MpiCommunicator)?.SecondsInCollectives ?? 0;
-        var mine = new double[world.Size];
-        mine[world.Rank] = inCollectives;
-        world.AllReduce(mine.AsSpan());
+        var (reports, gradients, buffers) = trainer.ExchangeSeconds;
+        // [rank][all collectives, reports, gradients, buffers]
+        var all = new double[world.Size * 4];
+        all[world.Rank * 4] = inCollectives;
+        all[world.Rank * 4 + 1] = reports;
+        all[world.Rank * 4 + 2] = gradients;
+        all[world.Rank * 4 + 3] = buffers;
+        world.AllReduce(all.AsSpan());
         if (world.Rank != 0 || steps <= 0) return;
-        string perRank = string.Join(", ", mine.Select((s, r) => string.Create(CultureInfo.InvariantCulture, $"rank {r} {s * 1000 / steps:F1} ms")));
+        string perRank = string.Join("; ", Enumerable.Range(0, world.Size).Select(r => string.Create(CultureInfo.InvariantCulture,
+            $"rank {r} {all[r * 4] * 1000 / steps:F1} ms (step-end report {all[r * 4 + 1] * 1000 / steps:F1}, gradients {all[r * 4 + 2] * 1000 / steps:F1}, buffers {all[r * 4 + 3] * 1000 / steps:F1}, SyncBN the rest)")));
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"distributed: {world.Size} ranks over {world.Description}, {steps} steps in {trainSeconds:F1} s ({trainSeconds * 1000 / steps:F1} ms/step); in collectives per step (waiting for slower ranks included): {perRank}"));
+            $"distributed: {world.Size} ranks over {world.Description}, {steps} steps in {trainSeconds:F1} s ({trainSeconds * 1000 / steps:F1} ms/step); in collectives per step, waiting for slower ranks included: {perRank}"));
     }
 }

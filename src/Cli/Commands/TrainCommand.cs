@@ -173,7 +173,7 @@ internal static class TrainCommand
                     });
                 });
         }
-        if (world is not null) DistributedRun.ReportCommunication(world, run.TrainSeconds, trainer.Step - (run.FirstStep));
+        if (world is not null) DistributedRun.ReportCommunication(world, trainer, run.TrainSeconds, trainer.Step - run.FirstStep);
         if (world is null || world.Rank == 0) Console.WriteLine(JsonSerializer.Serialize(metrics));
         return 0;
     }

@@ -185,7 +185,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     /// <summary>
     /// Starts one non-blocking collective and polls it to completion: spins for the first 50 µs
-    /// (the common case when ranks arrive together), then yields the core, and stops the job past
+    /// (the common case when ranks arrive together), yields until 0.5 ms, then sleeps 1 ms between
+    /// polls, and stops the job past
     /// <see cref="Timeout"/>.
     /// </summary>
     private void Run(string name, Func<int> start, Func<nint> request)
@@ -198,6 +199,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             nint handle = request();
             int done = 0;
             long spinUntil = began + Stopwatch.Frequency / 20_000;
+            long yieldUntil = began + Stopwatch.Frequency / 2_000;
             long deadline = began + (long)(Timeout.TotalSeconds * Stopwatch.Frequency);
             while (true)
             {
@@ -206,7 +208,10 @@ public sealed unsafe class MpiCommunicator : ICommunicator
                 long now = Stopwatch.GetTimestamp();
                 if (now > deadline)
                     Abort($"error: rank {Rank}: {name} waited {Timeout.TotalSeconds:g4} s for the other ranks: a rank died, hangs, or runs a different recipe or code; stopping the job (set TESSERA_COMM_TIMEOUT=SECONDS to wait longer)");
-                if (now > spinUntil) Thread.Yield();
+                // Past 0.5 ms the other rank is computing: sleep, so this rank neither takes its core
+                // nor uses up its scheduler share (a sleeper is run promptly when it wakes).
+                if (now > yieldUntil) Thread.Sleep(1);
+                else if (now > spinUntil) Thread.Yield();
             }
             SecondsInCollectives += Stopwatch.GetElapsedTime(began).TotalSeconds;
         }

@@ -28,6 +28,15 @@ public sealed partial class MultiTaskTrainer
     /// <summary>The virtual devices this rank runs (all of them in one process).</summary>
     public DeviceDeal Deal => _deal;
 
+    /// <summary>
+    /// Seconds spent in each exchange so far: reports (the first collective after the devices ran,
+    /// so it includes waiting for the slowest rank), gradients and buffers (ranks already in step:
+    /// communication alone). SyncBN's collectives run inside the devices' forward and backward.
+    /// </summary>
+    public (double Reports, double Gradients, double Buffers) ExchangeSeconds => (_reportSeconds, _gradientSeconds, _bufferSeconds);
+
+    private double _reportSeconds, _gradientSeconds, _bufferSeconds;
+
     /// <summary>True when the devices are spread over several processes.</summary>
     public bool IsDistributed => _communicator.Size > 1;
 
@@ -35,6 +44,19 @@ public sealed partial class MultiTaskTrainer
 
     /// <summary>Exchange 1: fills the other ranks' device results (without gradients) and returns the first problem in device order.</summary>
     private string? ShareReports(DeviceResult?[] results, string? problem)
+    {
+        long began = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            return ShareReportsCore(results, problem);
+        }
+        finally
+        {
+            _reportSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(began).TotalSeconds;
+        }
+    }
+
+    private string? ShareReportsCore(DeviceResult?[] results, string? problem)
     {
         var parameters = ParameterList;
         using var stream = new MemoryStream();
@@ -94,6 +116,7 @@ public sealed partial class MultiTaskTrainer
     /// <summary>Exchange 2: every device's gradients, into the other ranks' device results.</summary>
     private void ShareGradients(DeviceResult?[] results)
     {
+        long began = System.Diagnostics.Stopwatch.GetTimestamp();
         var parameters = ParameterList;
         var layout = new GradientLayout(parameters.Select(p => p.Numel).ToArray(), _used);
         if (layout.Length > Array.MaxLength)
@@ -130,6 +153,7 @@ public sealed partial class MultiTaskTrainer
                 results[d]!.Gradients[parameters[p]] = Options.Device.IsCpu ? grad : grad.To(Options.Device);
             }
         }
+        _gradientSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(began).TotalSeconds;
     }
 
     /// <summary>
@@ -139,6 +163,7 @@ public sealed partial class MultiTaskTrainer
     /// </summary>
     private void ShareBuffers(List<(Tensor Buffer, Tensor Copy)> saved)
     {
+        long began = System.Diagnostics.Stopwatch.GetTimestamp();
         var bits = saved.Select(s => Bits(s.Buffer)).ToArray();
         var changed = saved.Select((s, i) => !bits[i].AsSpan().SequenceEqual(Bits(s.Copy))).ToArray();
         var payload = new long[saved.Count + bits.Sum(b => (long)b.Length)];
@@ -165,6 +190,7 @@ public sealed partial class MultiTaskTrainer
                 saved[i].Buffer.CopyFrom(FromBits(payload.AsSpan((int)offset, bits[i].Length), saved[i].Buffer));
             offset += bits[i].Length;
         }
+        _bufferSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(began).TotalSeconds;
     }
 
     /// <summary>A tensor's elements as 64-bit patterns (float32 bits, ints, bools): exact through a sum with zeros.</summary>

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The 2-rank equivalence check (issue 15): `mpirun -np 2 tessera train RECIPE --distributed` must
 # write the same final weights (byte for byte) and the same per-step losses as the one-process run
-# with the same virtual devices, for the demo recipe and for GPPF's SIMT recipe (soft and hard
-# routing). Also checks that --distributed outside mpirun is a clear error. Installs Open MPI
+# with the same virtual devices, for the demo recipe, GPPF's SIMT recipe (soft and hard routing)
+# and, on the CUDA backend's emulator (GPU tensors staged through the host), the SIMT shapes
+# recipe. Also checks that --distributed outside mpirun is a clear error. Installs Open MPI
 # (Debian's openmpi-bin) when mpirun is missing. Run from anywhere:
-#   bash tools/distributed/equivalence.sh        (about 1-2 minutes on 2 cores)
+#   bash tools/distributed/equivalence.sh        (1-2 minutes on 2 quiet cores; ~5 loaded)
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo_root"
@@ -40,6 +41,8 @@ check() {
 check demo demo devices=2 --steps 4 --batch 4 --size 32 tasks.1.batch=2 eval_batches=1
 check gppf gppf --steps 4 --batch 4 eval_batches=1
 check gppf-hard gppf model.routing=hard --steps 4 --batch 4 eval_batches=1
+# GPU tensors stage through host memory: the CUDA backend on the PTX emulator (tiny: the emulator interprets PTX).
+check shapes-simt-emu shapes-simt --device cuda-emu --steps 2 --batch 2 tasks.1.batch=2 eval_batches=1
 
 if "$tessera" train demo --steps 1 --distributed --out "$work/outside" 2>"$work/outside.err"; then
   echo "equivalence: --distributed outside mpirun was accepted" >&2; exit 1

@@ -62,7 +62,7 @@ internal static class DistributedRun
             string checkpoint = File.Exists(checkpointPath)
                 ? $"the last checkpoint '{checkpointPath}' is intact (written whole, then renamed): continue with --resume"
                 : "no checkpoint was written yet";
-            Console.Error.WriteLine($"error: rank {world.Rank}: stopped by mpirun: another rank of the job ended (its error is above); {checkpoint}");
+            Console.Error.WriteLine($"error: rank {world.Rank}: stopped by mpirun: another rank of the job ended (see its error or mpirun's message); {checkpoint}");
             Console.Error.Flush();
         });
     }

@@ -109,7 +109,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     public void Broadcast(Span<byte> data, int root)
     {
         CommunicatorChecks.CheckRoot(root, Size);
-        for (int start = 0; start < data.Length || start == 0; start += MaxCount)
+        // At least one call, even for an empty buffer: every rank must make the same calls.
+        for (int start = 0; start == 0 || start < data.Length; start += MaxCount)
         {
             var piece = data.Slice(start, Math.Min(MaxCount, data.Length - start));
             fixed (byte* pointer = piece)
@@ -125,7 +126,6 @@ public sealed unsafe class MpiCommunicator : ICommunicator
                     return code;
                 }, () => request);
             }
-            if (data.Length == 0) break;
         }
     }
 

@@ -23,7 +23,7 @@ internal static class AllreduceBenchCommand
         var command = new Command("allreduce-bench", "Under mpirun: Allreduce bandwidth against the bucket size (float32 sums; rank 0 prints).") { total, buckets, repeats, json };
         command.SetAction(parse =>
         {
-            var world = MpiCommunicator.World("allreduce-bench");
+            var world = MpiCommunicator.World("allreduce-bench", "run it as 'mpirun -np 2 tessera allreduce-bench'");
             try
             {
                 double totalMb = parse.GetValue(total);

@@ -52,11 +52,14 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// Initialises MPI once per process and returns the world communicator. Outside mpirun, or
     /// without Open MPI, throws an <see cref="InvalidOperationException"/> that says what to do.
     /// </summary>
-    public static MpiCommunicator World(string what = "--distributed")
+    /// <param name="what">The option or command that needs MPI, for messages.</param>
+    /// <param name="launch">How to start it under mpirun, for the message outside mpirun.</param>
+    public static MpiCommunicator World(string what = "--distributed", string? launch = null)
     {
         if (_world is not null) return _world;
         if (!LaunchedByMpirun)
-            throw new InvalidOperationException($"{what}: this process was not started by mpirun (OMPI_COMM_WORLD_SIZE is not set); launch every rank with 'mpirun -np N tessera train RECIPE --distributed', or drop {what} to train in one process");
+            throw new InvalidOperationException($"{what}: this process was not started by mpirun (OMPI_COMM_WORLD_SIZE is not set); " +
+                (launch ?? $"launch every rank with 'mpirun -np N tessera train RECIPE --distributed', or drop {what} to train in one process"));
         var native = MpiNative.TryLoad(out string reason) ?? throw new InvalidOperationException($"{what}: {reason}");
         int initialized = 0;
         Check(native, native.Initialized(&initialized), "MPI_Initialized");

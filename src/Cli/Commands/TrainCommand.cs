@@ -5,9 +5,11 @@ using System.Text.Json.Nodes;
 using Spectre.Console;
 using Tessera.Engine;
 using Tessera.Engine.Cuda;
+using Tessera.Engine.Distributed;
 using Tessera.Engine.Threading;
 using Tessera.Models.Recipes;
 using Tessera.Models.Training;
+using Tessera.Models.Training.Distributed;
 
 namespace Tessera.Cli.Commands;
 
@@ -32,11 +34,20 @@ internal static class TrainCommand
         var threads = CliOptions.Threads();
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in the --out folder (without it, a folder that holds a run is refused: use --resume or a new --out)." };
+        var distributed = new Option<bool>("--distributed") { Description = "Under mpirun: deal the recipe's virtual devices to the ranks (same results as one process; rank 0 writes the run). mpirun -np N tessera train RECIPE --distributed; docs/DISTRIBUTED.md." };
         var command = new Command("train", "Train a model from a recipe; print its final metrics as one JSON line and write runs/<name>/{metrics.json, log.jsonl, report.md, report.html, checkpoint.safetensors}.")
         {
-            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite,
+            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite, distributed,
         };
         command.SetAction(parse =>
+        {
+            if (!parse.GetValue(distributed)) return Train(parse, null);
+            using var world = MpiCommunicator.World();
+            return DistributedRun.Guard(world, () => Train(parse, world));
+        });
+        return command;
+
+        int Train(ParseResult parse, ICommunicator? world)
         {
             var target = ParseDevice(parse.GetValue(device));
             CpuParallel.MaxThreads = parse.GetValue(threads);
@@ -51,19 +62,25 @@ internal static class TrainCommand
             bool resuming = parse.GetResult(resume) is not null;
             if (resuming && parse.GetValue(overwrite))
                 throw new ArgumentException("--resume and --overwrite: expected at most one of them (continue the run in --out, or replace it), found both");
-            using var claim = RunFolder.Claim(outputFolder, resuming ? RunFolderMode.Resume : parse.GetValue(overwrite) ? RunFolderMode.Overwrite : RunFolderMode.Fresh);
+            // Distributed, only rank 0 writes the run folder, so only rank 0 claims it.
+            using var claim = world is null || world.Rank == 0
+                ? RunFolder.Claim(outputFolder, resuming ? RunFolderMode.Resume : parse.GetValue(overwrite) ? RunFolderMode.Overwrite : RunFolderMode.Fresh)
+                : null;
             if (StagedSystems.FirstOrDefault(system => system.Handles(loaded)) is { } staged)
+            {
+                if (world is not null)
+                    throw new ArgumentException($"--distributed: {staged.Name} recipes run their own stages in one process (no SIMT trainer); train them without --distributed");
                 return RunStaged(staged, loaded, outputFolder, resuming, parse.GetValue(quiet), target);
+            }
             if (parse.GetResult(resume) is not null)
             {
                 resumeFrom = parse.GetValue(resume) ?? Path.Combine(outputFolder, "checkpoint.safetensors");
                 CheckSameRecipe(resumeFrom, loaded);
-                if (!Tessera.Engine.Serialization.SafeTensors.Verify(resumeFrom).HasDigests)
+                if (!Tessera.Engine.Serialization.SafeTensors.Verify(resumeFrom).HasDigests && (world is null || world.Rank == 0))
                     Console.Error.WriteLine($"note: '{resumeFrom}' has no digests (written by an older Tessera or another tool): its bytes could not be verified");
             }
-            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet), target);
-        });
-        return command;
+            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet) || world is { Rank: > 0 }, target, world);
+        }
     }
 
     /// <summary>The --device value as a device that can run here; cuda without a GPU is an error naming why (never a silent fallback).</summary>
@@ -108,11 +125,32 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device)
+    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device, ICommunicator? world)
     {
         var build = RecipeCatalog.Build(recipe);
-        build = build with { Options = build.Options with { Device = device } };
-        var trainer = build.CreateTrainer();
+        build = build with { Options = build.Options with { Device = device, Communicator = world ?? SingleProcessCommunicator.Instance } };
+        MultiTaskTrainer trainer;
+        if (world is null)
+        {
+            trainer = build.CreateTrainer();
+        }
+        else
+        {
+            // A setup error on one rank (a bad recipe, more ranks than devices) stops every rank with its message.
+            MultiTaskTrainer? created = null;
+            Exception? error = null;
+            try
+            {
+                created = build.CreateTrainer();
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or InvalidDataException)
+            {
+                error = e;
+            }
+            DistributedRun.ShareSetup(world, error);
+            trainer = created!;
+            DistributedRun.OnTerminate(world, Path.Combine(outputFolder, "checkpoint.safetensors"));
+        }
         var run = new TrainingRun(trainer, recipe.Name, RecipeLoader.ToJson(recipe), new RunSettings(outputFolder, recipe.Steps, recipe.CheckpointEvery, resumeFrom));
         Dictionary<string, object> metrics;
         if (quiet)
@@ -121,7 +159,7 @@ internal static class TrainCommand
         }
         else
         {
-            AnsiConsole.MarkupLineInterpolated($"[bold]{recipe.Name}[/]: {recipe.Description} ({recipe.Tasks.Count} task(s), {recipe.Devices} virtual device(s), {build.Model.ParameterCount():N0} parameters, on {device}, {CpuParallel.MaxThreads} threads)");
+            AnsiConsole.MarkupLineInterpolated($"[bold]{recipe.Name}[/]: {recipe.Description} ({recipe.Tasks.Count} task(s), {recipe.Devices} virtual device(s), {build.Model.ParameterCount():N0} parameters, on {device}, {CpuParallel.MaxThreads} threads{(world is null ? "" : $", {world.Size} ranks over {world.Description}")})");
             metrics = null!;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -135,7 +173,8 @@ internal static class TrainCommand
                     });
                 });
         }
-        Console.WriteLine(JsonSerializer.Serialize(metrics));
+        if (world is not null) DistributedRun.ReportCommunication(world, trainer, run.TrainSeconds, trainer.Step - run.FirstStep);
+        if (world is null || world.Rank == 0) Console.WriteLine(JsonSerializer.Serialize(metrics));
         return 0;
     }
 }

@@ -3,6 +3,7 @@ using Tessera.Engine.Random;
 using Tessera.Engine.Threading;
 using Tessera.Models.Nn;
 using Tessera.Models.Optim;
+using Tessera.Models.Training.Distributed;
 
 namespace Tessera.Models.Training;
 
@@ -16,9 +17,12 @@ namespace Tessera.Models.Training;
 /// (1 / N^p) Σ_{devices d that used p} grad_d(p): a task average, not a sample average, and a head
 /// no device used this step gets no gradient (so no update, as in the paper). Sums run in device
 /// order, so a run is bitwise deterministic for a seed whatever the thread timing.
-/// Single-task training is V = 1 with one task.
+/// Single-task training is V = 1 with one task. With <see cref="TrainerOptions.Communicator"/>
+/// spanning several processes (MPI ranks), each rank runs its <see cref="DeviceDeal"/> of the V
+/// devices and the ranks exchange SyncBN sums, per-device gradients and running statistics so that
+/// every rank computes the very step one process would (MultiTaskTrainer.Distributed.cs).
 /// </summary>
-public sealed class MultiTaskTrainer
+public sealed partial class MultiTaskTrainer
 {
     private readonly Optimizer _optimizer;
     private readonly LearningRateScheduler? _scheduler;
@@ -52,6 +56,10 @@ public sealed class MultiTaskTrainer
         _sampling = new Generator(Mix(options.Seed, 1, 0));
         _data = Enumerable.Range(0, options.Devices).Select(d => new Generator(Mix(options.Seed, 2, d))).ToArray();
         _noise = Enumerable.Range(0, options.Devices).Select(d => new Generator(Mix(options.Seed, 3, d))).ToArray();
+        _communicator = options.Communicator ?? throw new ArgumentNullException(nameof(options), "trainer: 'Communicator' must not be null (SingleProcessCommunicator.Instance for one process)");
+        _deal = DeviceDeal.For(_communicator.Rank, _communicator.Size, options.Devices);
+        if (options.BucketBytes < 4)
+            throw new ArgumentOutOfRangeException(nameof(options), options.BucketBytes, $"trainer: 'BucketBytes' expected at least 4 (one float), found {options.BucketBytes}");
         // Optimiser state is created lazily (ZerosLike of the parameter), so it follows the parameters.
         model.To(options.Device);
     }
@@ -102,11 +110,13 @@ public sealed class MultiTaskTrainer
         var results = RunDevices(step, tasks);
 
         string? problem = FindNonFinite(step, tasks, results);
+        if (IsDistributed) problem = ShareReports(results, problem);
         if (problem is not null && Options.NonFinite == NonFinitePolicy.Stop)
             throw new NonFiniteLossException(problem + "; lower the learning rate, enable clip_norm, or set nonfinite=skip to skip such steps");
         if (problem is null)
         {
-            ApplyAverageGradients(results);
+            if (IsDistributed) ShareGradients(results);
+            ApplyAverageGradients(results!);
             if (Options.ClipNorm > 0)
                 GradientClipping.ClipNorm(Model.Parameters(), Options.ClipNorm);
             _optimizer.Step();
@@ -117,9 +127,10 @@ public sealed class MultiTaskTrainer
         {
             RestoreBuffers(saved);
         }
+        if (IsDistributed) ShareBuffers(saved);
         Step++;
-        return new StepResult(step, tasks.Select(t => t.Name).ToArray(), results.Select(r => r.Loss).ToArray(),
-            AverageMetrics(tasks, results), problem, tasks.Sum(t => t.BatchSize));
+        return new StepResult(step, tasks.Select(t => t.Name).ToArray(), results.Select(r => r!.Loss).ToArray(),
+            AverageMetrics(tasks, results!), problem, tasks.Sum(t => t.BatchSize));
     }
 
     /// <summary>
@@ -170,7 +181,7 @@ public sealed class MultiTaskTrainer
         return result;
     }
 
-    private sealed record DeviceResult(double Loss, IReadOnlyDictionary<string, double> Metrics, Dictionary<Tensor, Tensor> Gradients);
+    internal sealed record DeviceResult(double Loss, IReadOnlyDictionary<string, double> Metrics, Dictionary<Tensor, Tensor> Gradients);
 
     private TrainingTask SampleTask()
     {
@@ -185,23 +196,24 @@ public sealed class MultiTaskTrainer
         return Model.Tasks[last];
     }
 
-    private DeviceResult[] RunDevices(long step, TrainingTask[] tasks)
+    /// <summary>Runs this rank's devices; the other ranks' entries stay null until <see cref="ShareReports"/>.</summary>
+    private DeviceResult?[] RunDevices(long step, TrainingTask[] tasks)
     {
         int deviceCount = tasks.Length;
-        var results = new DeviceResult[deviceCount];
+        var results = new DeviceResult?[deviceCount];
         if (deviceCount == 1)
         {
             results[0] = RunDevice(step, 0, tasks[0], tasks, LocalBatchStatisticsReducer.Instance);
             return results;
         }
-        var group = new DeviceStatisticsGroup(deviceCount);
+        var group = new DeviceStatisticsGroup(_deal, _communicator);
         var errors = new Exception?[deviceCount];
         Exception? origin = null;
-        var threads = new Thread[deviceCount];
-        for (int d = 0; d < deviceCount; d++)
+        var threads = new Thread[_deal.Count];
+        for (int d = _deal.First; d < _deal.End; d++)
         {
             int device = d;
-            threads[d] = new Thread(() =>
+            threads[d - _deal.First] = new Thread(() =>
             {
                 try
                 {
@@ -216,7 +228,7 @@ public sealed class MultiTaskTrainer
                     group.Abort(device, e);
                 }
             }) { IsBackground = true, Name = $"simt-device-{d}" };
-            threads[d].Start();
+            threads[d - _deal.First].Start();
         }
         foreach (var thread in threads) thread.Join();
         if (origin is not null)
@@ -255,14 +267,14 @@ public sealed class MultiTaskTrainer
         return new DeviceResult(lossValue, output.Metrics, kept);
     }
 
-    private string? FindNonFinite(long step, TrainingTask[] tasks, DeviceResult[] results)
+    private string? FindNonFinite(long step, TrainingTask[] tasks, DeviceResult?[] results)
     {
-        for (int d = 0; d < results.Length; d++)
+        for (int d = _deal.First; d < _deal.End; d++)
         {
-            if (!double.IsFinite(results[d].Loss))
-                return $"non-finite loss ({results[d].Loss}) at step {step}, task '{tasks[d].Name}', device {d}";
+            if (!double.IsFinite(results[d]!.Loss))
+                return $"non-finite loss ({results[d]!.Loss}) at step {step}, task '{tasks[d].Name}', device {d}";
             foreach (var (name, p) in Model.NamedParameters())
-                if (results[d].Gradients.TryGetValue(p, out var grad) && !AllFinite(grad))
+                if (results[d]!.Gradients.TryGetValue(p, out var grad) && !AllFinite(grad))
                     return $"non-finite gradient of '{name}' at step {step}, task '{tasks[d].Name}', device {d}";
         }
         return null;
@@ -308,7 +320,8 @@ public sealed class MultiTaskTrainer
 
     private List<(Tensor Buffer, Tensor Copy)> SnapshotBuffers()
     {
-        if (Options.NonFinite != NonFinitePolicy.Skip) return [];
+        // Distributed steps compare against the snapshot to find which rank updated a running statistic.
+        if (Options.NonFinite != NonFinitePolicy.Skip && !IsDistributed) return [];
         using var unscoped = TensorScope.Unscoped();
         return Model.NamedBuffers().Select(b => (b.Buffer, b.Buffer.Clone())).ToList();
     }

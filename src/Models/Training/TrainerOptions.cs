@@ -21,6 +21,19 @@ public sealed record TrainerOptions(int Devices = 1, ulong Seed = 0, NonFinitePo
 {
     /// <summary>Where the model and every batch live: <c>cpu</c> (default), <c>cuda</c> or <c>cuda-emu</c>. All virtual devices share it.</summary>
     public Engine.Device Device { get; init; } = Engine.Device.Cpu;
+
+    /// <summary>
+    /// The processes the V virtual devices are dealt to (<see cref="Distributed.DeviceDeal"/>):
+    /// <see cref="Engine.Distributed.SingleProcessCommunicator"/> (default) runs them all here; an
+    /// <see cref="Engine.Distributed.MpiCommunicator"/> spreads them over the MPI ranks, with the same result.
+    /// </summary>
+    public Engine.Distributed.ICommunicator Communicator { get; init; } = Engine.Distributed.SingleProcessCommunicator.Instance;
+
+    /// <summary>Bytes per gradient Allreduce across ranks (docs/DISTRIBUTED.md: measured choice).</summary>
+    public int BucketBytes { get; init; } = DefaultBucketBytes;
+
+    /// <summary>4 MiB: Open MPI's shared-memory Allreduce on this machine is fastest at 1-4 MB pieces (docs/DISTRIBUTED.md).</summary>
+    public const int DefaultBucketBytes = 4 << 20;
 }
 
 /// <summary>The error a non-finite loss or gradient raises under <see cref="NonFinitePolicy.Stop"/>.</summary>

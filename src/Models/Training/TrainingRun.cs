@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Tessera.Models.Training.Distributed;
 
 namespace Tessera.Models.Training;
 
@@ -17,7 +18,10 @@ public sealed record RunProgress(long Step, long TotalSteps, double Loss, double
 /// One training run end to end: optional resume, the step loop with the JSON-lines log and
 /// periodic atomic checkpoints, then evaluation, the final checkpoint and weights, curves, the
 /// report, and metrics.json (atomic). The final metrics are returned for the caller to print
-/// as one JSON line.
+/// as one JSON line. Distributed (the trainer's communicator spans several ranks), every rank runs
+/// the steps, the ranks first check that they start the same recipe, code and step, and only rank 0
+/// writes (log, checkpoints, weights, evaluation, report, metrics); the other ranks return an empty
+/// dictionary.
 /// </summary>
 public sealed class TrainingRun
 {
@@ -38,17 +42,32 @@ public sealed class TrainingRun
 
     public string MetricsPath => Path.Combine(_settings.OutputFolder, "metrics.json");
 
+    /// <summary>The step the loop started from (after a resume).</summary>
+    public long FirstStep { get; private set; }
+
+    /// <summary>Seconds the step loop took (set by <see cref="Run"/>).</summary>
+    public double TrainSeconds { get; private set; }
+
     /// <summary>Runs to the end; <paramref name="onStep"/> after each step.</summary>
     public Dictionary<string, object> Run(Action<RunProgress>? onStep = null)
     {
-        Directory.CreateDirectory(_settings.OutputFolder);
+        var communicator = _trainer.Options.Communicator;
+        bool writes = communicator.Rank == 0;
+        if (writes) Directory.CreateDirectory(_settings.OutputFolder);
         if (_settings.ResumeFrom is not null)
             Checkpoint.Restore(_settings.ResumeFrom, _trainer);
-        long firstStep = _trainer.Step;
+        if (_trainer.IsDistributed)
+            RankAgreement.Check(communicator,
+            [
+                ("recipe", RankAgreement.Hash(_recipeJson), "start every rank with the same recipe and overrides"),
+                ("code version", RankAgreement.CodeHash(), "every rank must run the same Tessera build (copy the same build to every machine)"),
+                ("step", _trainer.Step, "every rank must resume from the same checkpoint (put the run folder on a file system every machine sees)"),
+            ]);
+        long firstStep = FirstStep = _trainer.Step;
         var clock = Stopwatch.StartNew();
         var window = new Queue<double>();
         double lastLoss = double.NaN;
-        using (var log = new RunLog(Path.Combine(_settings.OutputFolder, "log.jsonl"), firstStep))
+        using (var log = writes ? new RunLog(Path.Combine(_settings.OutputFolder, "log.jsonl"), firstStep) : null)
         {
             long images = 0;
             while (_trainer.Step < _settings.Steps)
@@ -57,19 +76,21 @@ public sealed class TrainingRun
                 var result = _trainer.RunStep();
                 images += result.Images;
                 double throughput = images / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-                log.Write(result, learningRate, throughput);
+                log?.Write(result, learningRate, throughput);
                 if (result.Skipped is null)
                 {
                     window.Enqueue(result.Loss);
                     if (window.Count > 10) window.Dequeue();
                     lastLoss = window.Average();
                 }
-                if (_settings.CheckpointEvery > 0 && _trainer.Step % _settings.CheckpointEvery == 0 && _trainer.Step < _settings.Steps)
+                if (writes && _settings.CheckpointEvery > 0 && _trainer.Step % _settings.CheckpointEvery == 0 && _trainer.Step < _settings.Steps)
                     Checkpoint.Save(CheckpointPath, _trainer, _recipeJson);
                 onStep?.Invoke(new RunProgress(_trainer.Step, _settings.Steps, result.Loss, throughput, result.Skipped));
             }
         }
         double trainSeconds = clock.Elapsed.TotalSeconds;
+        TrainSeconds = trainSeconds;
+        if (!writes) return new Dictionary<string, object>(StringComparer.Ordinal);
         Checkpoint.Save(CheckpointPath, _trainer, _recipeJson);
         WeightsFile.Save(Path.Combine(_settings.OutputFolder, "model.safetensors"), _trainer.Model);
 

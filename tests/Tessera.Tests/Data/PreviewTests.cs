@@ -19,7 +19,7 @@ public class PreviewTests
     public void PreviewDrawsCellsTextAndEncodes()
     {
         var canvas = WorldPreview.Render(WorldSources.Get("objects-det"), 3, 32, 0);
-        var png = PngCodec.Decode(PngCodec.EncodeRgb(canvas.Pixels, canvas.Width, canvas.Height));
+        var png = ImageCodec.Decode(ImageCodec.EncodePng(canvas.Pixels, canvas.Width, canvas.Height));
         Assert.Equal(canvas.Pixels, png.Pixels);
         Assert.True(canvas.Width >= 3 * 128);
         // The title's first glyph ('O') puts ink at its top-middle cell.

@@ -101,7 +101,7 @@ public sealed class Canvas
         return lines;
     }
 
-    public void Save(string path) => PngCodec.WriteRgb(path, Pixels, Width, Height);
+    public void Save(string path) => ImageCodec.WritePng(path, Pixels, Width, Height);
 
     private static byte ToByte(float value) => (byte)Math.Clamp((int)MathF.Round(value * 255f), 0, 255);
 }

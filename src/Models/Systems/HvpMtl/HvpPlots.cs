@@ -99,6 +99,6 @@ public static class HvpPlots
                     }
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
-        PngCodec.WriteRgb(path, rgb, width, height);
+        ImageCodec.WritePng(path, rgb, width, height);
     }
 }

@@ -76,6 +76,12 @@ public sealed class RecipeTests
             }
             // EVA's stages train through their own runner (images with captions, no task heads); EvaRecipeTests checks them.
             if (Tessera.Models.Systems.Eva.EvaTraining.Handles(recipe)) continue;
+            // Folder recipes need the user's folder (ImageFolderTests trains one); without it the error says how to pass it.
+            if (recipe.Tasks.Any(t => t.Source == Tessera.Models.Data.Folder.ImageFolderSource.SourceName))
+            {
+                Assert.Contains("--data", Assert.Throws<InvalidDataException>(() => RecipeCatalog.Build(recipe)).Message, StringComparison.Ordinal);
+                continue;
+            }
             var build = RecipeCatalog.Build(recipe);
             Assert.True(build.Model.ParameterCount() > 0, file);
         }

@@ -86,6 +86,9 @@ public static class ImageCodec
         // The codec takes the stream over (SkiaSharp revokes the wrapper's ownership); disposing the wrapper is then a no-op.
         using var stream = new SKMemoryStream(data);
         using var codec = SKCodec.Create(stream, out var created);
+        // Skia answers IncompleteInput both for a cut-off header and for a few bytes it cannot place: the signature tells which.
+        if (codec is null && created == SKCodecResult.IncompleteInput && HasImageSignature(bytes))
+            throw new ImageDecodeException(ImageDecodeFailure.Truncated, $"{what}: truncated: the file ends inside the image header ({bytes.Length:N0} bytes); re-copy or re-export the file");
         if (codec is null)
             throw new ImageDecodeException(ImageDecodeFailure.UnknownFormat,
                 $"{what}: not a readable image ({Describe(created)}; starts with {Signature(bytes)}); expected a PNG, JPEG, WebP, GIF or BMP file");
@@ -194,9 +197,56 @@ public static class ImageCodec
         _ => result.ToString(),
     };
 
+    private static bool HasImageSignature(ReadOnlySpan<byte> bytes) =>
+        bytes.StartsWith((ReadOnlySpan<byte>)[0x89, (byte)'P', (byte)'N', (byte)'G']) || bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF])
+        || bytes.StartsWith("GIF8"u8) || bytes.StartsWith("BM"u8) || (bytes.StartsWith("RIFF"u8) && bytes.Length >= 12 && bytes[8..12].SequenceEqual("WEBP"u8));
+
     private static string Signature(ReadOnlySpan<byte> bytes)
     {
         var head = bytes[..Math.Min(8, bytes.Length)];
         return "bytes " + Convert.ToHexString(head).ToLowerInvariant();
+    }
+}
+
+/// <summary>Resampling of decoded images through Skia (linear filtering with mipmaps, so large downscales do not alias).</summary>
+public static class ImageResize
+{
+    /// <summary>The image resized to exactly <paramref name="width"/> x <paramref name="height"/>.</summary>
+    public static RgbImage To(RgbImage image, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        if (width == image.Width && height == image.Height) return image;
+        using var source = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var rgba = source.GetPixelSpan();
+        for (int p = 0; p < image.Width * image.Height; p++)
+        {
+            rgba[4 * p] = image.Pixels[3 * p];
+            rgba[4 * p + 1] = image.Pixels[3 * p + 1];
+            rgba[4 * p + 2] = image.Pixels[3 * p + 2];
+            rgba[4 * p + 3] = 255;
+        }
+        using var skImage = SKImage.FromBitmap(source);
+        using var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        if (!skImage.ScalePixels(target.PeekPixels(), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)))
+            throw new InvalidOperationException($"Skia could not resize a {image.Width}x{image.Height} image to {width}x{height}");
+        var scaled = target.GetPixelSpan();
+        var rgb = new byte[width * height * 3];
+        for (int p = 0; p < width * height; p++)
+        {
+            rgb[3 * p] = scaled[4 * p];
+            rgb[3 * p + 1] = scaled[4 * p + 1];
+            rgb[3 * p + 2] = scaled[4 * p + 2];
+        }
+        return new RgbImage(width, height, rgb);
+    }
+
+    /// <summary>The image scaled (aspect kept) so that its shorter side is <paramref name="side"/> pixels.</summary>
+    public static RgbImage ShorterSide(RgbImage image, int side)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        double scale = (double)side / Math.Min(image.Width, image.Height);
+        return To(image, Math.Max(side, (int)Math.Round(image.Width * scale)), Math.Max(side, (int)Math.Round(image.Height * scale)));
     }
 }

@@ -117,6 +117,8 @@ internal static class TrainCommand
                     });
             if (!quiet && prepared.PreparationSummary is string summary) AnsiConsole.MarkupLineInterpolated($"{task.Name}: {summary}");
             foreach (var warning in prepared.PreparationWarnings) Console.Error.WriteLine($"warning: {task.Name}: {warning}");
+            string skippedList = Path.Combine(outputFolder, "skipped-images.txt");
+            if (File.Exists(skippedList)) File.Delete(skippedList);
             if (task.Source is Tessera.Models.Data.Folder.ImageFolderSource folder && (folder.Skipped.Count > 0 || folder.Index.NonImageFiles.Count > 0))
                 AtomicFile.WriteAllText(Path.Combine(outputFolder, "skipped-images.txt"), string.Join(Environment.NewLine,
                     folder.Skipped.Select(s => $"{s.Reason}\t{s.Message}").Concat(folder.Index.NonImageFiles.Select(f => $"NotAnImage\t{f}"))) + Environment.NewLine);

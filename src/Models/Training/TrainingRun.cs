@@ -65,7 +65,11 @@ public sealed class TrainingRun
                     lastLoss = window.Average();
                 }
                 if (_settings.CheckpointEvery > 0 && _trainer.Step % _settings.CheckpointEvery == 0 && _trainer.Step < _settings.Steps)
+                {
                     Checkpoint.Save(CheckpointPath, _trainer, _recipeJson);
+                    // Test metrics over training for the report (evaluation reads no generator the training uses).
+                    EvalLog.Append(_settings.OutputFolder, _trainer.Step, _trainer.Evaluate());
+                }
                 onStep?.Invoke(new RunProgress(_trainer.Step, _settings.Steps, result.Loss, throughput, result.Skipped));
             }
         }
@@ -75,6 +79,7 @@ public sealed class TrainingRun
 
         var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
         var evaluation = _trainer.Evaluate();
+        EvalLog.Append(_settings.OutputFolder, _trainer.Step, evaluation);
         var taskNames = _trainer.Model.Tasks.Select(t => t.Name).ToList();
         foreach (var (key, value) in evaluation.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {

@@ -92,7 +92,8 @@ public sealed class TrainingRun
         metrics["steps"] = _trainer.Step;
         metrics["seconds"] = Math.Round(trainSeconds, 1);
         AtomicFile.WriteAllText(MetricsPath, JsonSerializer.Serialize(metrics) + Environment.NewLine);
-        RunReport.Write(_settings.OutputFolder, _name, Path.Combine(_settings.OutputFolder, "log.jsonl"), metrics, _recipeJson);
+        var samples = PredictionSamples.Write(_settings.OutputFolder, _trainer);
+        RunReport.Write(_settings.OutputFolder, _name, Path.Combine(_settings.OutputFolder, "log.jsonl"), metrics, _recipeJson, samples);
         return metrics;
     }
 }

@@ -17,7 +17,7 @@ namespace Tessera.Models.Data.Folder;
 /// and a horizontal flip, from the device's generator; validation images: the centre square. Both
 /// are normalised with the ImageNet mean and std, as torchvision's recipes do.
 /// </summary>
-public sealed class ImageFolderSource : ITaskSource, IFiniteTestSplit, IPreparedSource
+public sealed class ImageFolderSource : ITaskSource, IFiniteTestSplit, IPreparedSource, ILabelledSource
 {
     /// <summary>The recipe source name.</summary>
     public const string SourceName = "image-folder";
@@ -45,6 +45,8 @@ public sealed class ImageFolderSource : ITaskSource, IFiniteTestSplit, IPrepared
     public ImageFolderIndex Index { get; }
 
     public ImageDecodeLimits Limits { get; }
+
+    public IReadOnlyList<string> ClassNames => Index.Classes;
 
     /// <summary>Bytes the decoded-image cache may use: a quarter of the memory .NET may use, at most 4 GiB.</summary>
     public long CacheBudgetBytes { get; }

@@ -64,7 +64,13 @@ public static class RunReport
             foreach (var sample in samples)
                 html.AppendLine(CultureInfo.InvariantCulture, $"<figure><img src=\"{E(sample.File)}\" alt=\"{E(sample.Caption)}\"><figcaption>{E(sample.Caption)}</figcaption></figure>");
         }
-        html.AppendLine(CultureInfo.InvariantCulture, $"<h2>Recipe</h2><pre>{E(recipeJson)}</pre></body></html>");
+        html.AppendLine(CultureInfo.InvariantCulture, $"<h2>Recipe</h2><pre>{E(recipeJson)}</pre>");
+        // After loading, the page records how many images loaded (data-images="loaded/total", which the browser test reads) and names any that did not.
+        html.AppendLine("<p id=\"image-status\" style=\"color:#b00\"></p><script>window.addEventListener('load',function(){" +
+                        "var all=Array.prototype.slice.call(document.images),bad=all.filter(function(i){return !(i.complete&&i.naturalWidth>0);});" +
+                        "document.body.setAttribute('data-images',(all.length-bad.length)+'/'+all.length);" +
+                        "if(bad.length)document.getElementById('image-status').textContent=bad.length+' image(s) failed to load: '+bad.map(function(i){return i.getAttribute('src');}).join(', ');});</script>");
+        html.AppendLine("</body></html>");
         return html.ToString();
     }
 

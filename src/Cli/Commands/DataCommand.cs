@@ -232,7 +232,7 @@ internal static class DataCommand
         count = Math.Min(count, data.Count);
         const int scale = 3, cell = MnistDataset.Side * scale + 8;
         int columns = Math.Min(count, 8), rows = (count + columns - 1) / columns;
-        var canvas = new Canvas(columns * cell + 4, rows * (cell + BitmapFont.LineHeight) + 4, (24, 24, 28));
+        var canvas = new Canvas(columns * cell + 4, rows * (cell + Canvas.LineHeight) + 4, (24, 24, 28));
         var planar = new float[3 * MnistDataset.Pixels];
         for (int n = 0; n < count; n++)
         {
@@ -240,7 +240,7 @@ internal static class DataCommand
             int index = (int)((long)n * data.Count / count);
             for (int p = 0; p < MnistDataset.Pixels; p++)
                 planar[p] = planar[MnistDataset.Pixels + p] = planar[2 * MnistDataset.Pixels + p] = data.Images[index * MnistDataset.Pixels + p] / 255f;
-            int left = 4 + (n % columns) * cell, top = 4 + (n / columns) * (cell + BitmapFont.LineHeight);
+            int left = 4 + (n % columns) * cell, top = 4 + (n / columns) * (cell + Canvas.LineHeight);
             canvas.DrawImage(planar, MnistDataset.Side, MnistDataset.Side, left, top, scale);
             canvas.DrawText(data.ClassNames[data.Labels[index]], left, top + MnistDataset.Side * scale + 2, (255, 230, 120));
         }

@@ -113,7 +113,7 @@ public class ImageFolderTests
         Assert.Equal(new long[] { 2 }, ((Tessera.Autograd.Tensor)last.Targets).ToArray<long>());
     }
 
-    /// <summary>The proof: 'tessera train folder --data DIR' on a JPEG folder, then 'tessera eval' on its checkpoint.</summary>
+    /// <summary>The proof: 'tessera train folder --data DIR' on a JPEG folder, then 'tessera eval' and the linear probe on its checkpoint.</summary>
     [Fact]
     public void TrainFolderThenEvalThroughTheCli()
     {
@@ -132,6 +132,13 @@ public class ImageFolderTests
         (code, output) = CliProcess.Run(work, "eval", Path.Combine(run, "checkpoint.safetensors"), "--threads", "1");
         Assert.True(code == 0, $"eval exited {code}: {output}");
         Assert.Contains("top1", output, StringComparison.Ordinal);
+        // The linear probe on the folder, through the checkpoint's backbone; without --checkpoint it says what is missing.
+        (code, output) = CliProcess.Run(work, "probe", data, "--checkpoint", Path.Combine(run, "checkpoint.safetensors"), "--out", Path.Combine(work, "probe"), "--max-iter", "50", "--grid", "3");
+        Assert.True(code == 0, $"probe exited {code}: {output}");
+        Assert.Contains("\"test_top1\"", output, StringComparison.Ordinal);
+        (code, output) = CliProcess.Run(work, "probe", data);
+        Assert.NotEqual(0, code);
+        Assert.Contains("pass --checkpoint", output, StringComparison.Ordinal);
         // A --data that is not a folder: one line on stderr, exit code not 0.
         (code, output) = CliProcess.Run(work, "train", "folder", "--data", Path.Combine(work, "nowhere"), "--out", Path.Combine(work, "run2"));
         Assert.NotEqual(0, code);

@@ -124,20 +124,37 @@ public sealed class ImageFolderSource : ITaskSource, IFiniteTestSplit, IPrepared
     public TaskBatch Sample(DataSplit split, long index, int batchSize, int inputSize, Generator generator)
     {
         ArgumentNullException.ThrowIfNull(generator);
+        return Batch(split == DataSplit.Train, augment: split == DataSplit.Train, index, batchSize, inputSize, new SceneRandom(generator));
+    }
+
+    /// <summary>Number of usable train images (after preparation at <paramref name="inputSize"/>).</summary>
+    public int TrainCount(int inputSize)
+    {
+        Prepare(inputSize);
+        return _prepared!.Train.Length;
+    }
+
+    /// <summary>
+    /// Batch <paramref name="index"/> of the train (or validation) images in folder order, centre-cropped
+    /// without augmentation (the last batch short): what a linear probe extracts features from.
+    /// </summary>
+    public TaskBatch Ordered(bool train, long index, int batchSize, int inputSize) =>
+        Batch(train, augment: false, index, batchSize, inputSize, new SceneRandom(0));
+
+    private TaskBatch Batch(bool train, bool augment, long index, int batchSize, int inputSize, SceneRandom random)
+    {
         Prepare(inputSize);
         var prepared = _prepared!;
-        bool train = split == DataSplit.Train;
         var items = train ? prepared.Train : prepared.Validation;
         var cache = train ? prepared.TrainCache : prepared.ValidationCache;
         if (items.Length == 0)
             throw new InvalidDataException($"image folder '{Index.Root}': the {(train ? "train" : "validation")} split has no images");
-        int count = train ? batchSize : (int)Math.Clamp(items.Length - index * batchSize, 0, batchSize);
+        int count = augment ? batchSize : (int)Math.Clamp(items.Length - index * batchSize, 0, batchSize);
         // Every random draw happens here, in order, before decoding: the batch is a pure function of the generator state.
         var picks = new int[count];
-        var random = new SceneRandom(generator);
         var crops = new (float X, float Y, float W, float H, bool Flip)[count];
         for (int i = 0; i < count; i++)
-            picks[i] = train ? random.NextInt(items.Length) : checked((int)(index * batchSize + i));
+            picks[i] = augment ? random.NextInt(items.Length) : checked((int)(index * batchSize + i));
         var scaled = new RgbImage[count];
         if (cache is not null)
             for (int i = 0; i < count; i++) scaled[i] = cache[picks[i]];
@@ -145,7 +162,7 @@ public sealed class ImageFolderSource : ITaskSource, IFiniteTestSplit, IPrepared
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
                 i => scaled[i] = ImageResize.ShorterSide(ImageCodec.Read(items[picks[i]].Path, Limits), inputSize));
         for (int i = 0; i < count; i++)
-            crops[i] = train ? RandomCrop(scaled[i], random) : CentreCrop(scaled[i]);
+            crops[i] = augment ? RandomCrop(scaled[i], random) : CentreCrop(scaled[i]);
         int plane = inputSize * inputSize;
         var pixels = new float[count * 3 * plane];
         var labels = new long[count];

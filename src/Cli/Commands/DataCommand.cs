@@ -17,7 +17,7 @@ internal static class DataCommand
     {
         var command = new Command("data", "Inspect data sources: list them, preview samples as a PNG, print label spaces and statistics.")
         {
-            CreateList(), CreatePreview(), CreateStats(), CreateBench(), CreateCache(),
+            CreateList(), CreatePreview(), CreateStats(), CreateBench(), CreateCache(), CreateExport(),
         };
         return command;
     }
@@ -64,6 +64,24 @@ internal static class DataCommand
             if (folder is not null) Directory.CreateDirectory(folder);
             canvas.Save(path);
             AnsiConsole.MarkupLineInterpolated($"wrote [bold]{path}[/] ({canvas.Width}x{canvas.Height}, {n} samples of {name})");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateExport()
+    {
+        var source = new Argument<string>("source") { Description = "A classification source of the procedural world (see 'tessera data list'), e.g. shapes-cls." };
+        var output = new Option<string>("--out") { Description = "Folder to write (DIR/train/CLASS/*.jpg and DIR/val/CLASS/*.jpg).", Required = true };
+        var count = CliOptions.PositiveCount("--count", "Train images (default 300); validation gets a fifth as many.");
+        var size = new Option<int>("--size") { Description = "Image side in pixels (32..256).", DefaultValueFactory = _ => 64 };
+        var command = new Command("export", "Write a classification source as a folder of JPEGs in ImageFolder layout, for 'tessera train folder' or PyTorch.") { source, output, count, size };
+        command.SetAction(parse =>
+        {
+            int train = parse.GetValue(count) ?? 300;
+            string folder = parse.GetValue(output)!;
+            int files = Tessera.Models.Data.Folder.ImageFolderExport.Write(WorldSources.Get(parse.GetValue(source)!), folder, train, Math.Max(1, train / 5), CheckSize(parse.GetValue(size)));
+            AnsiConsole.MarkupLineInterpolated($"wrote [bold]{files}[/] JPEGs to {folder} (train/ and val/, one folder per class)");
             return 0;
         });
         return command;
@@ -214,7 +232,7 @@ internal static class DataCommand
         count = Math.Min(count, data.Count);
         const int scale = 3, cell = MnistDataset.Side * scale + 8;
         int columns = Math.Min(count, 8), rows = (count + columns - 1) / columns;
-        var canvas = new Canvas(columns * cell + 4, rows * (cell + BitmapFont.LineHeight) + 4, (24, 24, 28));
+        var canvas = new Canvas(columns * cell + 4, rows * (cell + Canvas.LineHeight) + 4, (24, 24, 28));
         var planar = new float[3 * MnistDataset.Pixels];
         for (int n = 0; n < count; n++)
         {
@@ -222,7 +240,7 @@ internal static class DataCommand
             int index = (int)((long)n * data.Count / count);
             for (int p = 0; p < MnistDataset.Pixels; p++)
                 planar[p] = planar[MnistDataset.Pixels + p] = planar[2 * MnistDataset.Pixels + p] = data.Images[index * MnistDataset.Pixels + p] / 255f;
-            int left = 4 + (n % columns) * cell, top = 4 + (n / columns) * (cell + BitmapFont.LineHeight);
+            int left = 4 + (n % columns) * cell, top = 4 + (n / columns) * (cell + Canvas.LineHeight);
             canvas.DrawImage(planar, MnistDataset.Side, MnistDataset.Side, left, top, scale);
             canvas.DrawText(data.ClassNames[data.Labels[index]], left, top + MnistDataset.Side * scale + 2, (255, 230, 120));
         }

@@ -11,7 +11,8 @@ internal static class ProbeCommand
 {
     public static Command Create()
     {
-        var features = new Argument<string>("features") { Description = "safetensors file with train.features [N, D] float32 and train.labels [N] int64, optionally val.* and test.* (without val., 20% of train is held out)." };
+        var features = new Argument<string>("features") { Description = "safetensors file with train.features [N, D] float32 and train.labels [N] int64, optionally val.* and test.* (without val., 20% of train is held out); or a folder of images (ImageFolder layout) with --checkpoint." };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "With a folder of images: the training checkpoint whose backbone gives the features (its val split is the probe's test split)." };
         var minL2 = new Option<double>("--min-l2") { Description = "Smallest L2 of the log grid.", DefaultValueFactory = _ => 1e-5 };
         var maxL2 = new Option<double>("--max-l2") { Description = "Largest L2 of the log grid.", DefaultValueFactory = _ => 1e-1 };
         var grid = new Option<int>("--grid") { Description = "Grid points between them (log-spaced, inclusive).", DefaultValueFactory = _ => 9 };
@@ -19,11 +20,26 @@ internal static class ProbeCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the held-out validation draw.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Output folder for metrics.json.", DefaultValueFactory = _ => Path.Combine("runs", "probe") };
         var command = new Command("probe", "Fit a linear probe on frozen features, choose L2 on validation, print the metrics as one JSON line.")
-            { features, minL2, maxL2, grid, iterations, seed, output };
+            { features, checkpoint, minL2, maxL2, grid, iterations, seed, output };
         command.SetAction(parse =>
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var (train, validation, test) = ProbeFeatureFile.Load(parse.GetValue(features)!);
+            string input = parse.GetValue(features)!;
+            ProbeSplit train;
+            ProbeSplit? validation, test;
+            if (Directory.Exists(input))
+            {
+                string ckpt = parse.GetValue(checkpoint)
+                    ?? throw new ArgumentException($"probe: '{input}' is a folder of images; pass --checkpoint CKPT (a 'tessera train' checkpoint) to extract its features");
+                (train, test) = FolderFeatures.Extract(ckpt, input);
+                validation = null;
+            }
+            else
+            {
+                if (parse.GetValue(checkpoint) is not null)
+                    throw new ArgumentException($"probe: --checkpoint goes with a folder of images, but '{input}' is not a folder");
+                (train, validation, test) = ProbeFeatureFile.Load(input);
+            }
             var options = new LinearProbeOptions
             {
                 MinL2 = parse.GetValue(minL2), MaxL2 = parse.GetValue(maxL2), GridSize = parse.GetValue(grid),

@@ -35,9 +35,11 @@ internal static class TrainCommand
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in the --out folder (without it, a folder that holds a run is refused: use --resume or a new --out)." };
         var distributed = new Option<bool>("--distributed") { Description = "Under mpirun: deal the recipe's virtual devices to the ranks (same results as one process; rank 0 writes the run). mpirun -np N tessera train RECIPE --distributed; docs/DISTRIBUTED.md." };
+        var data = new Option<string?>("--data") { Description = "The folder of images for recipes that read one (train folder): one subfolder per class, optionally under train/ and val/ (docs/DATA.md)." };
+        var model = new Option<string?>("--model") { Description = "Backbone type (recipe field 'model.type'): small-cnn, resnet-narrow, ..." };
         var command = new Command("train", "Train a model from a recipe; print its final metrics as one JSON line and write runs/<name>/{metrics.json, log.jsonl, report.md, report.html, checkpoint.safetensors}.")
         {
-            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite, distributed,
+            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite, distributed, data, model,
         };
         command.SetAction(parse =>
         {
@@ -56,7 +58,9 @@ internal static class TrainCommand
             if (parse.GetValue(batch) is int b) items.Add($"batch={b}");
             if (parse.GetValue(size) is int z) items.Add($"size={z}");
             if (parse.GetValue(seed) is ulong e) items.Add($"seed={e}");
+            if (parse.GetValue(model) is string m) items.Add($"model.type={m}");
             var loaded = RecipeLoader.Load(RecipeLoader.Locate(parse.GetValue(recipe)!), items);
+            if (parse.GetValue(data) is string folder) SetDataFolder(loaded, folder);
             string outputFolder = parse.GetValue(output) ?? Path.Combine("runs", loaded.Name.Length > 0 ? loaded.Name : Path.GetFileNameWithoutExtension(parse.GetValue(recipe)!));
             string? resumeFrom = null;
             bool resuming = parse.GetResult(resume) is not null;
@@ -90,6 +94,52 @@ internal static class TrainCommand
         if (device.IsGpu && !GpuContext.IsAvailable(device, out string reason))
             throw new ArgumentException($"--device: '{device}' is not available here: {reason}. Use --device cuda-emu to run the CUDA backend on the PTX emulator, or --device cpu.");
         return device;
+    }
+
+    /// <summary>
+    /// Points every task that reads files at <paramref name="folder"/> (stored as a full path, so
+    /// 'tessera eval' finds it from any folder); a recipe without such a task is an error.
+    /// </summary>
+    private static void SetDataFolder(Recipe recipe, string folder)
+    {
+        var readers = recipe.Tasks.Where(t => RecipeCatalog.DataSources.ContainsKey(t.Source)).ToList();
+        if (readers.Count == 0)
+            throw new ArgumentException($"--data: recipe '{recipe.Name}' has no task that reads a folder (sources: {string.Join(", ", recipe.Tasks.Select(t => t.Source))}); use 'tessera train folder --data DIR'");
+        foreach (var task in readers) task.Data = Path.GetFullPath(folder);
+    }
+
+    /// <summary>
+    /// Runs the one-time preparation of file-reading sources (decoding every image) before training,
+    /// with a progress bar, and reports what it found: a summary line, warnings for skipped files on
+    /// stderr, and OUT/skipped-images.txt listing them.
+    /// </summary>
+    private static void PrepareSources(MultiTaskTrainer trainer, string outputFolder, bool quiet)
+    {
+        foreach (var task in trainer.Model.Tasks)
+        {
+            if (task.Source is not IPreparedSource prepared) continue;
+            if (quiet)
+                prepared.Prepare(task.InputSize);
+            else
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                    .Start(context =>
+                    {
+                        var bar = context.AddTask($"{task.Name}: decoding images");
+                        prepared.Prepare(task.InputSize, (done, total) =>
+                        {
+                            bar.MaxValue = Math.Max(1, total);
+                            bar.Value = done;
+                        });
+                    });
+            if (!quiet && prepared.PreparationSummary is string summary) AnsiConsole.MarkupLineInterpolated($"{task.Name}: {summary}");
+            foreach (var warning in prepared.PreparationWarnings) Console.Error.WriteLine($"warning: {task.Name}: {warning}");
+            string skippedList = Path.Combine(outputFolder, "skipped-images.txt");
+            if (File.Exists(skippedList)) File.Delete(skippedList);
+            if (task.Source is Tessera.Models.Data.Folder.ImageFolderSource folder && (folder.Skipped.Count > 0 || folder.Index.NonImageFiles.Count > 0))
+                AtomicFile.WriteAllText(Path.Combine(outputFolder, "skipped-images.txt"), string.Join(Environment.NewLine,
+                    folder.Skipped.Select(s => $"{s.Reason}\t{s.Message}").Concat(folder.Index.NonImageFiles.Select(f => $"NotAnImage\t{f}"))) + Environment.NewLine);
+        }
     }
 
     /// <summary>A resumed run must use the checkpoint's recipe (only 'steps' may grow), or it would not continue the same run.</summary>
@@ -151,6 +201,7 @@ internal static class TrainCommand
             trainer = created!;
             DistributedRun.OnTerminate(world, Path.Combine(outputFolder, "checkpoint.safetensors"));
         }
+        PrepareSources(trainer, outputFolder, quiet);
         var run = new TrainingRun(trainer, recipe.Name, RecipeLoader.ToJson(recipe), new RunSettings(outputFolder, recipe.Steps, recipe.CheckpointEvery, resumeFrom));
         Dictionary<string, object> metrics;
         if (quiet)

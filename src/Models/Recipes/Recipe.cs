@@ -122,4 +122,8 @@ public sealed class TaskSpec
 
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public int? Size { get; set; }
+
+    /// <summary>The folder a file-reading source reads ("image-folder"); absent for generated sources.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Data { get; set; }
 }

@@ -37,6 +37,19 @@ public static class RecipeCatalog
         ["fashion-mnist"] = new((name, _) => new MnistTaskSource(name, "fashion-mnist"), 1, 10),
     }.WithWorldSources();
 
+    /// <summary>
+    /// Sources that read the user's files, by name: (the task's "data" folder) → entry. Their class
+    /// count comes from the folder, so they are resolved per recipe.
+    /// </summary>
+    public static Dictionary<string, Func<string, SourceEntry>> DataSources { get; } = new(StringComparer.Ordinal)
+    {
+        [Data.Folder.ImageFolderSource.SourceName] = folder =>
+        {
+            var index = Data.Folder.ImageFolderIndex.Scan(folder);
+            return new SourceEntry((name, _) => new Data.Folder.ImageFolderSource(name, index), 3, index.Classes.Count);
+        },
+    };
+
     /// <summary>Heads by name: (task spec, source entry, backbone feature channels, init generator) → head.</summary>
     public static Dictionary<string, Func<TaskSpec, SourceEntry, int, Generator, ITaskHead>> Heads { get; } = new(StringComparer.Ordinal)
     {
@@ -95,7 +108,7 @@ public static class RecipeCatalog
     public static RecipeBuild Build(Recipe recipe)
     {
         ArgumentNullException.ThrowIfNull(recipe);
-        var sources = recipe.Tasks.Select(t => Lookup(Sources, t.Source, $"tasks '{t.Name}' source")).ToList();
+        var sources = recipe.Tasks.Select(ResolveSource).ToList();
         int channels = sources[0].Channels;
         if (sources.Any(s => s.Channels != channels))
             throw new InvalidDataException($"recipe: all sources must have the same image channels to share a backbone, found {string.Join(", ", sources.Select(s => s.Channels).Distinct())}");
@@ -119,6 +132,19 @@ public static class RecipeCatalog
         var scheduler = new LearningRateScheduler(optimizer, CreateSchedule(recipe.Schedule, recipe.Steps));
         var options = new TrainerOptions(recipe.Devices, recipe.Seed, recipe.Nonfinite == "skip" ? NonFinitePolicy.Skip : NonFinitePolicy.Stop, recipe.ClipNorm, recipe.EvalBatches);
         return new RecipeBuild(model, optimizer, scheduler, options);
+    }
+
+    private static SourceEntry ResolveSource(TaskSpec task)
+    {
+        if (DataSources.TryGetValue(task.Source, out var fromFolder))
+            return string.IsNullOrWhiteSpace(task.Data)
+                ? throw new InvalidDataException($"recipe: task '{task.Name}' source '{task.Source}' reads a folder of images, but 'data' is not set; pass --data DIR (or tasks.N.data=DIR)")
+                : fromFolder(task.Data);
+        if (task.Data is not null)
+            throw new InvalidDataException($"recipe: task '{task.Name}' has 'data' = \"{task.Data}\" but its source '{task.Source}' reads no files; remove 'data' or use source '{Data.Folder.ImageFolderSource.SourceName}'");
+        return Sources.TryGetValue(task.Source, out var entry)
+            ? entry
+            : throw new InvalidDataException($"recipe: tasks '{task.Name}' source '{task.Source}' is unknown; known: {string.Join(", ", Sources.Keys.Concat(DataSources.Keys).Order(StringComparer.Ordinal))}");
     }
 
     /// <summary>Registers every procedural-world source (captioning aside) under its own name.</summary>

@@ -60,15 +60,21 @@ public sealed class ClassificationHead : ITaskHead
 
     public Module Module => _classifier;
 
+    /// <summary>Class logits [B, classes] from the globally pooled final map.</summary>
+    internal Tensor Logits(Features features)
+    {
+        var map = features.Final;
+        var pooled = map.Rank == 4 ? F.GlobalAvgPool2d(map).Flatten(1) : map;
+        return _classifier.Forward(pooled);
+    }
+
     public TaskOutput Forward(Features features, TaskBatch batch)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Targets is not Tensor labels)
             throw new ArgumentException($"classification head: targets expected an int64 label tensor, found {batch.Targets?.GetType().Name ?? "null"}", nameof(batch));
-        var map = features.Final;
-        var pooled = map.Rank == 4 ? F.GlobalAvgPool2d(map).Flatten(1) : map;
-        var logits = _classifier.Forward(pooled);
+        var logits = Logits(features);
         var loss = F.CrossEntropy(logits, labels);
         var predicted = logits.Argmax(1).ToArray<long>();
         var truth = labels.ToArray<long>();

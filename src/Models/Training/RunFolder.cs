@@ -21,7 +21,7 @@ public enum RunFolderMode
 public sealed class RunFolder : IDisposable
 {
     /// <summary>The files whose presence means "this folder holds a run".</summary>
-    public static IReadOnlyList<string> RunFiles { get; } = ["log.jsonl", "checkpoint.safetensors", "model.safetensors", "metrics.json"];
+    public static IReadOnlyList<string> RunFiles { get; } = ["log.jsonl", "checkpoint.safetensors", "model.safetensors", "metrics.json", "eval.jsonl"];
 
     public const string LockName = ".tessera.lock";
 

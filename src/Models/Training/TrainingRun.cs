@@ -84,7 +84,11 @@ public sealed class TrainingRun
                     lastLoss = window.Average();
                 }
                 if (writes && _settings.CheckpointEvery > 0 && _trainer.Step % _settings.CheckpointEvery == 0 && _trainer.Step < _settings.Steps)
+                {
                     Checkpoint.Save(CheckpointPath, _trainer, _recipeJson);
+                    // Test metrics over training for the report (evaluation reads no generator the training uses).
+                    EvalLog.Append(_settings.OutputFolder, _trainer.Step, _trainer.Evaluate());
+                }
                 onStep?.Invoke(new RunProgress(_trainer.Step, _settings.Steps, result.Loss, throughput, result.Skipped));
             }
         }
@@ -96,6 +100,7 @@ public sealed class TrainingRun
 
         var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
         var evaluation = _trainer.Evaluate();
+        EvalLog.Append(_settings.OutputFolder, _trainer.Step, evaluation);
         var taskNames = _trainer.Model.Tasks.Select(t => t.Name).ToList();
         foreach (var (key, value) in evaluation.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
@@ -108,7 +113,8 @@ public sealed class TrainingRun
         metrics["steps"] = _trainer.Step;
         metrics["seconds"] = Math.Round(trainSeconds, 1);
         AtomicFile.WriteAllText(MetricsPath, JsonSerializer.Serialize(metrics) + Environment.NewLine);
-        RunReport.Write(_settings.OutputFolder, _name, Path.Combine(_settings.OutputFolder, "log.jsonl"), metrics, _recipeJson);
+        var samples = PredictionSamples.Write(_settings.OutputFolder, _trainer);
+        RunReport.Write(_settings.OutputFolder, _name, Path.Combine(_settings.OutputFolder, "log.jsonl"), metrics, _recipeJson, samples);
         return metrics;
     }
 }

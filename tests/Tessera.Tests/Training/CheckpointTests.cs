@@ -33,7 +33,7 @@ public sealed class CheckpointTests
         AssertBitwiseEqual(Snapshot(full.Model), Snapshot(resumed.Model));
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(split, "model.safetensors")));
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (long)i), RunLog.Read(Path.Combine(split, "log.jsonl")).Select(e => e.Step));
-        foreach (var file in new[] { "metrics.json", "report.md", "report.html", "loss.svg", "metrics.svg" })
+        foreach (var file in new[] { "metrics.json", "report.md", "report.html", "loss.svg", "metrics.svg", "loss.png", "metrics.png", "eval.jsonl" })
             Assert.True(File.Exists(Path.Combine(split, file)), file);
         Assert.Empty(Directory.GetFiles(split, "*.tmp*"));
     }

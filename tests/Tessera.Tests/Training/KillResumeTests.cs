@@ -162,33 +162,7 @@ public sealed class KillResumeTests
         }
     }
 
-    private static (int Code, string Output) Tessera(string workingFolder, params string[] args)
-    {
-        using var process = Start(workingFolder, args);
-        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output);
-    }
+    private static (int Code, string Output) Tessera(string workingFolder, params string[] args) => CliProcess.Run(workingFolder, args);
 
-    private static Process Start(string workingFolder, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { WorkingDirectory = workingFolder, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(TesseraDll());
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        info.Environment["COLUMNS"] = "200";
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
-    }
-
-    /// <summary>src/Cli/bin/CONFIG/TFM/tessera.dll of this checkout, built with the tests (same configuration).</summary>
-    private static string TesseraDll()
-    {
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        string framework = testBin.Name, configuration = testBin.Parent!.Name;
-        for (var dir = testBin; dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "src", "Cli", "bin", configuration, framework, "tessera.dll");
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"tessera.dll ({configuration}/{framework}) not found above {testBin.FullName}; build src/Cli first");
-    }
+    private static Process Start(string workingFolder, params string[] args) => CliProcess.Start(workingFolder, args);
 }

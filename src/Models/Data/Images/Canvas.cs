@@ -1,6 +1,8 @@
+using SkiaSharp;
+
 namespace Tessera.Models.Data.Images;
 
-/// <summary>An 8-bit RGB drawing surface for previews: images, translucent fills, box outlines and text.</summary>
+/// <summary>An 8-bit RGB drawing surface for previews: images, translucent fills, box outlines and antialiased text.</summary>
 public sealed class Canvas
 {
     public Canvas(int width, int height, (byte R, byte G, byte B) background)
@@ -63,24 +65,38 @@ public sealed class Canvas
         }
     }
 
-    /// <summary>Draws text with <see cref="BitmapFont"/>; characters the font lacks are drawn as spaces.</summary>
+    /// <summary>Height of one line of <see cref="DrawText"/> text, in pixels.</summary>
+    public const int LineHeight = 15;
+
+    /// <summary>An upper bound of the average character width of <see cref="DrawText"/> text, for wrapping.</summary>
+    public const int CharWidth = 7;
+
+    private const float FontSize = 11.5f;
+
+    /// <summary>
+    /// Draws antialiased text (the plots' sans font, through Skia) with its top-left corner at
+    /// (left, top), blended over the pixels; <paramref name="scale"/> multiplies the size.
+    /// </summary>
     public void DrawText(string text, int left, int top, (byte R, byte G, byte B) colour, int scale = 1)
     {
         ArgumentNullException.ThrowIfNull(text);
-        for (int k = 0; k < text.Length; k++)
+        if (text.Length == 0) return;
+        using var font = new SKFont(Plotting.PlotStyle.SansFamily is string family ? SKTypeface.FromFamilyName(family) : SKTypeface.Default, FontSize * scale);
+        int width = (int)MathF.Ceiling(font.MeasureText(text)) + 2, height = LineHeight * scale;
+        using var mask = new SKBitmap(new SKImageInfo(width, height, SKColorType.Alpha8, SKAlphaType.Premul));
+        using (var canvas = new SKCanvas(mask))
+        using (var paint = new SKPaint { IsAntialias = true, Color = SKColors.Black })
         {
-            var glyph = BitmapFont.Glyph(text[k]);
-            if (glyph is null) continue;
-            int x0 = left + k * BitmapFont.Advance * scale;
-            for (int cell = 0; cell < glyph.Length; cell++)
-            {
-                if (glyph[cell] != '#') continue;
-                int gx = cell % BitmapFont.GlyphWidth, gy = cell / BitmapFont.GlyphWidth;
-                for (int dy = 0; dy < scale; dy++)
-                    for (int dx = 0; dx < scale; dx++)
-                        Set(x0 + gx * scale + dx, top + gy * scale + dy, colour);
-            }
+            canvas.Clear(SKColors.Transparent);
+            canvas.DrawText(text, 1, FontSize * scale, SKTextAlign.Left, font, paint);
         }
+        var coverage = mask.GetPixelSpan();
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                byte a = coverage[y * mask.RowBytes + x];
+                if (a > 0) Blend(left + x, top + y, colour, a / 255f);
+            }
     }
 
     /// <summary>Splits text into lines of at most <paramref name="maxChars"/> characters at spaces.</summary>
@@ -101,7 +117,8 @@ public sealed class Canvas
         return lines;
     }
 
-    public void Save(string path) => PngCodec.WriteRgb(path, Pixels, Width, Height);
+    /// <summary>Writes the canvas as a PNG (atomically).</summary>
+    public void Save(string path) => ImageCodec.WritePng(path, Pixels, Width, Height);
 
     private static byte ToByte(float value) => (byte)Math.Clamp((int)MathF.Round(value * 255f), 0, 255);
 }

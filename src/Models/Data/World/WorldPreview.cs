@@ -23,30 +23,19 @@ public static class WorldPreview
         bool depthPanel = source.Task == WorldTask.Depth;
         int cellWidth = imageSide * (depthPanel ? 2 : 1) + 6;
         int textLines = 4;
-        int cellHeight = imageSide + 6 + textLines * BitmapFont.LineHeight;
+        int cellHeight = imageSide + 6 + textLines * Canvas.LineHeight;
         int columns = Math.Min(count, depthPanel ? 4 : 8), rows = (count + columns - 1) / columns;
-        var canvas = new Canvas(columns * cellWidth + 6, rows * cellHeight + 6 + BitmapFont.LineHeight * 2, (24, 24, 28));
+        var canvas = new Canvas(columns * cellWidth + 6, rows * cellHeight + 6 + Canvas.LineHeight * 2, (24, 24, 28));
         canvas.DrawText($"{source.Name} ({source.Task.ToString().ToLowerInvariant()}, like {source.Like}) seed {seed}", 6, 4, (230, 230, 230));
-        int originY = 4 + BitmapFont.LineHeight * 2;
+        int originY = 4 + Canvas.LineHeight * 2;
         var buffers = new SceneBuffers(size);
         for (int n = 0; n < count; n++)
         {
             var scene = WorldGenerator.Generate(source, split, n, seed, size, buffers);
             int left = 6 + (n % columns) * cellWidth, top = originY + (n / columns) * cellHeight;
             canvas.DrawImage(buffers.Image, size, size, left, top, scale);
-            // Masks: a light tint (so the object's own colour stays readable) and a solid outline.
-            for (int y = 0; y < imageSide; y++)
-                for (int x = 0; x < imageSide; x++)
-                {
-                    int sx = x / scale, sy = y / scale, id = buffers.Instance[sy * size + sx];
-                    if (id == 0) continue;
-                    var colour = s_instanceColours[(id - 1) % s_instanceColours.Length];
-                    bool edge = (x % scale == 0 && (sx == 0 || buffers.Instance[sy * size + sx - 1] != id))
-                             || (x % scale == scale - 1 && (sx == size - 1 || buffers.Instance[sy * size + sx + 1] != id))
-                             || (y % scale == 0 && (sy == 0 || buffers.Instance[(sy - 1) * size + sx] != id))
-                             || (y % scale == scale - 1 && (sy == size - 1 || buffers.Instance[(sy + 1) * size + sx] != id));
-                    canvas.Blend(left + x, top + y, colour, edge ? 0.9f : 0.2f);
-                }
+            if (source.Task == WorldTask.Segmentation) DrawSemantic(canvas, buffers, left, top, scale);
+            else DrawInstances(canvas, buffers, left, top, scale);
             for (int k = 0; k < scene.Boxes.Count; k++)
             {
                 var box = scene.Boxes[k];
@@ -54,11 +43,11 @@ public static class WorldPreview
                                      left + (int)(box.X2 * scale) - 1, top + (int)(box.Y2 * scale) - 1, s_instanceColours[k % s_instanceColours.Length]);
             }
             if (depthPanel) DrawDepth(canvas, buffers, left + imageSide, top, scale);
-            int maxChars = (cellWidth - 6) / BitmapFont.Advance;
+            int maxChars = (cellWidth - 6) / Canvas.CharWidth;
             var lines = new List<string> { Label(source, scene) };
             lines.AddRange(Canvas.Wrap(scene.Caption, maxChars));
             for (int l = 0; l < Math.Min(textLines, lines.Count); l++)
-                canvas.DrawText(lines[l].Length > maxChars ? lines[l][..maxChars] : lines[l], left, top + imageSide + 3 + l * BitmapFont.LineHeight,
+                canvas.DrawText(lines[l].Length > maxChars ? lines[l][..maxChars] : lines[l], left, top + imageSide + 3 + l * Canvas.LineHeight,
                                 l == 0 ? ((byte)255, (byte)230, (byte)120) : ((byte)210, (byte)210, (byte)210));
         }
         return canvas;
@@ -86,6 +75,38 @@ public static class WorldPreview
         foreach (byte s in scene.Buffers.Semantic)
             if (s >= ShapeSdf.Count) seen.Add(s - ShapeSdf.Count);
         return seen;
+    }
+
+    /// <summary>Instance masks: a light tint (so the object's own colour stays readable) and a solid outline.</summary>
+    private static void DrawInstances(Canvas canvas, SceneBuffers buffers, int left, int top, int scale)
+    {
+        int size = buffers.Size, imageSide = size * scale;
+        for (int y = 0; y < imageSide; y++)
+            for (int x = 0; x < imageSide; x++)
+            {
+                int sx = x / scale, sy = y / scale, id = buffers.Instance[sy * size + sx];
+                if (id == 0) continue;
+                var colour = s_instanceColours[(id - 1) % s_instanceColours.Length];
+                bool edge = (x % scale == 0 && (sx == 0 || buffers.Instance[sy * size + sx - 1] != id))
+                         || (x % scale == scale - 1 && (sx == size - 1 || buffers.Instance[sy * size + sx + 1] != id))
+                         || (y % scale == 0 && (sy == 0 || buffers.Instance[(sy - 1) * size + sx] != id))
+                         || (y % scale == scale - 1 && (sy == size - 1 || buffers.Instance[(sy + 1) * size + sx] != id));
+                canvas.Blend(left + x, top + y, colour, edge ? 0.9f : 0.2f);
+            }
+    }
+
+    /// <summary>Segmentation sources: every pixel filled with its semantic class colour (opacity 0.55; ignore stays clear), so the masks themselves are what one sees.</summary>
+    private static void DrawSemantic(Canvas canvas, SceneBuffers buffers, int left, int top, int scale)
+    {
+        int size = buffers.Size;
+        for (int y = 0; y < size * scale; y++)
+            for (int x = 0; x < size * scale; x++)
+            {
+                byte c = buffers.Semantic[(y / scale) * size + x / scale];
+                if (c == ImageSample.Ignore) continue;
+                var colour = Annotator.ClassColour(c);
+                canvas.Blend(left + x, top + y, (colour.Red, colour.Green, colour.Blue), 0.55f);
+            }
     }
 
     private static void DrawDepth(Canvas canvas, SceneBuffers buffers, int left, int top, int scale)

@@ -28,7 +28,8 @@ public sealed class SegmentationTaskHead : IEvaluatedHead
 
     public Module Module => _head;
 
-    private Tensor Logits(Features features, TaskBatch batch) => _head.Forward(features.Maps, (batch.Inputs.Size(2), batch.Inputs.Size(3)));
+    /// <summary>Per-pixel class logits [B, classes, H, W] at the input's size.</summary>
+    internal Tensor Logits(Features features, TaskBatch batch) => _head.Forward(features.Maps, (batch.Inputs.Size(2), batch.Inputs.Size(3)));
 
     public TaskOutput Forward(Features features, TaskBatch batch)
     {

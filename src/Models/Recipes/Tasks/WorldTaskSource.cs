@@ -14,7 +14,7 @@ namespace Tessera.Models.Recipes;
 /// The world seed is fixed (0), so every recipe and seed sees the same train and test scenes and
 /// single-task and multi-task runs are compared on the same test split.
 /// </summary>
-public sealed class WorldTaskSource : ITaskSource
+public sealed class WorldTaskSource : ITaskSource, ILabelledSource
 {
     /// <summary>The world's seed: the data set, not the run (the run's seed draws the training order).</summary>
     public const ulong WorldSeed = 0;
@@ -38,6 +38,14 @@ public sealed class WorldTaskSource : ITaskSource
         WorldTask.Segmentation => Source.SegmentationClassCount,
         WorldTask.Depth => 0,
         _ => ShapeSdf.Count,
+    };
+
+    /// <summary>Class names for classification, shape names for detection, class numbers otherwise.</summary>
+    public IReadOnlyList<string> ClassNames => Source.Task switch
+    {
+        WorldTask.Classification => Source.ClassNames(),
+        WorldTask.Detection when Enum.GetNames<ShapeKind>().Length == ClassCount => Enum.GetNames<ShapeKind>().Select(n => n.ToLowerInvariant()).ToList(),
+        _ => Enumerable.Range(0, ClassCount).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(),
     };
 
     public TaskBatch Sample(DataSplit split, long index, int batchSize, int inputSize, Generator generator)

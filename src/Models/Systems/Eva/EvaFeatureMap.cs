@@ -77,7 +77,7 @@ public static class EvaFeatureMap
         }
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
-        PngCodec.WriteRgb(path, rgb, canvasWidth, canvasHeight);
+        ImageCodec.WritePng(path, rgb, canvasWidth, canvasHeight);
     }
 
     /// <summary>Paints source pixel (x, y) as a Scale×Scale square of a panel whose top-left corner is (left, top).</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Tessera.Models.Experiments;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Systems.Eva;
 
@@ -246,14 +247,14 @@ public sealed class EvaPage(IReadOnlyList<EvaSeedResult> results, TeacherResult 
         var cosine = new List<PlotSeries>();
         foreach (var objective in new[] { "MIM", "FD" })
             cosine.Add(MeanSeries($"{objective} ({Longest} steps)", r => Arm(r, objective, Longest).Curve, negate: true));
-        plots.Add(Save(folder, $"{stem}-cosine.svg", SvgLinePlot.Render("Training cosine to the teacher (MIM: masked patches; FD: all), mean over seeds", "step", "cosine", cosine)));
+        plots.Add(Save(folder, $"{stem}-cosine.svg", new ChartPanel("Training cosine to the teacher (MIM: masked patches; FD: all), mean over seeds", "step", "cosine", cosine)));
         var clip = new List<PlotSeries>
         {
             MeanSeries(EvaArms.EvaClipArm, r => Clip(r, EvaArms.EvaClipArm).Curve),
             MeanSeries(EvaArms.ScratchClipArm, r => Clip(r, EvaArms.ScratchClipArm).Curve),
         };
-        plots.Add(Save(folder, $"{stem}-clip-loss.svg", SvgLinePlot.Render("CLIP loss: EVA-initialised image tower vs from scratch, mean over seeds", "step", "InfoNCE loss", clip)));
-        plots.Add(Save(folder, $"{stem}-teacher-loss.svg", SvgLinePlot.Render("Teacher CLIP loss", "step", "InfoNCE loss", [new PlotSeries("teacher", Smooth(teacher.Curve.Select(p => p.Value).ToArray()))])));
+        plots.Add(Save(folder, $"{stem}-clip-loss.svg", new ChartPanel("CLIP loss: EVA-initialised image tower vs from scratch, mean over seeds", "step", "InfoNCE loss", clip, LogY: true)));
+        plots.Add(Save(folder, $"{stem}-teacher-loss.svg", new ChartPanel("Teacher CLIP loss", "step", "InfoNCE loss", [new PlotSeries("teacher", Smooth(teacher.Curve.Select(p => p.Value).ToArray()))], LogY: true)));
         return plots;
     }
 
@@ -269,9 +270,10 @@ public sealed class EvaPage(IReadOnlyList<EvaSeedResult> results, TeacherResult 
     private static List<(double, double)> Smooth(double[] values) =>
         values.Select((_, i) => ((double)i, values.Skip(Math.Max(0, i - 9)).Take(Math.Min(10, i + 1)).Average())).ToList();
 
-    private static string Save(string folder, string name, string svg)
+    /// <summary>Writes the panel as NAME (SVG, which the page links) and a PNG beside it.</summary>
+    private static string Save(string folder, string name, ChartPanel panel)
     {
-        AtomicFile.WriteAllText(Path.Combine(folder, name), svg);
+        Figures.SaveCharts(Path.Combine(folder, name), [panel]);
         return name;
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Models.Systems.Eva;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Recipes
 {
@@ -210,7 +211,7 @@ namespace Tessera.Models.Systems.Eva
             metrics["steps"] = recipe.Steps;
             metrics["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
             var series = new PlotSeries(plan.Kind, curve.Select(p => ((double)p.Step, p.Value)).ToList());
-            AtomicFile.WriteAllText(Path.Combine(outputFolder, "loss.svg"), SvgLinePlot.Render($"{recipe.Name}: training loss", "step", "loss", [series]));
+            Figures.SaveCharts(Path.Combine(outputFolder, "loss.svg"), [new ChartPanel($"{recipe.Name}: training loss", "step", "loss", [series], LogY: true)]);
             AtomicFile.WriteAllText(Path.Combine(outputFolder, "metrics.json"), JsonSerializer.Serialize(metrics) + Environment.NewLine);
             return metrics;
         }

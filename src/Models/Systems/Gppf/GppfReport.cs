@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Tessera.Models.Experiments;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Systems.Gppf;
 
@@ -71,7 +72,7 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
         string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(folder);
         string svgName = Path.GetFileNameWithoutExtension(path) + "-routing.svg";
-        AtomicFile.WriteAllText(Path.Combine(folder, svgName), RoutingSvg());
+        Figures.SaveHeatmaps(Path.Combine(folder, svgName), RoutingPanels());
         AtomicFile.WriteAllText(path, Markdown(svgName));
         Record().Write(ExperimentRecord.PathFor(path));
     }
@@ -191,13 +192,14 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
 
     private static string Slug(string name) => new(name.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray());
 
-    private string RoutingSvg()
+    /// <summary>One heatmap per task: p(unit 0) of each lego layer (rows) over training (columns), first seed's DyNet N=2.</summary>
+    private List<HeatmapPanel> RoutingPanels()
     {
         var arm = seeds[0].DyNet2;
         var names = arm.Backbone.LayerNames;
-        var groups = GppfExperiment.Tasks.Select(t => (t.Name, (IReadOnlyList<HeatmapRow>)names.Select((layer, l) =>
-            new HeatmapRow(layer, arm.Routing.Select(r => r.Probabilities[t.Name][l][0]).ToList())).ToList())).ToList();
         var columns = arm.Routing.Select(r => r.Step.ToString(Inv)).ToList();
-        return SvgHeatmap.Render("GPPF DyNet N=2: p(unit 0) per task and lego layer over training", groups, columns, "training step (tau 5 -> 0.01 over the first 90%)");
+        return GppfExperiment.Tasks.Select(t => new HeatmapPanel($"GPPF DyNet N=2, task {t.Name}: p(unit 0) per lego layer",
+            names.Select((layer, l) => new HeatmapRow(layer, arm.Routing.Select(r => r.Probabilities[t.Name][l][0]).ToList())).ToList(),
+            columns, "training step (tau 5 -> 0.01 over the first 90%)")).ToList();
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Models.Experiments;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Systems.HvpMtl;
 
@@ -124,8 +125,8 @@ public sealed class HvpMtlExperiment : IExperiment
         }
         double minutes = clock.Elapsed.TotalMinutes;
         Directory.CreateDirectory(pageFolder);
-        AtomicFile.WriteAllText(Path.Combine(pageFolder, $"{System}-losses.svg"),
-            HvpPlots.LossCurves($"HVP-MTL (full): the four losses, each / its maximum, mean of {curves.Count} seed(s)", curves));
+        Figures.SaveCharts(Path.Combine(pageFolder, $"{System}-losses.svg"),
+            [HvpPlots.LossCurves($"HVP-MTL (full): the four losses, each / its maximum, mean of {curves.Count} seed(s)", curves)]);
         var page = new HvpMtlPage(results, settings, downstream, mapTest, options.Quick, seeds, minutes, provenance) { LongScale = options.Long ? LongScale : null };
         page.Write(options.ResultsPage);
         var headline = new Dictionary<string, object>(StringComparer.Ordinal) { ["minutes"] = Math.Round(minutes, 2), ["seeds"] = seeds };

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Models.Systems.HvpMtl;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Recipes
 {
@@ -148,7 +149,7 @@ namespace Tessera.Models.Systems.HvpMtl
             metrics["parameters"] = trainer.Model.Encoder.Backbone.ParameterCount();
             metrics["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
             WeightsFile.Save(Path.Combine(outputFolder, "model.safetensors"), trainer.Model.Encoder);
-            AtomicFile.WriteAllText(Path.Combine(outputFolder, "loss.svg"), HvpPlots.LossCurves($"{recipe.Name}: HVP-MTL losses (each / its maximum)", [curve]));
+            Figures.SaveCharts(Path.Combine(outputFolder, "loss.svg"), [HvpPlots.LossCurves($"{recipe.Name}: HVP-MTL losses (each / its maximum)", [curve])]);
             if (settings.UsesMim) HvpPlots.WriteReconstructions(Path.Combine(outputFolder, "reconstructions.png"), trainer.Model, settings, 6);
             AtomicFile.WriteAllText(Path.Combine(outputFolder, "metrics.json"), JsonSerializer.Serialize(metrics) + Environment.NewLine);
             return metrics;

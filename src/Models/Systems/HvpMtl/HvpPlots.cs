@@ -4,10 +4,11 @@ using Tessera.Models.Data.World;
 using Tessera.Models.Objectives;
 using Tessera.Models.Recipes;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Systems.HvpMtl;
 
-/// <summary>HVP-MTL's figures: the four loss curves (SVG) and SimMIM reconstructions (PNG).</summary>
+/// <summary>HVP-MTL's figures: the four loss curves (PNG + SVG) and SimMIM reconstructions (PNG).</summary>
 public static class HvpPlots
 {
     /// <summary>
@@ -16,7 +17,7 @@ public static class HvpPlots
     /// 0, so dividing by the start would not do); with several runs (seeds) the curves are their
     /// step-wise mean.
     /// </summary>
-    public static string LossCurves(string title, IReadOnlyList<IReadOnlyList<HvpLosses>> runs)
+    public static ChartPanel LossCurves(string title, IReadOnlyList<IReadOnlyList<HvpLosses>> runs)
     {
         ArgumentNullException.ThrowIfNull(runs);
         var series = new List<PlotSeries>();
@@ -29,7 +30,7 @@ public static class HvpPlots
             double peak = smoothed.Max();
             series.Add(new PlotSeries(name, smoothed.Select((v, i) => ((double)(i + 1), peak > 0 ? v / peak : v)).ToList()));
         }
-        return SvgLinePlot.Render(title, "step", "loss / its maximum (10-step mean)", series);
+        return new ChartPanel(title, "step", "loss / its maximum (10-step mean)", series, LogY: true);
     }
 
     /// <summary>The losses by name, with how to read each from a step's record.</summary>
@@ -99,6 +100,6 @@ public static class HvpPlots
                     }
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
-        PngCodec.WriteRgb(path, rgb, width, height);
+        ImageCodec.WritePng(path, rgb, width, height);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Tessera.Models.Experiments;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Systems.Intern;
 
@@ -188,11 +189,11 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
     {
         var first = results[0];
         var stages = first.Curves.Where(kv => kv.Key != "Up-A-G").Select(kv => new PlotSeries(kv.Key, Smooth(kv.Value))).ToList();
-        AtomicFile.WriteAllText(Path.Combine(folder, $"{stem}-upstream.svg"), SvgLinePlot.Render($"INTERN stage losses (seed {first.Seed}, moving average of 5)", "step within the stage", "loss", stages));
+        Figures.SaveCharts(Path.Combine(folder, $"{stem}-upstream.svg"), [new ChartPanel($"INTERN stage losses (seed {first.Seed}, moving average of 5)", "step within the stage", "loss", stages, LogY: true)]);
         var upA = results.Select(r => new PlotSeries($"Up-A-G seed {r.Seed}", Smooth(r.Curves["Up-A-G"]))).ToList();
         foreach (var r in results.Where(r => r.Spikes.Count > 0))
-            upA.Add(new PlotSeries($"spike triggers seed {r.Seed}", r.Spikes.Select(s => ((double)s.Step, s.Loss)).ToList()));
-        AtomicFile.WriteAllText(Path.Combine(folder, $"{stem}-upa.svg"), SvgLinePlot.Render("Up-A-G loss (0.5 ICS + 0.5 STS) and spike-guard triggers", "step", "loss", upA));
+            upA.Add(new PlotSeries($"spike triggers seed {r.Seed}", r.Spikes.Select(s => ((double)s.Step, s.Loss)).ToList(), MarkersOnly: true));
+        Figures.SaveCharts(Path.Combine(folder, $"{stem}-upa.svg"), [new ChartPanel("Up-A-G loss (0.5 ICS + 0.5 STS) and spike-guard triggers", "step", "loss", upA, LogY: true)]);
     }
 
     private static List<(double X, double Y)> Smooth(IReadOnlyList<LossPoint> points)

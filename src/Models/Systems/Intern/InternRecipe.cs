@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Models.Systems.Intern;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Recipes
 {
@@ -193,7 +194,7 @@ namespace Tessera.Models.Systems.Intern
             metrics["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
             Directory.CreateDirectory(outputFolder);
             WeightsFile.Save(Path.Combine(outputFolder, "model.safetensors"), final);
-            AtomicFile.WriteAllText(Path.Combine(outputFolder, "loss.svg"), SvgLinePlot.Render($"{recipe.Name}: stage losses", "step", "loss", curves));
+            Figures.SaveCharts(Path.Combine(outputFolder, "loss.svg"), [new ChartPanel($"{recipe.Name}: stage losses", "step", "loss", curves, LogY: true)]);
             AtomicFile.WriteAllText(Path.Combine(outputFolder, "metrics.json"), JsonSerializer.Serialize(metrics) + Environment.NewLine);
             return metrics;
         }

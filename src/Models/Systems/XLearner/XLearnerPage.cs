@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Tessera.Models.Experiments;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Systems.XLearner;
 
@@ -164,14 +165,14 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
             Series("w/o Rec (joint phase)", Find(first.Base, "X-Learner w/o Rec").Curves["joint"]),
             Series("X-Learner_t (joint phase)", Find(first.Base, "X-Learner_t").Curves["joint"]),
         };
-        plots.Add(Save(folder, $"{stem}-pretraining.svg", SvgLinePlot.Render($"Pre-training objective (1/N) Σ source losses, seed {first.Seed}", "step", "loss", training)));
+        plots.Add(Save(folder, $"{stem}-pretraining.svg", new ChartPanel($"Pre-training objective (1/N) Σ source losses, seed {first.Seed}", "step", "loss", training, LogY: true)));
         var squeeze = new List<PlotSeries>
         {
             Series("X-Learner", Find(first.Base, "X-Learner").Curves["squeeze"]),
             Series("w/o Rec", Find(first.Base, "X-Learner w/o Rec").Curves["squeeze"]),
             Series("X-Learner_t", Find(first.Base, "X-Learner_t").Curves["squeeze"]),
         };
-        plots.Add(Save(folder, $"{stem}-squeeze.svg", SvgLinePlot.Render($"Squeeze: multi-hint distillation loss, seed {first.Seed}", "step", "loss", squeeze)));
+        plots.Add(Save(folder, $"{stem}-squeeze.svg", new ChartPanel($"Squeeze: multi-hint distillation loss, seed {first.Seed}", "step", "loss", squeeze, LogY: true)));
         return plots;
     }
 
@@ -183,9 +184,10 @@ public sealed class XLearnerPage(IReadOnlyList<XLearnerSeedResult> results, XLea
         return new PlotSeries(name, smoothed);
     }
 
-    private static string Save(string folder, string name, string svg)
+    /// <summary>Writes the panel as NAME (SVG, which the page links) and a PNG beside it.</summary>
+    private static string Save(string folder, string name, ChartPanel panel)
     {
-        AtomicFile.WriteAllText(Path.Combine(folder, name), svg);
+        Figures.SaveCharts(Path.Combine(folder, name), [panel]);
         return name;
     }
 

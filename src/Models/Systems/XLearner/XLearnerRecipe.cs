@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Models.Systems.XLearner;
 using Tessera.Models.Training;
+using Tessera.Models.Plotting;
 
 namespace Tessera.Models.Recipes
 {
@@ -161,7 +162,7 @@ namespace Tessera.Models.Systems.XLearner
             }
             metrics["steps"] = settings.ExpansionSteps;
             metrics["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
-            AtomicFile.WriteAllText(Path.Combine(outputFolder, "loss.svg"), SvgLinePlot.Render($"{recipe.Name}: stage losses", "step", "loss", curves));
+            Figures.SaveCharts(Path.Combine(outputFolder, "loss.svg"), [new ChartPanel($"{recipe.Name}: stage losses", "step", "loss", curves, LogY: true)]);
             AtomicFile.WriteAllText(Path.Combine(outputFolder, "metrics.json"), JsonSerializer.Serialize(metrics) + Environment.NewLine);
             return metrics;
         }

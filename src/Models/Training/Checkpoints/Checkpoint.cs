@@ -42,6 +42,10 @@ public static class Checkpoint
         SafeTensors.Write(path, tensors, metadata);
     }
 
+    /// <summary>Whether <paramref name="path"/> is an existing Tessera training checkpoint (its metadata names the format).</summary>
+    public static bool IsCheckpoint(string path) =>
+        File.Exists(path) && SafeTensors.Read(path).Metadata.TryGetValue("format", out var format) && format == Format;
+
     /// <summary>Training seconds recorded in a checkpoint (0 for checkpoints written before they were recorded).</summary>
     public static double ReadTrainSeconds(string path) =>
         Open(path).Metadata.TryGetValue("train_seconds", out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && seconds >= 0

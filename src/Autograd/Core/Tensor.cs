@@ -41,7 +41,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Offset of element [0, ..., 0] in the storage, in elements.</summary>
     public int Offset { get; private set; }
 
-    public ReadOnlySpan<int> Shape => _shape;
+    /// <summary>The sizes of each dimension; prints as "[32, 10]" and converts to a read-only span of ints.</summary>
+    public TensorShape Shape => new(_shape);
 
     public ReadOnlySpan<int> Strides => _strides;
 

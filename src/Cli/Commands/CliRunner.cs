@@ -19,6 +19,8 @@ internal static class CliRunner
         }
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = 100_000; // no hard wrap in files and pipes
+        Interrupts.Install();
+        CommandLine = args;
         try
         {
             var parsed = root.Parse(args);
@@ -39,6 +41,9 @@ internal static class CliRunner
             return 1;
         }
     }
+
+    /// <summary>The arguments this process was started with (to print the command that resumes an interrupted run).</summary>
+    internal static IReadOnlyList<string> CommandLine { get; private set; } = [];
 
     /// <summary>Parse errors in words a user reads: .NET type names become what the option expects.</summary>
     internal static string Plain(string message)

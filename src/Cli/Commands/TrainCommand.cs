@@ -204,9 +204,56 @@ internal static class TrainCommand
         PrepareSources(trainer, outputFolder, quiet);
         var run = new TrainingRun(trainer, recipe.Name, RecipeLoader.ToJson(recipe), new RunSettings(outputFolder, recipe.Steps, recipe.CheckpointEvery, resumeFrom));
         Dictionary<string, object> metrics;
+        Interrupts.Graceful = true;
+        try
+        {
+            metrics = RunWithProgress(run, recipe, build, quiet, device, world);
+        }
+        catch (RunInterruptedException stopped)
+        {
+            Interrupts.RestoreTerminal();
+            Console.Error.WriteLine($"{stopped.Message}. Continue with: {ResumeCommand(outputFolder)}");
+            return Interrupts.ExitCode;
+        }
+        finally
+        {
+            Interrupts.Graceful = false;
+        }
+        if (world is not null) DistributedRun.ReportCommunication(world, trainer, run.TrainSeconds, trainer.Step - run.FirstStep);
+        if (world is null || world.Rank == 0) Console.WriteLine(JsonSerializer.Serialize(metrics));
+        return 0;
+    }
+
+    /// <summary>This process's command line with --resume (and --out), without --overwrite: the command that continues the run.</summary>
+    internal static string ResumeCommand(string outputFolder)
+    {
+        var args = new List<string>();
+        var given = CliRunner.CommandLine;
+        for (int i = 0; i < given.Count; i++)
+        {
+            if (given[i] is "--overwrite") continue;
+            if (given[i] is "--resume")
+            {
+                if (i + 1 < given.Count && !given[i + 1].StartsWith('-') && given[i + 1].EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) i++;
+                continue;
+            }
+            args.Add(given[i]);
+        }
+        if (!given.Contains("--out")) args.AddRange(["--out", outputFolder]);
+        args.Add("--resume");
+        return "tessera " + string.Join(' ', args.Select(Quote));
+    }
+
+    private static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@".Contains(c, StringComparison.Ordinal)) ? arg : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static Dictionary<string, object> RunWithProgress(TrainingRun run, Recipe recipe, RecipeBuild build, bool quiet, Device device, ICommunicator? world)
+    {
+        Dictionary<string, object> metrics;
+        var cancel = Interrupts.Token;
         if (quiet)
         {
-            metrics = run.Run();
+            metrics = run.Run(cancel: cancel);
         }
         else
         {
@@ -221,11 +268,9 @@ internal static class TrainCommand
                     {
                         task.Value = progress.Step;
                         task.Description = string.Create(CultureInfo.InvariantCulture, $"step {progress.Step}/{progress.TotalSteps} loss {progress.Loss:F4} {progress.ImagesPerSecond:F0} img/s{(progress.Skipped is null ? "" : " (skipped)")}");
-                    });
+                    }, cancel);
                 });
         }
-        if (world is not null) DistributedRun.ReportCommunication(world, trainer, run.TrainSeconds, trainer.Step - run.FirstStep);
-        if (world is null || world.Rank == 0) Console.WriteLine(JsonSerializer.Serialize(metrics));
-        return 0;
+        return metrics;
     }
 }

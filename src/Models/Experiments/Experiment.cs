@@ -59,7 +59,7 @@ public static class ExperimentCatalog
         s_all.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"experiment: unknown experiment '{name}'; expected one of: {(s_all.Count == 0 ? "(none registered)" : string.Join(", ", s_all.Select(e => e.Name)))}", nameof(name));
 
-    /// <summary>Adds an experiment (called once per experiment by <see cref="Register"/>).</summary>
+    /// <summary>Adds an experiment (called once per experiment by <c>Register</c>).</summary>
     private static void Add(IExperiment experiment)
     {
         if (s_all.Any(e => e.Name == experiment.Name))

@@ -4,13 +4,19 @@ using Tessera.Engine;
 namespace Tessera.Models.Nn;
 
 /// <summary>
-/// Base of every layer and model, in PyTorch's concepts with .NET casing. Subclasses register
-/// their parameters, buffers and child modules by name in their constructor
-/// (<see cref="RegisterParameter"/>, <see cref="RegisterBuffer"/>, <see cref="RegisterModule{T}"/>);
-/// registration order is the order of <see cref="NamedParameters"/> and of the state dict, and
-/// never depends on how properties happen to be initialised.
+/// Base of every layer and model, in PyTorch's concepts with .NET casing. Child modules and
+/// trainable tensors (leaves that require grad) held in fields or auto-properties, and lists or
+/// arrays of them, are registered automatically, in declaration order, the first time the module
+/// is asked for its parameters, children or state (as PyTorch's attribute assignment does); the
+/// name is the field's ("_fc1" and "Fc1" both give "fc1"). Explicit registration
+/// (<see cref="RegisterParameter"/>, <see cref="RegisterBuffer"/>, <see cref="RegisterModule{T}"/>)
+/// stays for dynamic names and buffers and comes first; a field holding an object already
+/// registered in this module's subtree is not registered twice. Mark a field
+/// <see cref="UnregisteredAttribute"/> when it refers to a module this one must not own (a frozen
+/// teacher, a sibling). Trainable tensors held in fields that cannot be registered automatically
+/// (dictionaries) make <see cref="NamedParameters"/> throw instead of training silently.
 /// </summary>
-public abstract class Module
+public abstract partial class Module
 {
     private readonly List<(string Name, Tensor Tensor)> _parameters = new();
     private readonly List<(string Name, Tensor Tensor)> _buffers = new();
@@ -23,6 +29,7 @@ public abstract class Module
     protected Tensor RegisterParameter(string name, Tensor parameter)
     {
         ArgumentNullException.ThrowIfNull(parameter);
+        ForgetAutoRegistered(parameter);
         CheckName(name);
         if (!parameter.IsLeaf)
             parameter = parameter.Detach();
@@ -36,14 +43,17 @@ public abstract class Module
     protected Tensor RegisterBuffer(string name, Tensor buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
+        ForgetAutoRegistered(buffer);
         CheckName(name);
         _buffers.Add((name, buffer));
         return buffer;
     }
 
+    /// <summary>Registers a child module under <paramref name="name"/> and returns it.</summary>
     protected T RegisterModule<T>(string name, T module) where T : Module
     {
         ArgumentNullException.ThrowIfNull(module);
+        ForgetAutoRegistered(module);
         CheckName(name);
         _children.Add((name, module));
         return module;
@@ -58,31 +68,54 @@ public abstract class Module
         _buffers[index] = (name, value);
     }
 
-    public IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
+    /// <summary>Direct children with their names, in registration order.</summary>
+    public IEnumerable<(string Name, Module Module)> NamedChildren()
+    {
+        RegisterFields();
+        return _children.ToList();
+    }
 
-    public IEnumerable<Module> Children() => _children.Select(c => c.Module);
+    /// <summary>Direct children in registration order.</summary>
+    public IEnumerable<Module> Children() => NamedChildren().Select(c => c.Module);
 
     /// <summary>This module and every descendant, with dotted names ("" for this one).</summary>
     public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
     {
+        RegisterFields();
         yield return (prefix, this);
         foreach (var (name, child) in _children)
             foreach (var item in child.NamedModules(Join(prefix, name)))
                 yield return item;
     }
 
+    /// <summary>
+    /// Every parameter of this module and its descendants with dotted names, in registration
+    /// order. Throws when a field holds trainable tensors that are not registered (see the class
+    /// remarks), so that an optimiser never silently leaves part of a model untrained.
+    /// </summary>
     public IEnumerable<(string Name, Tensor Parameter)> NamedParameters(string prefix = "")
     {
+        RegisterFields();
+        ThrowOnUnregisteredTrainables();
+        return EnumerateParameters(prefix);
+    }
+
+    private IEnumerable<(string Name, Tensor Parameter)> EnumerateParameters(string prefix)
+    {
+        RegisterFields();
         foreach (var (name, p) in _parameters) yield return (Join(prefix, name), p);
         foreach (var (name, child) in _children)
-            foreach (var item in child.NamedParameters(Join(prefix, name)))
+            foreach (var item in child.EnumerateParameters(Join(prefix, name)))
                 yield return item;
     }
 
-    public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Parameter);
+    /// <summary>Every parameter once (a module shared by two parents is listed once, as in PyTorch).</summary>
+    public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Parameter).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>();
 
+    /// <summary>Every buffer of this module and its descendants with dotted names.</summary>
     public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "")
     {
+        RegisterFields();
         foreach (var (name, b) in _buffers) yield return (Join(prefix, name), b);
         foreach (var (name, child) in _children)
             foreach (var item in child.NamedBuffers(Join(prefix, name)))

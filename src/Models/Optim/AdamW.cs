@@ -5,11 +5,12 @@ namespace Tessera.Models.Optim;
 /// <summary>Adam with decoupled weight decay (torch.optim.AdamW semantics; default weight decay 0.01).</summary>
 public sealed class AdamW : Optimizer
 {
-    public AdamW(IEnumerable<Tensor> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
-        : this([new ParameterGroup(parameters)], learningRate, beta1, beta2, eps, weightDecay) { }
+    /// <summary>AdamW over <paramref name="parameters"/> with PyTorch's defaults (<c>lr</c> as torch.optim.AdamW spells it).</summary>
+    public AdamW(IEnumerable<Tensor> parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
+        : this([new ParameterGroup(parameters)], lr, beta1, beta2, eps, weightDecay) { }
 
-    public AdamW(IEnumerable<ParameterGroup> groups, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
-        : base(groups, learningRate, weightDecay)
+    public AdamW(IEnumerable<ParameterGroup> groups, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
+        : base(groups, lr, weightDecay)
     {
         if (!(beta1 is >= 0f and < 1f) || !(beta2 is >= 0f and < 1f))
             throw new ArgumentOutOfRangeException(nameof(beta1), $"AdamW: betas expected in [0, 1), found ({beta1}, {beta2})");

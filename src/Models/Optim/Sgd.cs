@@ -5,11 +5,12 @@ namespace Tessera.Models.Optim;
 /// <summary>Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD semantics).</summary>
 public sealed class Sgd : Optimizer
 {
-    public Sgd(IEnumerable<Tensor> parameters, float learningRate, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
-        : this([new ParameterGroup(parameters)], learningRate, momentum, dampening, weightDecay, nesterov) { }
+    /// <summary>SGD over <paramref name="parameters"/> (<c>lr</c> as torch.optim.SGD spells it).</summary>
+    public Sgd(IEnumerable<Tensor> parameters, float lr, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
+        : this([new ParameterGroup(parameters)], lr, momentum, dampening, weightDecay, nesterov) { }
 
-    public Sgd(IEnumerable<ParameterGroup> groups, float learningRate, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
-        : base(groups, learningRate, weightDecay)
+    public Sgd(IEnumerable<ParameterGroup> groups, float lr, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
+        : base(groups, lr, weightDecay)
     {
         if (!(momentum >= 0f))
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"Sgd: 'momentum' expected >= 0, found {momentum}");

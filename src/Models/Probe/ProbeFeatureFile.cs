@@ -24,8 +24,10 @@ public static class ProbeFeatureFile
                 throw new InvalidDataException($"probe: '{path}' has '{name}.{(hasFeatures ? "features" : "labels")}' but not '{name}.{(hasFeatures ? "labels" : "features")}'; each split needs both");
             return hasFeatures ? new ProbeSplit(Tensor.FromEntry(features!), Tensor.FromEntry(labels!)) : null;
         }
+        var keys = tensors.Keys.Order(StringComparer.Ordinal).ToList();
+        string found = keys.Count <= 6 ? string.Join(", ", keys) : $"{keys.Count} tensors such as {string.Join(", ", keys.Take(3))}";
         var train = Split("train") ?? throw new InvalidDataException(
-            $"probe: '{path}' has no 'train.features' and 'train.labels'; found [{string.Join(", ", tensors.Keys.Order(StringComparer.Ordinal))}]");
+            $"probe: '{path}' has no 'train.features' and 'train.labels': expected a features file (tensors 'train.features' [N, D] and 'train.labels' [N], optionally 'val.*' and 'test.*') or a training checkpoint written by 'tessera train' (OUT/checkpoint.safetensors); it holds {found}");
         return (train, Split("val"), Split("test"));
     }
 

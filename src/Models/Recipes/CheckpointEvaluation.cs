@@ -19,8 +19,7 @@ public static class CheckpointEvaluation
         var build = RecipeCatalog.Build(recipe);
         var trainer = (build with { Options = build.Options with { Device = device ?? Engine.Device.Cpu } }).CreateTrainer();
         Checkpoint.Restore(checkpointPath, trainer);
-        var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
-        foreach (var (key, value) in trainer.Evaluate().OrderBy(kv => kv.Key, StringComparer.Ordinal)) metrics[key] = Math.Round(value, 4);
+        var metrics = RunMetrics.FromEvaluation(trainer.Evaluate(), trainer.Model.Tasks.Select(t => t.Name).ToList());
         metrics["steps"] = trainer.Step;
         metrics["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
         AtomicFile.WriteAllText(Path.Combine(outputFolder, "metrics.json"), JsonSerializer.Serialize(metrics) + Environment.NewLine);

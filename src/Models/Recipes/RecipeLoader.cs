@@ -66,10 +66,12 @@ public static class RecipeLoader
         }
         catch (JsonException e)
         {
+            // One line number, counted from 1 (.NET's message repeats it counted from 0).
             throw new InvalidDataException($"recipe '{origin}' is not valid JSON at line {(e.LineNumber ?? 0) + 1}, position {(e.BytePositionInLine ?? 0) + 1}: {FirstSentence(e.Message)}", e);
         }
         if (node is not JsonObject)
             throw new InvalidDataException($"recipe '{origin}': expected a JSON object at the top level, found {node?.GetValueKind().ToString() ?? "null"}");
+        RecipeFields.CheckKnown(node, typeof(Recipe), "", origin);
         var recipe = Deserialize(node, origin);
         // Round-trip through the full recipe (defaults filled in) so overrides can set fields the file leaves out.
         var full = JsonSerializer.SerializeToNode(recipe, Options)!;
@@ -91,7 +93,9 @@ public static class RecipeLoader
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"recipe '{origin}': field '{e.Path}' is invalid: {FirstSentence(e.Message)}", e);
+            string field = RecipeFields.DottedPath(e.Path ?? "");
+            string expected = RecipeFields.TypeAt(typeof(Recipe), e.Path ?? "") is { } type ? $"expected {RecipeFields.Describe(type)}" : "has a value of the wrong kind";
+            throw new InvalidDataException($"recipe '{origin}': field '{field}' {expected}; fix the file or override it (tessera train RECIPE {field}=VALUE)", e);
         }
     }
 
@@ -170,7 +174,11 @@ public static class RecipeLoader
 
     private static string FirstSentence(string message)
     {
-        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
+        foreach (var marker in new[] { " Path:", " LineNumber:" })
+        {
+            int cut = message.IndexOf(marker, StringComparison.Ordinal);
+            if (cut > 0) message = message[..cut];
+        }
+        return message.TrimEnd();
     }
 }

@@ -39,6 +39,23 @@ public sealed class RunFolder : IDisposable
     /// <summary>The folder.</summary>
     public string Path { get; }
 
+    /// <summary>Why <paramref name="full"/> cannot be created, in words (.NET's own message says "Could not find file" for /proc).</summary>
+    private static string WhyNotCreatable(string full, Exception error)
+    {
+        var existing = new DirectoryInfo(full);
+        while (existing is not null && !existing.Exists)
+        {
+            if (File.Exists(existing.FullName))
+                return $"'{existing.FullName}' is a file, not a folder";
+            existing = existing.Parent;
+        }
+        if (existing is null)
+            return $"none of its parent folders exists ({error.Message})";
+        if (error is UnauthorizedAccessException)
+            return $"permission denied in '{existing.FullName}'";
+        return $"'{existing.FullName}' does not accept new folders (a read-only or virtual file system such as /proc or /sys, or no permission)";
+    }
+
     /// <summary>
     /// Claims <paramref name="folder"/> for a run (creating it): refuses with a clear error where
     /// another process holds it, or where it holds a run and <paramref name="mode"/> is Fresh;
@@ -55,7 +72,7 @@ public sealed class RunFolder : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"--out: cannot create the run folder '{folder}' ({e.Message}); choose a folder you can write to", e);
+            throw new IOException($"--out: cannot create the run folder '{folder}': {WhyNotCreatable(full, e)}; choose a folder you can write to (for example runs/NAME)", e);
         }
         FileStream stream;
         string lockPath = System.IO.Path.Combine(full, LockName);

@@ -11,6 +11,25 @@ namespace Tessera.Models.Training;
 /// <param name="ResumeFrom">A checkpoint to continue from, or null to start fresh.</param>
 public sealed record RunSettings(string OutputFolder, long Steps, int CheckpointEvery, string? ResumeFrom = null);
 
+/// <summary>A run stopped on request after a whole step, with its checkpoint written.</summary>
+public sealed class RunInterruptedException : OperationCanceledException
+{
+    public RunInterruptedException(long step, long totalSteps, string checkpointPath)
+        : base($"interrupted at step {step} of {totalSteps}; checkpoint saved to '{checkpointPath}'")
+    {
+        Step = step;
+        TotalSteps = totalSteps;
+        CheckpointPath = checkpointPath;
+    }
+
+    /// <summary>Steps done (and in the checkpoint).</summary>
+    public long Step { get; }
+
+    public long TotalSteps { get; }
+
+    public string CheckpointPath { get; }
+}
+
 /// <summary>Progress of a run, for progress bars.</summary>
 public sealed record RunProgress(long Step, long TotalSteps, double Loss, double ImagesPerSecond, string? Skipped);
 
@@ -45,17 +64,27 @@ public sealed class TrainingRun
     /// <summary>The step the loop started from (after a resume).</summary>
     public long FirstStep { get; private set; }
 
-    /// <summary>Seconds the step loop took (set by <see cref="Run"/>).</summary>
+    /// <summary>Seconds this process's step loop took (set by <see cref="Run"/>; the run's total in metrics.json also counts earlier resumed parts).</summary>
     public double TrainSeconds { get; private set; }
 
-    /// <summary>Runs to the end; <paramref name="onStep"/> after each step.</summary>
-    public Dictionary<string, object> Run(Action<RunProgress>? onStep = null)
+    /// <summary>
+    /// Runs to the end; <paramref name="onStep"/> after each step. When <paramref name="cancel"/>
+    /// fires, the current step is finished, a checkpoint is written and
+    /// <see cref="RunInterruptedException"/> says where (the run resumes from it exactly).
+    /// Under MPI every rank trains; only rank 0 writes the run folder.
+    /// </summary>
+    public Dictionary<string, object> Run(Action<RunProgress>? onStep = null, CancellationToken cancel = default)
     {
         var communicator = _trainer.Options.Communicator;
         bool writes = communicator.Rank == 0;
         if (writes) Directory.CreateDirectory(_settings.OutputFolder);
+        // Training time accumulates over resumes: the checkpoint carries the seconds before it.
+        double earlierSeconds = 0;
         if (_settings.ResumeFrom is not null)
+        {
             Checkpoint.Restore(_settings.ResumeFrom, _trainer);
+            earlierSeconds = Checkpoint.ReadTrainSeconds(_settings.ResumeFrom);
+        }
         if (_trainer.IsDistributed)
             RankAgreement.Check(communicator,
             [
@@ -65,9 +94,9 @@ public sealed class TrainingRun
             ]);
         long firstStep = FirstStep = _trainer.Step;
         var clock = Stopwatch.StartNew();
-        var window = new Queue<double>();
-        double lastLoss = double.NaN;
-        using (var log = writes ? new RunLog(Path.Combine(_settings.OutputFolder, "log.jsonl"), firstStep) : null)
+        double Seconds() => earlierSeconds + clock.Elapsed.TotalSeconds;
+        string logPath = Path.Combine(_settings.OutputFolder, "log.jsonl");
+        using (var log = writes ? new RunLog(logPath, firstStep) : null)
         {
             long images = 0;
             while (_trainer.Step < _settings.Steps)
@@ -77,39 +106,32 @@ public sealed class TrainingRun
                 images += result.Images;
                 double throughput = images / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                 log?.Write(result, learningRate, throughput);
-                if (result.Skipped is null)
-                {
-                    window.Enqueue(result.Loss);
-                    if (window.Count > 10) window.Dequeue();
-                    lastLoss = window.Average();
-                }
                 if (writes && _settings.CheckpointEvery > 0 && _trainer.Step % _settings.CheckpointEvery == 0 && _trainer.Step < _settings.Steps)
                 {
-                    Checkpoint.Save(CheckpointPath, _trainer, _recipeJson);
+                    Checkpoint.Save(CheckpointPath, _trainer, _recipeJson, Seconds());
                     // Test metrics over training for the report (evaluation reads no generator the training uses).
                     EvalLog.Append(_settings.OutputFolder, _trainer.Step, _trainer.Evaluate());
                 }
                 onStep?.Invoke(new RunProgress(_trainer.Step, _settings.Steps, result.Loss, throughput, result.Skipped));
+                if (cancel.IsCancellationRequested && _trainer.Step < _settings.Steps)
+                {
+                    if (writes) Checkpoint.Save(CheckpointPath, _trainer, _recipeJson, Seconds());
+                    throw new RunInterruptedException(_trainer.Step, _settings.Steps, CheckpointPath);
+                }
             }
         }
-        double trainSeconds = clock.Elapsed.TotalSeconds;
-        TrainSeconds = trainSeconds;
+        TrainSeconds = clock.Elapsed.TotalSeconds;
+        double trainSeconds = Seconds();
         if (!writes) return new Dictionary<string, object>(StringComparer.Ordinal);
-        Checkpoint.Save(CheckpointPath, _trainer, _recipeJson);
+        Checkpoint.Save(CheckpointPath, _trainer, _recipeJson, trainSeconds);
         WeightsFile.Save(Path.Combine(_settings.OutputFolder, "model.safetensors"), _trainer.Model);
 
-        var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
         var evaluation = _trainer.Evaluate();
         EvalLog.Append(_settings.OutputFolder, _trainer.Step, evaluation);
-        var taskNames = _trainer.Model.Tasks.Select(t => t.Name).ToList();
-        foreach (var (key, value) in evaluation.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-        {
-            // With one task, its metrics also go unprefixed ({"top1": ...}), as scripts expect.
-            if (taskNames.Count == 1 && !key.EndsWith("/loss", StringComparison.Ordinal)) metrics[key[(key.IndexOf('/', StringComparison.Ordinal) + 1)..]] = Math.Round(value, 4);
-        }
-        if (!double.IsNaN(lastLoss)) metrics["loss"] = Math.Round(lastLoss, 4);
-        foreach (var (key, value) in evaluation.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            if (taskNames.Count > 1) metrics[key] = Math.Round(value, 4);
+        var metrics = RunMetrics.FromEvaluation(evaluation, _trainer.Model.Tasks.Select(t => t.Name).ToList());
+        // From the log, not this process's steps, so a resumed (or already finished) run reports it too.
+        double trainLoss = RunMetrics.TrainLoss(logPath);
+        if (!double.IsNaN(trainLoss)) metrics["train_loss"] = Math.Round(trainLoss, 4);
         metrics["steps"] = _trainer.Step;
         metrics["seconds"] = Math.Round(trainSeconds, 1);
         AtomicFile.WriteAllText(MetricsPath, JsonSerializer.Serialize(metrics) + Environment.NewLine);

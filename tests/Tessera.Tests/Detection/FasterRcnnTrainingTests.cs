@@ -126,7 +126,7 @@ public sealed class FasterRcnnTrainingTests(ITestOutputHelper output)
         var data = new Generator(11);
         var (testImages, testTargets) = Squares(16, new Generator(99));
         double apBefore = Ap50(model, testImages, testTargets);
-        var optimizer = new AdamW(model.Parameters(), learningRate: 3e-3f, weightDecay: 1e-4f);
+        var optimizer = new AdamW(model.Parameters(), lr: 3e-3f, weightDecay: 1e-4f);
         var totals = new List<float>();
         var firstLosses = new Dictionary<string, float>();
         var lastLosses = new Dictionary<string, float>();

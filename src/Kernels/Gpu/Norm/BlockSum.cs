@@ -4,7 +4,7 @@ namespace Tessera.Kernels.Gpu;
 
 /// <summary>
 /// Block-wide sums for the normalisation, loss and optimiser kernels: a butterfly shuffle within
-/// each warp, one value per warp through <paramref name="scratch"/> in shared memory (32 slots),
+/// each warp, one value per warp through <c>scratch</c> in shared memory (32 slots),
 /// then a butterfly over those. Every thread of the block gets the same total (xor butterflies
 /// add the same pairs in the same order on every lane). Every thread of the block must call it
 /// (it has barriers); blockDim.x must be a multiple of 32 and at most 1024.

@@ -58,6 +58,7 @@ public sealed class SwinStage : Module
 /// </summary>
 public sealed class SwinTransformer : Layer, IFeatureBackbone
 {
+    [Unregistered] // the stages in order; registered (and owned) through Layers
     private readonly List<SwinStage> _stages = new();
     private readonly List<LayerNorm> _featureNorms = new();
 

@@ -19,7 +19,7 @@ public enum VitPooling
 /// (ClsToken pooling), learned pos_embed [1, (1 +) N, D] (trunc-normal 0.02), blocks.i
 /// (<see cref="VitBlock"/>, stochastic depth rising linearly to <c>dropPathRate</c>), norm and
 /// head. Images of another size than <c>imageSize</c> get the position grid resized bilinearly.
-/// Exposes its tokens (<see cref="ForwardTokens"/>) and the patch tokens as a map at stride =
+/// Exposes its tokens (<see cref="ForwardTokens(Tensor)"/>) and the patch tokens as a map at stride =
 /// patch size (<see cref="ForwardFeatures"/>).
 /// </summary>
 public sealed class VisionTransformer : Layer, IFeatureBackbone

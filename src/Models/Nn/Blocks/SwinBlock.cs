@@ -97,6 +97,7 @@ public sealed class WindowAttention : Module
 public sealed class SwinBlock : Layer
 {
     // Masks per padded map size, shared by every forward (and every virtual device's thread).
+    [Unregistered] // attention masks cached per input size: constants, not state
     private readonly ConcurrentDictionary<(int Height, int Width), Tensor> _maskCache = new();
 
     public SwinBlock(int dim, int numHeads, int windowSize = 7, int shiftSize = 0, float mlpRatio = 4f, float dropout = 0f, float dropPath = 0f, Generator? generator = null)

@@ -88,7 +88,7 @@ public class BatchNorm2d : Layer
 
 /// <summary>
 /// torch.nn.SyncBatchNorm: BatchNorm2d whose training statistics are combined over every replica
-/// (virtual device) of <paramref name="reducer"/>'s group, so N replicas with batches b₁..b_N
+/// (virtual device) of <c>reducer</c>'s group, so N replicas with batches b₁..b_N
 /// normalise exactly as one BatchNorm over their union. Each replica holds its own module (same
 /// weights) and passes its own member of the group, e.g. <c>group.Replica(rank)</c>.
 /// </summary>

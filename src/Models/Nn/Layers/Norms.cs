@@ -3,7 +3,7 @@ using Tessera.Autograd;
 namespace Tessera.Models.Nn;
 
 /// <summary>
-/// torch.nn.LayerNorm over the trailing <paramref name="normalizedShape"/> dims; weight (1) and
+/// torch.nn.LayerNorm over the trailing <c>normalizedShape</c> dims; weight (1) and
 /// bias (0) of that shape when elementwise-affine.
 /// </summary>
 public sealed class LayerNorm : Layer

@@ -16,6 +16,7 @@ namespace Tessera.Models.Nn.Text;
 public sealed class TextTransformer : Layer
 {
     private readonly List<VitBlock> _blocks;
+    [Unregistered] // a cached constant
     private Tensor? _causalMask;
 
     public TextTransformer(int vocabularySize = -1, int contextLength = CaptionVocabulary.MaxLength, int width = 64, int depth = 2, int heads = 4,

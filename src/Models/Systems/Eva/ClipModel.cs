@@ -60,14 +60,8 @@ public sealed class ClipModel : Module
     /// <summary>Metadata key holding the config in a checkpoint.</summary>
     public const string ConfigKey = "eva_clip_config";
 
-    /// <summary>Writes the state dict and the config (as JSON metadata) to a safetensors file, atomically.</summary>
-    public void Save(string path)
-    {
-        var tensors = StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToEntry(), StringComparer.Ordinal);
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        SafeTensors.Write(path, tensors, new Dictionary<string, string> { [ConfigKey] = JsonSerializer.Serialize(Config) });
-    }
+    /// <summary><see cref="Module.Save"/> stores the config as JSON metadata, so <see cref="Load(string, string)"/> can rebuild the model.</summary>
+    protected override IReadOnlyDictionary<string, string> SaveMetadata() => new Dictionary<string, string> { [ConfigKey] = JsonSerializer.Serialize(Config) };
 
     /// <summary>
     /// The config stored in a CLIP checkpoint, without loading its tensors; a clear error naming

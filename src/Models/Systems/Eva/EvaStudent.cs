@@ -80,14 +80,8 @@ public sealed class EvaStudent : Module
     /// <summary>Metadata key holding the <see cref="StudentConfig"/> in a student checkpoint.</summary>
     public const string ConfigKey = "eva_student_config";
 
-    /// <summary>Writes the state dict and the config to a safetensors file.</summary>
-    public void Save(string path)
-    {
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        SafeTensors.Write(path, StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToEntry(), StringComparer.Ordinal),
-            new Dictionary<string, string> { [ConfigKey] = JsonSerializer.Serialize(Config) });
-    }
+    /// <summary><see cref="Module.Save"/> stores the config as JSON metadata, so <see cref="Load(string, string)"/> can rebuild the student.</summary>
+    protected override IReadOnlyDictionary<string, string> SaveMetadata() => new Dictionary<string, string> { [ConfigKey] = JsonSerializer.Serialize(Config) };
 
     /// <summary>The config of a student checkpoint; a clear error naming <paramref name="field"/> when it is missing or not one.</summary>
     public static StudentConfig ReadConfig(string? path, string field)

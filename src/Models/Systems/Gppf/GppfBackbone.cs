@@ -209,6 +209,8 @@ public sealed class GppfBackbone : IMultiScaleBackbone, IScheduledBackbone
             LayerNames = names;
         }
 
+        /// <summary>The lego layers in order; registered (and owned) as "stem" and "layerN.b".</summary>
+        [Unregistered]
         public IReadOnlyList<LegoLayer> Layers { get; }
 
         public IReadOnlyList<string> LayerNames { get; }

@@ -77,6 +77,7 @@ public sealed class GeneralistBackbone : Module, IInternBackbone
     private readonly ModuleDict<Conv2d> _unify;
     private readonly Fpn _fpn;
     private readonly Dictionary<string, TaskType> _routes = new(StringComparer.Ordinal);
+    [Unregistered] // the branches in task order; registered (and owned) through _branches
     private readonly MetaNet[] _ordered;
 
     public GeneralistBackbone(MetaNet image, MetaNet patch, MetaNet pixel, int fpnWidth, bool useKtm, Generator generator)

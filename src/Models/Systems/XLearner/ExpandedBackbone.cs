@@ -91,7 +91,7 @@ public sealed class ExpandedBackbone : Module, IMultiScaleBackbone
     /// <summary>Stem width of each sub-backbone.</summary>
     public int Width { get; }
 
-    /// <summary>Alone (steps ≤ tau) or Joint; the trainer sets it (<see cref="ExpansionSchedule"/>).</summary>
+    /// <summary>Alone (steps ≤ tau) or Joint; the trainer sets it (<c>ExpansionSchedule</c>).</summary>
     public ExpansionPhase Phase { get; set; } = ExpansionPhase.Alone;
 
     public Module Module => this;

@@ -16,8 +16,11 @@ public static class Checkpoint
 {
     public const string Format = "tessera-checkpoint-v1";
 
-    /// <summary>Writes the trainer's full state to <paramref name="path"/>.</summary>
-    public static void Save(string path, MultiTaskTrainer trainer, string recipeJson)
+    /// <summary>
+    /// Writes the trainer's full state to <paramref name="path"/>; <paramref name="trainSeconds"/>
+    /// (training time so far, over every resume) goes into the metadata for metrics.json's "seconds".
+    /// </summary>
+    public static void Save(string path, MultiTaskTrainer trainer, string recipeJson, double trainSeconds = 0)
     {
         ArgumentNullException.ThrowIfNull(trainer);
         var tensors = new Dictionary<string, SafeTensorEntry>(StringComparer.Ordinal);
@@ -32,11 +35,21 @@ public static class Checkpoint
             ["scheduler_step"] = (trainer.Scheduler?.StepCount ?? 0).ToString(CultureInfo.InvariantCulture),
             ["rng"] = JsonSerializer.Serialize(rngs),
             ["recipe"] = recipeJson ?? "",
+            ["train_seconds"] = Math.Round(Math.Max(trainSeconds, 0), 3).ToString("R", CultureInfo.InvariantCulture),
         };
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
         SafeTensors.Write(path, tensors, metadata);
     }
+
+    /// <summary>Whether <paramref name="path"/> is an existing Tessera training checkpoint (its metadata names the format).</summary>
+    public static bool IsCheckpoint(string path) =>
+        File.Exists(path) && SafeTensors.Read(path).Metadata.TryGetValue("format", out var format) && format == Format;
+
+    /// <summary>Training seconds recorded in a checkpoint (0 for checkpoints written before they were recorded).</summary>
+    public static double ReadTrainSeconds(string path) =>
+        Open(path).Metadata.TryGetValue("train_seconds", out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && seconds >= 0
+            ? seconds : 0;
 
     /// <summary>The recipe JSON stored in a checkpoint (to rebuild its model before <see cref="Restore"/>).</summary>
     public static string ReadRecipe(string path) => Open(path).Metadata["recipe"];

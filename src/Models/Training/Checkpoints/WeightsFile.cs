@@ -13,7 +13,7 @@ public static class WeightsFile
     public static void Save(string path, Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        SafeTensors.Write(path, model.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToEntry(), StringComparer.Ordinal));
+        model.Save(path);
     }
 
     /// <summary>Loads weights into <paramref name="model"/> (strict: keys and shapes must match).</summary>

@@ -4,11 +4,14 @@ using F = Tessera.Autograd.Functional;
 
 namespace Tessera.Tests.Autograd;
 
-/// <summary>The README's library example, verbatim, so it cannot rot.</summary>
-public sealed class ReadmeExampleTests
+/// <summary>
+/// The low-level autograd pattern (functional ops, Backward, a manual update under NoGrad) that
+/// the README showed before its library section became samples/Quickstart (Docs.ReadmeExampleTests).
+/// </summary>
+public sealed class FunctionalStepExampleTests
 {
     [Fact]
-    public void ReadmeExampleRunsAndDescends()
+    public void FunctionalStepRunsAndDescends()
     {
         var x = Tensor.Randn([8, 3, 32, 32]);
         var w = Tensor.Randn([16, 3, 3, 3]).RequireGrad();

@@ -11,4 +11,5 @@ root.Add(KernelsCommand.Create());
 root.Add(ExperimentCommand.Create());
 root.Add(ResultsCommand.Create());
 root.Add(CheckpointCommand.Create());
+root.Add(SoakReportCommand.Create());
 return CliRunner.Run(root, args);

@@ -32,9 +32,11 @@ internal static class TrainCommand
         var threads = CliOptions.Threads();
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in the --out folder (without it, a folder that holds a run is refused: use --resume or a new --out)." };
+        var resourceLog = new Option<string?>("--resource-log") { Description = "Append the process's memory (RSS, GC heap, pool), open files and threads to this CSV every --resource-interval seconds (soak tests; docs/RELIABILITY.md)." };
+        var resourceInterval = CliOptions.PositiveCount("--resource-interval", "Seconds between --resource-log samples (default 10).");
         var command = new Command("train", "Train a model from a recipe; print its final metrics as one JSON line and write runs/<name>/{metrics.json, log.jsonl, report.md, report.html, checkpoint.safetensors}.")
         {
-            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite,
+            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite, resourceLog, resourceInterval,
         };
         command.SetAction(parse =>
         {
@@ -61,7 +63,10 @@ internal static class TrainCommand
                 if (!Tessera.Engine.Serialization.SafeTensors.Verify(resumeFrom).HasDigests)
                     Console.Error.WriteLine($"note: '{resumeFrom}' has no digests (written by an older Tessera or another tool): its bytes could not be verified");
             }
-            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet), target);
+            using var sampler = parse.GetValue(resourceLog) is { } logPath
+                ? new ResourceSampler(logPath, TimeSpan.FromSeconds(parse.GetValue(resourceInterval) ?? 10))
+                : null;
+            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet), target, sampler);
         });
         return command;
     }
@@ -108,7 +113,7 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device)
+    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device, ResourceSampler? sampler)
     {
         var build = RecipeCatalog.Build(recipe);
         build = build with { Options = build.Options with { Device = device } };
@@ -117,7 +122,7 @@ internal static class TrainCommand
         Dictionary<string, object> metrics;
         if (quiet)
         {
-            metrics = run.Run();
+            metrics = run.Run(sampler is null ? null : progress => sampler.Step = progress.Step);
         }
         else
         {
@@ -130,6 +135,7 @@ internal static class TrainCommand
                     var task = context.AddTask("training", maxValue: recipe.Steps);
                     metrics = run.Run(progress =>
                     {
+                        if (sampler is not null) sampler.Step = progress.Step;
                         task.Value = progress.Step;
                         task.Description = string.Create(CultureInfo.InvariantCulture, $"step {progress.Step}/{progress.TotalSteps} loss {progress.Loss:F4} {progress.ImagesPerSecond:F0} img/s{(progress.Skipped is null ? "" : " (skipped)")}");
                     });

@@ -53,7 +53,7 @@ for target in "${targets[@]}"; do
     status=1
     echo "findings for $target (replayed through the harness):"
     # shellcheck disable=SC2086
-    dotnet fuzz/Tessera.Fuzz/bin/Release/net10.0/Tessera.Fuzz.dll "$target" $findings | tee "$out/$target.findings.txt" | head -40 || true
+    timeout 300 dotnet fuzz/Tessera.Fuzz/bin/Release/net10.0/Tessera.Fuzz.dll "$target" $findings | tee "$out/$target.findings.txt" | head -40 || true
   fi
 done
 cat "$out/summary.txt"

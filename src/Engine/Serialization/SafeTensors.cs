@@ -181,9 +181,14 @@ public static class SafeTensors
                 stream.Write(length);
                 stream.Write(json);
                 for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
-                foreach (var name in order) stream.Write(tensors[name].Data);
+                for (int t = 0; t < order.Length; t++)
+                {
+                    if (t == order.Length / 2) WritePause.Wait();
+                    stream.Write(tensors[order[t]].Data);
+                }
                 stream.Flush(flushToDisk: true);
             }
+            WritePause.Wait();
             File.Move(temp, fullPath, overwrite: true);
         }
         finally
@@ -209,4 +214,21 @@ public static class SafeTensors
         DType.Bool => "BOOL",
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
+}
+
+/// <summary>
+/// A testing hook for kill tests (tools/reliability/kill9.sh): with TESSERA_TEST_WRITE_PAUSE_MS
+/// set, every safetensors write pauses that long halfway through its tensors and again before
+/// its rename, so a kill at a random moment lands inside a write often. Unset (always, outside
+/// such tests) it costs one static read.
+/// </summary>
+internal static class WritePause
+{
+    private static readonly int Milliseconds =
+        int.TryParse(Environment.GetEnvironmentVariable("TESSERA_TEST_WRITE_PAUSE_MS"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int ms) ? ms : 0;
+
+    public static void Wait()
+    {
+        if (Milliseconds > 0) Thread.Sleep(Milliseconds);
+    }
 }

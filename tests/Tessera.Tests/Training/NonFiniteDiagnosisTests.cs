@@ -78,4 +78,15 @@ public sealed class NonFiniteDiagnosisTests
         var none = Assert.Throws<NonFiniteLossException>(() => new TrainingRun(NewTrainer(nanAtStep: 2), "t", "{}", new RunSettings(early, 20, CheckpointEvery: 0)).Run());
         Assert.Contains("No checkpoint was written before step 2 (checkpoint_every = 0)", none.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void XLearnerSourceTrainingGivesTheSameDiagnosis()
+    {
+        var (model, _) = Build(Seed, nanAtStep: 1);
+        var trainer = new Tessera.Models.Systems.XLearner.SourceTrainer(model, new Sgd(model.Parameters(), 0.1f), null, Seed);
+        var error = Assert.Throws<NonFiniteLossException>(() => trainer.Run(4));
+        Assert.Contains("source 'a' at step 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the input batch of task 'a' itself holds", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, error.Step);
+    }
 }

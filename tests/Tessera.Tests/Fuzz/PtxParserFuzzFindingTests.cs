@@ -47,6 +47,17 @@ public sealed class PtxParserFuzzFindingTests
         Assert.Contains(where, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(".shared .align 0 .b8 smem0[32];", "a power of two, found 0")]      // DivideByZeroException
+    [InlineData(".shared .align 12 .b8 smem0[32];", "a power of two, found 12")]
+    [InlineData(".shared .align 4 .b8 smem0[-32];", "PTX line 22")]
+    [InlineData(".local .align 4 .b8 a[2147483647];\n\t.local .align 4 .b8 b[2147483647];", "PTX line 23")] // offset overflow
+    public void ABadSharedOrLocalDeclarationIsRejected(string declaration, string message)
+    {
+        var error = Reject(VectorAdd.Replace("\t.reg .f32 %f<4>;", "\t.reg .f32 %f<4>;\n\t" + declaration, StringComparison.Ordinal));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AParameterLoadWithoutOperandsIsRejectedByTheDecoder()
     {

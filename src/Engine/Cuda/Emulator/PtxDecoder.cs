@@ -14,7 +14,7 @@ internal static class PtxDecoder
         {
             return DecodeChecked(kernel);
         }
-        catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentException or OverflowException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentException or ArithmeticException or InvalidOperationException or KeyNotFoundException)
         {
             // Parsed PTX whose instructions lack operands or branch outside the kernel: a clear rejection, not a crash.
             throw new PtxEmulatorException($"{kernel.Name}: the kernel's instructions cannot be decoded ({e.Message}); the emulator runs the PTX subset Tessera's compiler emits", e);

@@ -28,7 +28,7 @@ internal static class PtxParser
                 {
                     k = ParseEntry(lines, ref n);
                 }
-                catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentException or OverflowException or InvalidOperationException or KeyNotFoundException)
+                catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentException or ArithmeticException or InvalidOperationException or KeyNotFoundException)
                 {
                     // A line of the entry is malformed in a way the line parsers did not name
                     // (a missing operand, a number that is not one): reject it with its line.
@@ -128,15 +128,17 @@ internal static class PtxParser
             {
                 // .shared .align 16 .b8 smem0[1024];
                 string[] p = line.TrimEnd(';').Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                int align = int.Parse(p[2], CultureInfo.InvariantCulture);
+                int align = int.Parse(p[2], NumberStyles.None, CultureInfo.InvariantCulture);
+                if (align == 0 || (align & (align - 1)) != 0)
+                    throw Unexpected(lines, n, $"an alignment that is a power of two, found {align}");
                 string decl = p[4];
                 int lb = decl.IndexOf('[', StringComparison.Ordinal);
-                int bytes = int.Parse(decl[(lb + 1)..^1], CultureInfo.InvariantCulture);
+                int bytes = int.Parse(decl[(lb + 1)..^1], NumberStyles.None, CultureInfo.InvariantCulture);
                 bool shared = p[0] == ".shared";
                 ref int at = ref shared ? ref sharedOffset : ref localOffset;
-                at = (at + align - 1) / align * align;
+                at = checked((at + align - 1) / align * align);
                 k.Variables.Add(new PVariable(decl[..lb], shared ? PSpace.Shared : PSpace.Local, bytes, align, at));
-                at += bytes;
+                at = checked(at + bytes);
                 continue;
             }
             if (!line.EndsWith(';'))

@@ -52,6 +52,9 @@ public static class SoakReport
         if (after.Count < 2)
             throw new ArgumentException($"soak-report: expected at least 2 samples after the {warmupSeconds:F0} s warm-up, found {after.Count} (of {samples.Count}); run longer or pass a shorter --warmup");
         double first = after[0].Seconds, last = after[^1].Seconds;
+        // Overlapping windows would compare a stretch with itself and always report 0 %.
+        if (last - first < 2 * windowSeconds)
+            throw new ArgumentException($"soak-report: the {(last - first) / 60:F1} min after the {warmupSeconds / 60:F0}-min warm-up are shorter than two {windowSeconds / 60:F0}-min windows; pass a shorter --window or --warmup, or run longer");
         var head = after.Where(s => s.Seconds <= first + windowSeconds).ToList();
         var tail = after.Where(s => s.Seconds >= last - windowSeconds).ToList();
         var columns = new (string Name, Func<ResourceSample, double> Get)[]

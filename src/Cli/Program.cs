@@ -12,4 +12,5 @@ root.Add(ExperimentCommand.Create());
 root.Add(ResultsCommand.Create());
 root.Add(CheckpointCommand.Create());
 root.Add(AllreduceBenchCommand.Create());
+root.Add(SoakReportCommand.Create());
 return CliRunner.Run(root, args);

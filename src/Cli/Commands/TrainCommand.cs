@@ -35,11 +35,13 @@ internal static class TrainCommand
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar; only the final JSON line." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in the --out folder (without it, a folder that holds a run is refused: use --resume or a new --out)." };
         var distributed = new Option<bool>("--distributed") { Description = "Under mpirun: deal the recipe's virtual devices to the ranks (same results as one process; rank 0 writes the run). mpirun -np N tessera train RECIPE --distributed; docs/DISTRIBUTED.md." };
+        var resourceLog = new Option<string?>("--resource-log") { Description = "Append the process's memory (RSS, GC heap, pool), open files and threads to this CSV every --resource-interval seconds (soak tests; docs/RELIABILITY.md)." };
+        var resourceInterval = CliOptions.PositiveCount("--resource-interval", "Seconds between --resource-log samples (default 10).");
         var data = new Option<string?>("--data") { Description = "The folder of images for recipes that read one (train folder): one subfolder per class, optionally under train/ and val/ (docs/DATA.md)." };
         var model = new Option<string?>("--model") { Description = "Backbone type (recipe field 'model.type'): small-cnn, resnet-narrow, ..." };
         var command = new Command("train", "Train a model from a recipe; print its final metrics as one JSON line and write runs/<name>/{metrics.json, log.jsonl, report.md, report.html, checkpoint.safetensors}.")
         {
-            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite, distributed, data, model,
+            recipe, overrides, steps, batch, size, seed, output, device, resume, threads, quiet, overwrite, distributed, data, model, resourceLog, resourceInterval,
         };
         command.SetAction(parse =>
         {
@@ -83,7 +85,10 @@ internal static class TrainCommand
                 if (!Tessera.Engine.Serialization.SafeTensors.Verify(resumeFrom).HasDigests && (world is null || world.Rank == 0))
                     Console.Error.WriteLine($"note: '{resumeFrom}' has no digests (written by an older Tessera or another tool): its bytes could not be verified");
             }
-            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet) || world is { Rank: > 0 }, target, world);
+            using var sampler = parse.GetValue(resourceLog) is { } logPath
+                ? new ResourceSampler(logPath, TimeSpan.FromSeconds(parse.GetValue(resourceInterval) ?? 10))
+                : null;
+            return Run(loaded, outputFolder, resumeFrom, parse.GetValue(quiet) || world is { Rank: > 0 }, target, world, sampler);
         }
     }
 
@@ -175,7 +180,7 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device, ICommunicator? world)
+    private static int Run(Recipe recipe, string outputFolder, string? resumeFrom, bool quiet, Device device, ICommunicator? world, ResourceSampler? sampler)
     {
         var build = RecipeCatalog.Build(recipe);
         build = build with { Options = build.Options with { Device = device, Communicator = world ?? SingleProcessCommunicator.Instance } };
@@ -207,7 +212,7 @@ internal static class TrainCommand
         Interrupts.Graceful = true;
         try
         {
-            metrics = RunWithProgress(run, recipe, build, quiet, device, world);
+            metrics = RunWithProgress(run, recipe, build, quiet, device, world, sampler);
         }
         catch (RunInterruptedException stopped)
         {
@@ -247,13 +252,13 @@ internal static class TrainCommand
     private static string Quote(string arg) =>
         arg.Length > 0 && arg.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@".Contains(c, StringComparison.Ordinal)) ? arg : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
-    private static Dictionary<string, object> RunWithProgress(TrainingRun run, Recipe recipe, RecipeBuild build, bool quiet, Device device, ICommunicator? world)
+    private static Dictionary<string, object> RunWithProgress(TrainingRun run, Recipe recipe, RecipeBuild build, bool quiet, Device device, ICommunicator? world, ResourceSampler? sampler)
     {
         Dictionary<string, object> metrics;
         var cancel = Interrupts.Token;
         if (quiet)
         {
-            metrics = run.Run(cancel: cancel);
+            metrics = run.Run(sampler is null ? null : progress => sampler.Step = progress.Step, cancel);
         }
         else
         {
@@ -267,6 +272,7 @@ internal static class TrainCommand
                     metrics = run.Run(progress =>
                     {
                         task.Value = progress.Step;
+                        if (sampler is not null) sampler.Step = progress.Step;
                         task.Description = string.Create(CultureInfo.InvariantCulture, $"step {progress.Step}/{progress.TotalSteps} loss {progress.Loss:F4} {progress.ImagesPerSecond:F0} img/s{(progress.Skipped is null ? "" : " (skipped)")}");
                     }, cancel);
                 });

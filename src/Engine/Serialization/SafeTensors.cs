@@ -31,20 +31,32 @@ public static class SafeTensors
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"safetensors: no file at '{path}'", path);
-        byte[] bytes = File.ReadAllBytes(path);
-        (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) file;
+        return Read(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>
+    /// Parses and verifies the bytes of a safetensors file (<paramref name="name"/> names it in
+    /// errors). Any malformed or corrupt input is an <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) Read(byte[] bytes, string name)
+    {
+        var file = ParseChecked(bytes, name, "it may be truncated or corrupt");
+        var corrupt = CorruptTensors(file.Tensors, file.Metadata);
+        if (corrupt is { Count: > 0 })
+            throw new InvalidDataException(CorruptMessage(name, corrupt));
+        return file;
+    }
+
+    private static (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) ParseChecked(byte[] bytes, string name, string hint)
+    {
         try
         {
-            file = Parse(bytes);
+            return Parse(bytes);
         }
         catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            throw new InvalidDataException($"safetensors: '{path}' is not a valid safetensors file ({e.Message}); it may be truncated or corrupt", e);
+            throw new InvalidDataException($"safetensors: '{name}' is not a valid safetensors file ({e.Message}); {hint}", e);
         }
-        var corrupt = CorruptTensors(file.Tensors, file.Metadata);
-        if (corrupt is { Count: > 0 })
-            throw new InvalidDataException(CorruptMessage(path, corrupt));
-        return file;
     }
 
     /// <summary>The error for a file whose tensors do not match their digests: names the file and the tensor, says what to do.</summary>
@@ -99,15 +111,13 @@ public static class SafeTensors
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"safetensors: no file at '{path}'", path);
-        (Dictionary<string, SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) file;
-        try
-        {
-            file = Parse(File.ReadAllBytes(path));
-        }
-        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"safetensors: '{path}' is not a valid safetensors file ({e.Message}); it is truncated or corrupt", e);
-        }
+        return Verify(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>As <see cref="Verify(string)"/>, for the bytes of a file named <paramref name="name"/> in errors.</summary>
+    public static DigestReport Verify(byte[] bytes, string name)
+    {
+        var file = ParseChecked(bytes, name, "it is truncated or corrupt");
         var corrupt = CorruptTensors(file.Tensors, file.Metadata);
         return new DigestReport(corrupt is not null, file.Tensors.Count, corrupt ?? []);
     }
@@ -171,9 +181,14 @@ public static class SafeTensors
                 stream.Write(length);
                 stream.Write(json);
                 for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
-                foreach (var name in order) stream.Write(tensors[name].Data);
+                for (int t = 0; t < order.Length; t++)
+                {
+                    if (t == order.Length / 2) WritePause.Wait();
+                    stream.Write(tensors[order[t]].Data);
+                }
                 stream.Flush(flushToDisk: true);
             }
+            WritePause.Wait();
             File.Move(temp, fullPath, overwrite: true);
         }
         finally
@@ -199,4 +214,21 @@ public static class SafeTensors
         DType.Bool => "BOOL",
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
+}
+
+/// <summary>
+/// A testing hook for kill tests (tools/reliability/kill9.sh): with TESSERA_TEST_WRITE_PAUSE_MS
+/// set, every safetensors write pauses that long halfway through its tensors and again before
+/// its rename, so a kill at a random moment lands inside a write often. Unset (always, outside
+/// such tests) it costs one static read.
+/// </summary>
+internal static class WritePause
+{
+    private static readonly int Milliseconds =
+        int.TryParse(Environment.GetEnvironmentVariable("TESSERA_TEST_WRITE_PAUSE_MS"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int ms) ? ms : 0;
+
+    public static void Wait()
+    {
+        if (Milliseconds > 0) Thread.Sleep(Milliseconds);
+    }
 }

@@ -30,6 +30,8 @@ public sealed partial class MultiTaskTrainer
     private readonly Generator[] _data;
     private readonly Generator[] _noise;
     private readonly double[] _cumulativeWeights;
+    // Each task's last finite training loss and its step: a non-finite loss's error tells divergence from a sudden NaN.
+    private readonly Dictionary<string, (long Step, double Loss)> _lastFinite = new(StringComparer.Ordinal);
 
     public MultiTaskTrainer(MultiTaskModel model, Optimizer optimizer, LearningRateScheduler? scheduler, TrainerOptions options)
     {
@@ -109,10 +111,19 @@ public sealed partial class MultiTaskTrainer
         Model.Train();
         var results = RunDevices(step, tasks);
 
-        string? problem = FindNonFinite(step, tasks, results);
+        string? problem = FindNonFinite(step, tasks, results, out int badDevice);
         if (IsDistributed) problem = ShareReports(results, problem);
         if (problem is not null && Options.NonFinite == NonFinitePolicy.Stop)
-            throw new NonFiniteLossException(problem + "; lower the learning rate, enable clip_norm, or set nonfinite=skip to skip such steps");
+        {
+            // Under MPI the bad device may live on another rank: its message came through ShareReports.
+            if (badDevice < 0)
+                throw new NonFiniteLossException(problem + " (on another rank; that rank's error names the cause)") { Step = step };
+            string task = tasks[badDevice].Name;
+            string cause = NonFiniteDiagnosis.Explain(results[badDevice]!.BadInputs, Model, _optimizer, task, _lastFinite.TryGetValue(task, out var last) ? last : null);
+            throw new NonFiniteLossException($"{problem}: {cause}") { Step = step, Task = task };
+        }
+        for (int d = 0; d < deviceCount; d++)
+            if (results[d] is { } done && double.IsFinite(done.Loss)) _lastFinite[tasks[d].Name] = (step, done.Loss);
         if (problem is null)
         {
             if (IsDistributed) ShareGradients(results);
@@ -181,7 +192,8 @@ public sealed partial class MultiTaskTrainer
         return result;
     }
 
-    internal sealed record DeviceResult(double Loss, IReadOnlyDictionary<string, double> Metrics, Dictionary<Tensor, Tensor> Gradients);
+    /// <param name="BadInputs">(non-finite, total) input values, checked only when the loss is non-finite.</param>
+    internal sealed record DeviceResult(double Loss, IReadOnlyDictionary<string, double> Metrics, Dictionary<Tensor, Tensor> Gradients, (long Bad, long Total)? BadInputs = null);
 
     private TrainingTask SampleTask()
     {
@@ -257,6 +269,8 @@ public sealed partial class MultiTaskTrainer
             output = task.Head.Forward(features, batch);
         var loss = task.LossWeight == 1.0 ? output.Loss : output.Loss * (float)task.LossWeight;
         double lossValue = output.Loss.Item();
+        // Only a non-finite loss pays for scanning the inputs (on a GPU it is a copy to the host).
+        (long, long)? badInputs = double.IsFinite(lossValue) ? null : (NonFiniteDiagnosis.CountNonFinite(batch.Inputs), batch.Inputs.Numel);
         // The loss value and metrics are read above: activations can go back to the pool during the sweep.
         var gradients = AutogradEngine.LeafGradients(loss, freeActivations: true);
         // The gradients outlive this device's scope: the main thread averages them.
@@ -264,19 +278,21 @@ public sealed partial class MultiTaskTrainer
         using (TensorScope.Unscoped())
         using (GradMode.NoGrad())
             foreach (var (leaf, grad) in gradients) kept[leaf] = grad.Contiguous().Clone();
-        return new DeviceResult(lossValue, output.Metrics, kept);
+        return new DeviceResult(lossValue, output.Metrics, kept, badInputs);
     }
 
-    private string? FindNonFinite(long step, TrainingTask[] tasks, DeviceResult?[] results)
+    /// <summary>The first non-finite loss or gradient among this process's devices (under MPI, this rank's share), and its device (-1: none).</summary>
+    private string? FindNonFinite(long step, TrainingTask[] tasks, DeviceResult?[] results, out int device)
     {
-        for (int d = _deal.First; d < _deal.End; d++)
+        for (device = _deal.First; device < _deal.End; device++)
         {
-            if (!double.IsFinite(results[d]!.Loss))
-                return $"non-finite loss ({results[d]!.Loss}) at step {step}, task '{tasks[d].Name}', device {d}";
+            if (!double.IsFinite(results[device]!.Loss))
+                return $"non-finite loss ({results[device]!.Loss}) at step {step}, task '{tasks[device].Name}', device {device}";
             foreach (var (name, p) in Model.NamedParameters())
-                if (results[d]!.Gradients.TryGetValue(p, out var grad) && !AllFinite(grad))
-                    return $"non-finite gradient of '{name}' at step {step}, task '{tasks[d].Name}', device {d}";
+                if (results[device]!.Gradients.TryGetValue(p, out var grad) && !AllFinite(grad))
+                    return $"non-finite gradient of '{name}' at step {step}, task '{tasks[device].Name}', device {device}";
         }
+        device = -1;
         return null;
     }
 

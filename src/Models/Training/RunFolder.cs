@@ -108,6 +108,18 @@ public sealed class RunFolder : IDisposable
         if (mode == RunFolderMode.Overwrite)
             foreach (var file in existing)
                 File.Delete(System.IO.Path.Combine(full, file));
+        // A process killed inside an atomic write leaves its temp file (NAME.tmp-PID) beside the
+        // intact NAME; we hold the lock, so no writer owns one now.
+        foreach (var stale in Directory.EnumerateFiles(full, "*.tmp-*"))
+        {
+            try
+            {
+                File.Delete(stale);
+            }
+            catch (IOException)
+            {
+            }
+        }
         return new RunFolder(full, stream, created);
     }
 

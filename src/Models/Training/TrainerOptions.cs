@@ -36,8 +36,18 @@ public sealed record TrainerOptions(int Devices = 1, ulong Seed = 0, NonFinitePo
     public const int DefaultBucketBytes = 4 << 20;
 }
 
-/// <summary>The error a non-finite loss or gradient raises under <see cref="NonFinitePolicy.Stop"/>.</summary>
-public sealed class NonFiniteLossException(string message) : InvalidOperationException(message);
+/// <summary>
+/// The error a non-finite loss or gradient raises under <see cref="NonFinitePolicy.Stop"/>: the
+/// message names the step, the task and the most plausible cause (see NonFiniteDiagnosis).
+/// </summary>
+public sealed class NonFiniteLossException(string message) : InvalidOperationException(message)
+{
+    /// <summary>The step whose loss or gradient was non-finite (-1 when not known).</summary>
+    public long Step { get; init; } = -1;
+
+    /// <summary>The task it happened in (null when not known).</summary>
+    public string? Task { get; init; }
+}
 
 /// <summary>What one step did.</summary>
 /// <param name="Step">The step's index (0-based).</param>

@@ -61,6 +61,14 @@ public sealed class TrainingRun
 
     public string MetricsPath => Path.Combine(_settings.OutputFolder, "metrics.json");
 
+    /// <summary>What a failed run leaves to continue from: the last checkpoint (never overwritten by the failed step's state), or that there is none.</summary>
+    private string CheckpointNote(long failedStep)
+    {
+        if (File.Exists(CheckpointPath))
+            return $"The last good checkpoint, '{CheckpointPath}' (step {Checkpoint.ReadStep(CheckpointPath)}), is kept: nothing from step {failedStep} on was saved";
+        return $"No checkpoint was written before step {failedStep} (checkpoint_every = {_settings.CheckpointEvery}), and none was written after it";
+    }
+
     /// <summary>The step the loop started from (after a resume).</summary>
     public long FirstStep { get; private set; }
 
@@ -102,7 +110,15 @@ public sealed class TrainingRun
             while (_trainer.Step < _settings.Steps)
             {
                 double learningRate = _trainer.Optimizer.Groups[0].LearningRate;
-                var result = _trainer.RunStep();
+                StepResult result;
+                try
+                {
+                    result = _trainer.RunStep();
+                }
+                catch (NonFiniteLossException e)
+                {
+                    throw new NonFiniteLossException(e.Message + ". " + CheckpointNote(e.Step)) { Step = e.Step, Task = e.Task };
+                }
                 images += result.Images;
                 double throughput = images / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                 log?.Write(result, learningRate, throughput);

@@ -10,6 +10,19 @@ internal static class PtxDecoder
 {
     public static PtxProgram Decode(PKernel kernel)
     {
+        try
+        {
+            return DecodeChecked(kernel);
+        }
+        catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentException or ArithmeticException or InvalidOperationException or KeyNotFoundException)
+        {
+            // Parsed PTX whose instructions lack operands or branch outside the kernel: a clear rejection, not a crash.
+            throw new PtxEmulatorException($"{kernel.Name}: the kernel's instructions cannot be decoded ({e.Message}); the emulator runs the PTX subset Tessera's compiler emits", e);
+        }
+    }
+
+    private static PtxProgram DecodeChecked(PKernel kernel)
+    {
         var constants = new List<ulong>();
         var constantIndex = new Dictionary<ulong, int>();
         var lists = new List<int>();

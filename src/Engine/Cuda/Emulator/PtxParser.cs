@@ -9,6 +9,9 @@ namespace Tessera.Engine.Cuda.Emulator;
 /// </summary>
 internal static class PtxParser
 {
+    /// <summary>Registers one kernel may declare (Tessera's largest kernels use a few hundred).</summary>
+    public const int MaxRegisters = 1 << 16;
+
     public static List<PKernel> Parse(string ptx)
     {
         var kernels = new List<PKernel>();
@@ -20,7 +23,18 @@ internal static class PtxParser
             string line = Clean(lines[n]);
             if (line.StartsWith(".visible .entry ", StringComparison.Ordinal) || line.StartsWith(".entry ", StringComparison.Ordinal))
             {
-                PKernel k = ParseEntry(lines, ref n);
+                PKernel k;
+                try
+                {
+                    k = ParseEntry(lines, ref n);
+                }
+                catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentException or ArithmeticException or InvalidOperationException or KeyNotFoundException)
+                {
+                    // A line of the entry is malformed in a way the line parsers did not name
+                    // (a missing operand, a number that is not one): reject it with its line.
+                    int at = Math.Min(n, lines.Length - 1);
+                    throw new PtxEmulatorException(Unexpected(lines, at, "a well-formed line of the PTX subset").Message, e);
+                }
                 foreach (string name in externShared)
                 {
                     k.HasDynamicShared = true;
@@ -93,7 +107,11 @@ internal static class PtxParser
                 // .reg .f32 %f<4>;
                 string decl = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2].TrimEnd(';');
                 int lt = decl.IndexOf('<', StringComparison.Ordinal);
-                int count = int.Parse(decl[(lt + 1)..^1], CultureInfo.InvariantCulture);
+                int count = int.Parse(decl[(lt + 1)..^1], NumberStyles.None, CultureInfo.InvariantCulture);
+                // Each register is a dictionary entry and a slot in every warp's register file:
+                // an absurd count would hang the parser and exhaust memory, not fail.
+                if (registers.Count + (long)count > MaxRegisters)
+                    throw Unexpected(lines, n, $"at most {MaxRegisters} registers per kernel, found a declaration of {count} more after {registers.Count}");
                 string prefix = decl[..lt];
                 for (int i = 0; i < count; i++)
                     registers[prefix + i.ToString(CultureInfo.InvariantCulture)] = registers.Count;
@@ -110,15 +128,17 @@ internal static class PtxParser
             {
                 // .shared .align 16 .b8 smem0[1024];
                 string[] p = line.TrimEnd(';').Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                int align = int.Parse(p[2], CultureInfo.InvariantCulture);
+                int align = int.Parse(p[2], NumberStyles.None, CultureInfo.InvariantCulture);
+                if (align == 0 || (align & (align - 1)) != 0)
+                    throw Unexpected(lines, n, $"an alignment that is a power of two, found {align}");
                 string decl = p[4];
                 int lb = decl.IndexOf('[', StringComparison.Ordinal);
-                int bytes = int.Parse(decl[(lb + 1)..^1], CultureInfo.InvariantCulture);
+                int bytes = int.Parse(decl[(lb + 1)..^1], NumberStyles.None, CultureInfo.InvariantCulture);
                 bool shared = p[0] == ".shared";
                 ref int at = ref shared ? ref sharedOffset : ref localOffset;
-                at = (at + align - 1) / align * align;
+                at = checked((at + align - 1) / align * align);
                 k.Variables.Add(new PVariable(decl[..lb], shared ? PSpace.Shared : PSpace.Local, bytes, align, at));
-                at += bytes;
+                at = checked(at + bytes);
                 continue;
             }
             if (!line.EndsWith(';'))

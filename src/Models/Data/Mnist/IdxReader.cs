@@ -15,7 +15,16 @@ public static class IdxReader
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"IDX file not found: {path}", path);
-        byte[] bytes = File.ReadAllBytes(path);
+        return Decode(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>
+    /// The dimensions and payload of an IDX file's bytes, gzipped or not (<paramref name="name"/>
+    /// names it in errors). Any malformed input is an <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static (int[] Dimensions, byte[] Data) Decode(byte[] bytes, string name)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
         if (bytes.Length >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
         {
             using var input = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
@@ -26,11 +35,11 @@ public static class IdxReader
             }
             catch (InvalidDataException e)
             {
-                throw new InvalidDataException($"{path}: the gzip stream is damaged ({e.Message})", e);
+                throw new InvalidDataException($"{name}: the gzip stream is damaged ({e.Message})", e);
             }
             bytes = output.ToArray();
         }
-        return Parse(bytes, path);
+        return Parse(bytes, name);
     }
 
     public static (int[] Dimensions, byte[] Data) Parse(ReadOnlySpan<byte> bytes, string name)

@@ -44,6 +44,8 @@ public sealed record SourceStep(long Step, double Loss, IReadOnlyDictionary<stri
 public sealed class SourceTrainer
 {
     private readonly Generator[] _data;
+    // Each source's last finite loss and its step, for the non-finite error (divergence or a sudden NaN).
+    private readonly Dictionary<string, (long Step, double Loss)> _lastFinite = new(StringComparer.Ordinal);
 
     /// <param name="model">Backbone and one head per source.</param>
     /// <param name="optimizer">Updates the model.</param>
@@ -94,7 +96,12 @@ public sealed class SourceTrainer
             var output = Model.Forward(task.Name, batch);
             double value = output.Loss.Item();
             if (!double.IsFinite(value))
-                throw new NonFiniteLossException(string.Create(CultureInfo.InvariantCulture, $"xlearner: non-finite loss ({value}) of source '{task.Name}' at step {step}; lower the learning rate"));
+            {
+                var badInputs = (NonFiniteDiagnosis.CountNonFinite(batch.Inputs), (long)batch.Inputs.Numel);
+                string cause = NonFiniteDiagnosis.Explain(badInputs, Model, Optimizer, task.Name, _lastFinite.TryGetValue(task.Name, out var last) ? last : null);
+                throw new NonFiniteLossException(string.Create(CultureInfo.InvariantCulture, $"xlearner: non-finite loss ({value}) of source '{task.Name}' at step {step}: {cause}")) { Step = step, Task = task.Name };
+            }
+            _lastFinite[task.Name] = (step, value);
             losses[task.Name] = value;
             total = total is null ? output.Loss : total + output.Loss;
         }

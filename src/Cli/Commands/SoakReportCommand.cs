@@ -5,7 +5,7 @@ namespace Tessera.Cli.Commands;
 /// <summary>
 /// <c>tessera soak-report RESOURCES.csv [--warmup MIN] [--out DIR]</c>: summarises a
 /// <c>train --resource-log</c> file: growth of RSS, GC heap, pool, open files and threads after
-/// warm-up (soak.md) and plots (resources.svg, handles.svg). tools/reliability/soak.sh runs both.
+/// warm-up (soak.md) and plots (resources.png, resources.svg). tools/reliability/soak.sh runs both.
 /// </summary>
 internal static class SoakReportCommand
 {
@@ -14,7 +14,7 @@ internal static class SoakReportCommand
         var csv = new Argument<string>("resources") { Description = "A CSV written by tessera train ... --resource-log PATH." };
         var warmup = new Option<double>("--warmup") { Description = "Minutes at the start left out as warm-up (default 10).", DefaultValueFactory = _ => 10 };
         var window = new Option<double>("--window") { Description = "Minutes averaged at each end to measure growth (default 5).", DefaultValueFactory = _ => 5 };
-        var output = new Option<string?>("--out") { Description = "Folder for soak.md, resources.svg, handles.svg (default: the CSV's folder)." };
+        var output = new Option<string?>("--out") { Description = "Folder for soak.md, resources.png, resources.svg (default: the CSV's folder)." };
         var command = new Command("soak-report", "Summarise a --resource-log CSV: memory, open files and threads after warm-up (growth in percent) with plots.") { csv, warmup, window, output };
         command.SetAction(parse =>
         {

@@ -15,9 +15,9 @@ public sealed record SafeTensorEntry(DType DType, int[] Shape, byte[] Data);
 /// <para>
 /// Integrity: <see cref="Write"/> stores an XXH128 digest of every tensor's bytes in the metadata
 /// (key <see cref="DigestKey"/>, a JSON map name → 32 hex digits; other readers ignore it), and
-/// <see cref="Read"/> checks them, so flipped bytes are an error that names the tensor instead of
+/// <see cref="Read(string)"/> checks them, so flipped bytes are an error that names the tensor instead of
 /// weights loaded silently. Files without digests (older Tessera, other tools) still load;
-/// <see cref="Verify"/> tells the two apart.
+/// <see cref="Verify(string)"/> tells the two apart.
 /// </para>
 /// </summary>
 public static class SafeTensors
@@ -97,7 +97,7 @@ public static class SafeTensors
         return (tensors, metadata);
     }
 
-    /// <summary>What <see cref="Verify"/> found.</summary>
+    /// <summary>What <see cref="Verify(string)"/> found.</summary>
     /// <param name="HasDigests">False for files written without digests (nothing could be checked).</param>
     /// <param name="TensorCount">Tensors in the file.</param>
     /// <param name="Corrupt">Tensors whose bytes do not match their digest (or that lack one in a file that has digests).</param>

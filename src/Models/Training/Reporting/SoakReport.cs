@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 
+using Tessera.Models.Plotting;
+
 namespace Tessera.Models.Training;
 
 /// <summary>How one resource moved after warm-up.</summary>
@@ -65,7 +67,7 @@ public static class SoakReport
         return columns.Select(c => new ResourceGrowth(c.Name, head.Average(c.Get), tail.Average(c.Get), after.Min(c.Get), after.Max(c.Get))).ToList();
     }
 
-    /// <summary>Writes resources.svg (memory), handles.svg (files, threads) and soak.md into <paramref name="folder"/>; returns the markdown.</summary>
+    /// <summary>Writes resources.png/.svg (memory; files and threads) and soak.md into <paramref name="folder"/>; returns the markdown.</summary>
     public static string Write(string csvPath, string folder, double warmupSeconds, double windowSeconds = 300)
     {
         var samples = ReadCsv(csvPath);
@@ -73,13 +75,16 @@ public static class SoakReport
         Directory.CreateDirectory(folder);
         const double MiB = 1 << 20;
         PlotSeries Series(string name, Func<ResourceSample, double> get) => new(name, samples.Select(s => (s.Seconds / 60, get(s))).ToList());
-        AtomicFile.WriteAllText(Path.Combine(folder, "resources.svg"), SvgLinePlot.Render("memory during the soak", "minutes", "MiB",
+        // One figure, two panels (PNG + SVG): memory, and open files with threads.
+        Figures.SaveCharts(Path.Combine(folder, "resources.svg"),
         [
-            Series("RSS", s => s.ResidentBytes / MiB), Series("GC heap", s => s.GcHeapBytes / MiB),
-            Series("GC committed", s => s.GcCommittedBytes / MiB), Series("pool (idle)", s => s.PoolBytes / MiB),
-        ]));
-        AtomicFile.WriteAllText(Path.Combine(folder, "handles.svg"), SvgLinePlot.Render("open files and threads during the soak", "minutes", "count",
-            [Series("open files", s => s.OpenFiles), Series("threads", s => s.Threads)]));
+            new ChartPanel("memory during the soak", "minutes", "MiB",
+            [
+                Series("RSS", s => s.ResidentBytes / MiB), Series("GC heap", s => s.GcHeapBytes / MiB),
+                Series("GC committed", s => s.GcCommittedBytes / MiB), Series("pool (idle)", s => s.PoolBytes / MiB),
+            ]),
+            new ChartPanel("open files and threads during the soak", "minutes", "count", [Series("open files", s => s.OpenFiles), Series("threads", s => s.Threads)]),
+        ]);
 
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
@@ -92,7 +97,7 @@ public static class SoakReport
             string Format(double v) => bytes ? (v / MiB).ToString("F1", c) + " MiB" : v.ToString("F1", c);
             text.Append(c, $"| {g.Name} | {Format(g.Start)} | {Format(g.End)} | {g.GrowthPercent:+0.0;-0.0;0.0}% | {Format(g.Min)} | {Format(g.Max)} |\n");
         }
-        text.Append("\nPlots: resources.svg (memory), handles.svg (open files, threads).\n");
+        text.Append("\nPlots: resources.png / resources.svg (memory; open files and threads).\n");
         AtomicFile.WriteAllText(Path.Combine(folder, "soak.md"), text.ToString());
         return text.ToString();
     }

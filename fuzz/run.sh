@@ -3,7 +3,7 @@
 #
 #   fuzz/run.sh [--execs 1000000] [--max-minutes 20] [TARGET...]     (default: every target)
 #
-# Targets (fuzz/Tessera.Fuzz/FuzzTargets.cs): safetensors, recipe, idx, ptx, png. Each runs
+# Targets (fuzz/Tessera.Fuzz/FuzzTargets.cs): safetensors, recipe, idx, ptx, image. Each runs
 # until --execs executions or --max-minutes, whichever comes first, at nice 10, starting from
 # fuzz/corpus/TARGET. Findings land in fuzz/out/TARGET/default/{crashes,hangs}/ and are replayed
 # through the harness at the end (the exception and stack of each). A finding, once fixed, is
@@ -21,7 +21,7 @@ while [[ $# -gt 0 ]]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors recipe idx ptx png)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors recipe idx ptx image)
 
 export PATH="$PATH:$HOME/.dotnet/tools"
 command -v afl-fuzz >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++; }
@@ -39,7 +39,7 @@ export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_FORKSRV_INIT_TMOUT=60000
 status=0
 printf '%-12s %12s %10s %9s %8s %6s %s\n' target execs seconds execs/s crashes hangs corpus > "$out/summary.txt"
 for target in "${targets[@]}"; do
-  [[ -d "fuzz/corpus/$target" ]] || { echo "fuzz/run.sh: no corpus fuzz/corpus/$target (targets: safetensors recipe idx ptx png)" >&2; exit 2; }
+  [[ -d "fuzz/corpus/$target" ]] || { echo "fuzz/run.sh: no corpus fuzz/corpus/$target (targets: safetensors recipe idx ptx image)" >&2; exit 2; }
   rm -rf "${out:?}/$target"
   echo "fuzz: $target (up to $execs execs or $minutes min)"
   nice -n 10 afl-fuzz -i "fuzz/corpus/$target" -o "$out/$target" -t 5000 -m none -E "$execs" -V "$((minutes * 60))" \

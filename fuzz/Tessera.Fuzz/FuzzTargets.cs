@@ -64,7 +64,8 @@ public static class FuzzTargets
         new("recipe", ParseRecipe, [typeof(InvalidDataException), typeof(ArgumentException)]),
         new("idx", input => IdxReader.Decode(input, "fuzz.idx"), [typeof(InvalidDataException)]),
         new("ptx", ParsePtx, [typeof(PtxEmulatorException)]),
-        new("png", input => PngCodec.Decode(input), [typeof(InvalidDataException)]),
+        // Tessera's wrapper around SkiaSharp (PNG, JPEG, WebP, ...): bad bytes are one documented type.
+        new("image", input => ImageCodec.Decode(input), [typeof(ImageDecodeException)]),
     ];
 
     /// <summary>The target called <paramref name="name"/>; an error lists the names.</summary>

@@ -3,7 +3,7 @@ using Tessera.Fuzz;
 
 // Tessera.Fuzz TARGET            the afl++ loop (inputs on stdin; run by fuzz/run.sh under afl-fuzz)
 // Tessera.Fuzz TARGET FILE...    replays files once each: prints accepted / rejected / the exception (triage of findings)
-// Tessera.Fuzz --write-seeds DIR  writes the generated seeds (safetensors, idx, png) under DIR/TARGET
+// Tessera.Fuzz --write-seeds DIR  writes the generated seeds (safetensors, idx, image) under DIR/TARGET
 if (args is ["--write-seeds", var corpus])
 {
     Seeds.Write(corpus);

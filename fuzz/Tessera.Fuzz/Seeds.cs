@@ -19,7 +19,7 @@ public static class Seeds
     {
         WriteSafeTensors(Path.Combine(corpus, "safetensors"));
         WriteIdx(Path.Combine(corpus, "idx"));
-        WritePng(Path.Combine(corpus, "png"));
+        WriteImages(Path.Combine(corpus, "image"));
     }
 
     private static void WriteSafeTensors(string folder)
@@ -59,13 +59,14 @@ public static class Seeds
         IdxReader.Write(Path.Combine(folder, "labels.idx.gz"), [4], [7, 2, 1, 0]);
     }
 
-    private static void WritePng(string folder)
+    private static void WriteImages(string folder)
     {
         Directory.CreateDirectory(folder);
         // A gradient makes the encoder choose several row filters.
         var rgb = new byte[4 * 3 * 3];
         for (int i = 0; i < rgb.Length; i++) rgb[i] = (byte)(i * 7 % 256);
-        File.WriteAllBytes(Path.Combine(folder, "rgb.png"), PngCodec.EncodeRgb(rgb, 4, 3));
+        File.WriteAllBytes(Path.Combine(folder, "rgb.png"), ImageCodec.EncodePng(rgb, 4, 3));
+        File.WriteAllBytes(Path.Combine(folder, "rgb.jpg"), ImageCodec.EncodeJpeg(rgb, 4, 3));
         File.WriteAllBytes(Path.Combine(folder, "grey.png"), Png(3, 2, colourType: 0, channels: 1, filters: [1, 2]));
         File.WriteAllBytes(Path.Combine(folder, "grey-alpha.png"), Png(2, 2, colourType: 4, channels: 2, filters: [3, 4]));
         File.WriteAllBytes(Path.Combine(folder, "rgba.png"), Png(2, 3, colourType: 6, channels: 4, filters: [0, 4, 3]));

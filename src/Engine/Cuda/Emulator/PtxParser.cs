@@ -3,9 +3,10 @@ using System.Globalization;
 namespace Tessera.Engine.Cuda.Emulator;
 
 /// <summary>
-/// Parses the PTX subset Tessera's compiler emits (one .entry per module or several, scalar
-/// .params, .reg/.shared/.local declarations, guarded instructions, labels). Anything else is
-/// rejected with the line it was found on.
+/// Parses the PTX subset Tessera's compiler and ILGPU emit (one .entry per module or several,
+/// scalar and byte-blob .params, .reg/.shared/.local declarations, guarded instructions, labels,
+/// tabs or spaces). Anything else, and every instruction form outside <see cref="PtxForms.All"/>,
+/// is rejected with the line (and kernel) it was found on.
 /// </summary>
 internal static class PtxParser
 {
@@ -32,6 +33,12 @@ internal static class PtxParser
             {
                 if (line.StartsWith(".extern .shared", StringComparison.Ordinal))
                     externShared.Add(line.TrimEnd(';').Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1].Replace("[]", "", StringComparison.Ordinal));
+                else if (line.Length > 0 && !line.StartsWith(".version ", StringComparison.Ordinal) && !line.StartsWith(".target ", StringComparison.Ordinal)
+                    && !line.StartsWith(".address_size ", StringComparison.Ordinal))
+                {
+                    // Module-level .func, .global or .const declarations would be skipped silently otherwise.
+                    throw Unexpected(lines, n, "a module-level .version, .target, .address_size, .extern .shared or .entry (functions called with 'call', global and constant variables are not emulated)");
+                }
                 n++;
             }
         }
@@ -40,10 +47,11 @@ internal static class PtxParser
         return kernels;
     }
 
+    /// <summary>The line without its comment, tabs turned into spaces (ILGPU separates operands with tabs).</summary>
     private static string Clean(string line)
     {
         int comment = line.IndexOf("//", StringComparison.Ordinal);
-        return (comment >= 0 ? line[..comment] : line).Trim();
+        return (comment >= 0 ? line[..comment] : line).Replace('\t', ' ').Trim();
     }
 
     private static PKernel ParseEntry(string[] lines, ref int n)
@@ -61,14 +69,7 @@ internal static class PtxParser
                 break;
             if (line.Length == 0)
                 continue;
-            string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length != 3 || parts[0] != ".param")
-                throw Unexpected(lines, n, "a '.param .type name' line");
-            PType type = ParseType(parts[1][1..], lines, n);
-            int size = type.Size();
-            offset = (offset + size - 1) / size * size;
-            k.Params.Add(new PParam(parts[2], type, offset, size));
-            offset += size;
+            k.Params.Add(Param(line, ref offset, lines, n));
         }
         n++;
         var labels = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -91,9 +92,17 @@ internal static class PtxParser
             if (line.StartsWith(".reg ", StringComparison.Ordinal))
             {
                 // .reg .f32 %f<4>;
-                string decl = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2].TrimEnd(';');
+                string[] p = line.TrimEnd(';').Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (p.Length != 3)
+                    throw Unexpected(lines, n, "'.reg .type %name<count>;' or '.reg .type %name;'");
+                string decl = p[2];
                 int lt = decl.IndexOf('<', StringComparison.Ordinal);
-                int count = int.Parse(decl[(lt + 1)..^1], CultureInfo.InvariantCulture);
+                if (lt < 0)
+                {
+                    registers[decl] = registers.Count;
+                    continue;
+                }
+                int count = decl.EndsWith('>') && int.TryParse(decl[(lt + 1)..^1], CultureInfo.InvariantCulture, out int c) ? c : throw Unexpected(lines, n, "a register count '%name<count>'");
                 string prefix = decl[..lt];
                 for (int i = 0; i < count; i++)
                     registers[prefix + i.ToString(CultureInfo.InvariantCulture)] = registers.Count;
@@ -123,7 +132,14 @@ internal static class PtxParser
             }
             if (!line.EndsWith(';'))
                 throw Unexpected(lines, n, "an instruction ending in ';', a label or a declaration");
-            k.Code.Add(PtxInstructionParser.Parse(line[..^1].Trim(), registers, lines, n));
+            try
+            {
+                k.Code.Add(PtxInstructionParser.Parse(line[..^1].Trim(), registers, lines, n));
+            }
+            catch (PtxEmulatorException e)
+            {
+                throw new PtxEmulatorException($"kernel {k.Name}: {e.Message}", e);
+            }
         }
         k.StaticSharedBytes = (sharedOffset + 15) / 16 * 16;
         k.LocalBytes = localOffset;
@@ -133,6 +149,39 @@ internal static class PtxParser
                 ins.Target = labels.TryGetValue(ins.TargetLabel, out int at) ? at
                     : throw new PtxEmulatorException($"{k.Name}: branch to unknown label '{ins.TargetLabel}' in '{ins.Text}'");
         return k;
+    }
+
+    /// <summary>
+    /// A kernel parameter: a scalar (<c>.param .u64 name</c>) or a byte blob
+    /// (<c>.param .align 8 .b8 name[16]</c>, how ILGPU passes an ArrayView: pointer then length),
+    /// placed at the next offset its alignment allows.
+    /// </summary>
+    private static PParam Param(string line, ref int offset, string[] lines, int n)
+    {
+        string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        int at = 1, align = 0;
+        if (parts.Length == 5 && parts[0] == ".param" && parts[1] == ".align")
+        {
+            align = int.TryParse(parts[2], CultureInfo.InvariantCulture, out int a) && a > 0 ? a : throw Unexpected(lines, n, "a positive .align");
+            at = 3;
+        }
+        if (parts[0] != ".param" || parts.Length != at + 2 || !parts[at].StartsWith('.'))
+            throw Unexpected(lines, n, "a '.param .type name' or '.param .align N .b8 name[bytes]' line");
+        PType type = ParseType(parts[at][1..], lines, n);
+        string name = parts[at + 1];
+        int count = 1;
+        int bracket = name.IndexOf('[', StringComparison.Ordinal);
+        if (bracket >= 0)
+        {
+            count = name.EndsWith(']') && int.TryParse(name[(bracket + 1)..^1], CultureInfo.InvariantCulture, out int c) && c > 0 ? c : throw Unexpected(lines, n, "an array parameter 'name[count]'");
+            name = name[..bracket];
+        }
+        int size = type.Size() * count;
+        align = Math.Max(align, type.Size());
+        offset = (offset + align - 1) / align * align;
+        var param = new PParam(name, type, offset, size);
+        offset += size;
+        return param;
     }
 
     internal static PType ParseType(string text, string[] lines, int n) => text switch

@@ -125,6 +125,29 @@ public class IlgpuCustomOpTests
         Assert.DoesNotContain(".extern .func", sm80.Ptx, StringComparison.Ordinal);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static float Polynomial(float x, int degree)
+    {
+        float sum = 0f;
+        for (int p = 0; p < degree; p++)
+            sum = sum * x + 1f;
+        return sum;
+    }
+
+    private static void PolynomialKernel(ILGPU.Index1D i, ILGPU.ArrayView<float> x, int degree, ILGPU.ArrayView<float> y) => y[i] = Polynomial(x[i], degree);
+
+    [Fact]
+    public void KernelsCallingFunctionsIlgpuDoesNotInlineRunOnTheEmulator()
+    {
+        IlgpuKernel kernel = IlgpuCompiler.Compile(typeof(IlgpuCustomOpTests).GetMethod(nameof(PolynomialKernel), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!, IlgpuGrouping.Implicit);
+        Assert.Contains("call.uni", kernel.Ptx, StringComparison.Ordinal); // a .func and a call with .param arguments
+        float[] x = GpuTestSupport.RandomFloats(100, 8);
+        Tensor y = Tensor.Empty([100], DType.Float32, Emu);
+        IlgpuLaunch.Implicit(kernel.Method, 100, Tensor.FromData<float>(x, [100]).To(Emu), 4, y);
+        float[] expected = x.Select(v => Polynomial(v, 4)).ToArray();
+        Assert.Equal(expected, y.ToArray<float>());
+    }
+
     public static IEnumerable<object[]> SampleKernels() =>
     [
         [typeof(FusedSwiGluKernels), nameof(FusedSwiGluKernels.Forward), IlgpuGrouping.Implicit],

@@ -42,7 +42,7 @@ internal static class PtxDecoder
                     return Constant(narrow ? (uint)o.Bits : o.Bits);
                 case OperandKind.Symbol:
                     return variables.TryGetValue(o.Symbol!, out PVariable? v)
-                        ? Constant(v.Offset < 0 ? (ulong)kernel.StaticSharedBytes : (ulong)v.Offset)
+                        ? Constant(v.Offset < 0 ? (ulong)kernel.StaticSharedBytes : (ulong)v.Offset + o.Bits)
                         : throw new PtxEmulatorException($"{kernel.Name}: unknown symbol '{o.Symbol}' in '{ins.Text}'");
                 default:
                     return -1;

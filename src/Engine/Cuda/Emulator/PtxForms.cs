@@ -181,6 +181,7 @@ internal static class PtxForms
                 Add($"st{space}.{t}");
             }
             Add($"ld.param.{t}");
+            Add($"st.param.{t}"); // call arguments (see PtxCalls)
         }
         foreach (string space in new[] { "", ".global", ".shared" })
         {

@@ -106,8 +106,8 @@ internal static class PtxInstructionParser
             if (negatedPredicate && !(kind == PKind.Bar && i == 2))
                 throw PtxParser.Unexpected(lines, n, "a '!' only on the predicate operand of bar.red");
             bool offsetSymbol = ops[i].Kind == OperandKind.Symbol && ops[i].Bits != 0;
-            if (offsetSymbol && kind != PKind.Ld)
-                throw PtxParser.Unexpected(lines, n, "[symbol+offset] only in ld.param");
+            if (offsetSymbol && kind is not (PKind.Ld or PKind.St))
+                throw PtxParser.Unexpected(lines, n, "[symbol+offset] only in ld and st of .param");
         }
         // Barrier 0 of the whole block, and warp syncs of the full warp: the emulator has one barrier per block.
         if (kind == PKind.Bar && modifier != "warp" && (ops[modifier == "sync" ? 0 : 1] is not { Kind: OperandKind.Immediate, Bits: 0 }))

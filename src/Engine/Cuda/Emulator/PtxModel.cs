@@ -32,7 +32,8 @@ internal sealed class PInstruction
     public required string Text { get; init; }
     public PType Type { get; init; }
     public PType SourceType { get; init; }
-    public PSpace Space { get; init; }
+    /// <summary>Settable: ld/st.param on a call-scope argument become local-memory accesses.</summary>
+    public PSpace Space { get; set; }
     public string Modifier { get; init; } = "";
 
     /// <summary>Rounding modifier (rn, rz, rm, rp, rni, rzi, rmi, rpi, approx, full) or "".</summary>

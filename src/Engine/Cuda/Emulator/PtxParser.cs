@@ -12,22 +12,24 @@ internal static class PtxParser
 {
     public static List<PKernel> Parse(string ptx)
     {
-        var kernels = new List<PKernel>();
         string[] lines = ptx.Replace("\r", "", StringComparison.Ordinal).Split('\n');
         var externShared = new List<string>();
-        int n = 0;
+        var functions = new Dictionary<string, PFunction>(StringComparer.Ordinal);
+        var entries = new List<(string Header, List<PParam> Params, List<(string Text, int Line)> Body)>();
+        int n = 0, scopes = 0;
         while (n < lines.Length)
         {
             string line = Clean(lines[n]);
             if (line.StartsWith(".visible .entry ", StringComparison.Ordinal) || line.StartsWith(".entry ", StringComparison.Ordinal))
             {
-                PKernel k = ParseEntry(lines, ref n);
-                foreach (string name in externShared)
-                {
-                    k.HasDynamicShared = true;
-                    k.Variables.Add(new PVariable(name, PSpace.Shared, 0, 16, -1));
-                }
-                kernels.Add(k);
+                string header = line;
+                List<PParam> parameters = EntryParams(lines, ref n);
+                entries.Add((header, parameters, PtxCalls.Body(lines, ref n, Clean, ref scopes)));
+            }
+            else if (line.StartsWith(".visible .func", StringComparison.Ordinal) || line.StartsWith(".func", StringComparison.Ordinal))
+            {
+                if (PtxCalls.Function(lines, ref n, Clean, ref scopes) is PFunction f)
+                    functions[f.Name] = f;
             }
             else
             {
@@ -36,15 +38,55 @@ internal static class PtxParser
                 else if (line.Length > 0 && !line.StartsWith(".version ", StringComparison.Ordinal) && !line.StartsWith(".target ", StringComparison.Ordinal)
                     && !line.StartsWith(".address_size ", StringComparison.Ordinal))
                 {
-                    // Module-level .func, .global or .const declarations would be skipped silently otherwise.
-                    throw Unexpected(lines, n, "a module-level .version, .target, .address_size, .extern .shared or .entry (functions called with 'call', global and constant variables are not emulated)");
+                    // Module-level .global or .const variables (or anything else) would be skipped silently otherwise.
+                    throw Unexpected(lines, n, "a module-level .version, .target, .address_size, .extern .shared, .func or .entry (global and constant variables are not emulated)");
                 }
                 n++;
             }
         }
-        if (kernels.Count == 0)
-            throw new PtxEmulatorException("the PTX module has no .entry; expected text produced by Tessera's kernel compiler");
+        if (entries.Count == 0)
+            throw new PtxEmulatorException("the PTX module has no .entry; expected text produced by Tessera's kernel compiler or ILGPU");
+        var kernels = new List<PKernel>();
+        int expansions = 0;
+        foreach ((string header, List<PParam> parameters, List<(string Text, int Line)> body) in entries)
+        {
+            string name = header[(header.IndexOf(".entry ", StringComparison.Ordinal) + 7)..].Split('(')[0].Trim();
+            List<(string Text, int Line)> code;
+            try
+            {
+                code = PtxCalls.Expand(body, functions, lines, ref expansions);
+            }
+            catch (PtxEmulatorException e)
+            {
+                throw new PtxEmulatorException($"kernel {name}: {e.Message}", e);
+            }
+            PKernel k = ParseEntry(name, parameters, code, lines);
+            foreach (string shared in externShared)
+            {
+                k.HasDynamicShared = true;
+                k.Variables.Add(new PVariable(shared, PSpace.Shared, 0, 16, -1));
+            }
+            kernels.Add(k);
+        }
         return kernels;
+    }
+
+    /// <summary>The .param list of an .entry header; leaves <paramref name="n"/> after the closing ')'.</summary>
+    private static List<PParam> EntryParams(string[] lines, ref int n)
+    {
+        var parameters = new List<PParam>();
+        int offset = 0;
+        for (n++; n < lines.Length; n++)
+        {
+            string line = Clean(lines[n]).TrimEnd(',');
+            if (line.StartsWith(')'))
+                break;
+            if (line.Length == 0)
+                continue;
+            parameters.Add(Param(line, ref offset, lines, n));
+        }
+        n++;
+        return parameters;
     }
 
     /// <summary>The line without its comment, tabs turned into spaces (ILGPU separates operands with tabs).</summary>
@@ -54,36 +96,15 @@ internal static class PtxParser
         return (comment >= 0 ? line[..comment] : line).Replace('\t', ' ').Trim();
     }
 
-    private static PKernel ParseEntry(string[] lines, ref int n)
+    private static PKernel ParseEntry(string name, List<PParam> parameters, List<(string Text, int Line)> body, string[] lines)
     {
-        string header = Clean(lines[n]);
-        string name = header[(header.IndexOf(".entry ", StringComparison.Ordinal) + 7)..].TrimEnd('(').Trim();
         var k = new PKernel { Name = name };
+        k.Params.AddRange(parameters);
         var registers = new Dictionary<string, int>(StringComparer.Ordinal);
-        n++;
-        int offset = 0;
-        for (; n < lines.Length; n++)
-        {
-            string line = Clean(lines[n]).TrimEnd(',');
-            if (line.StartsWith(')'))
-                break;
-            if (line.Length == 0)
-                continue;
-            k.Params.Add(Param(line, ref offset, lines, n));
-        }
-        n++;
         var labels = new Dictionary<string, int>(StringComparer.Ordinal);
         int sharedOffset = 0, localOffset = 0;
-        for (; n < lines.Length; n++)
+        foreach ((string line, int n) in body)
         {
-            string line = Clean(lines[n]);
-            if (line is "" or "{")
-                continue;
-            if (line == "}")
-            {
-                n++;
-                break;
-            }
             if (line.EndsWith(':'))
             {
                 labels[line[..^1]] = k.Code.Count;
@@ -115,6 +136,13 @@ internal static class PtxParser
                 k.Variables.Add(new PVariable(p[^1].Replace("[]", "", StringComparison.Ordinal), PSpace.Shared, 0, 16, -1));
                 continue;
             }
+            if (line.StartsWith(".param ", StringComparison.Ordinal))
+            {
+                // A call-scope argument (PtxCalls): per-thread memory, like .local.
+                PParam argument = Param(line.TrimEnd(';'), ref localOffset, lines, n);
+                k.Variables.Add(new PVariable(argument.Name, PSpace.Local, argument.Size, Math.Min(argument.Size, 8), argument.Offset));
+                continue;
+            }
             if (line.StartsWith(".shared ", StringComparison.Ordinal) || line.StartsWith(".local ", StringComparison.Ordinal))
             {
                 // .shared .align 16 .b8 smem0[1024];
@@ -134,7 +162,12 @@ internal static class PtxParser
                 throw Unexpected(lines, n, "an instruction ending in ';', a label or a declaration");
             try
             {
-                k.Code.Add(PtxInstructionParser.Parse(line[..^1].Trim(), registers, lines, n));
+                PInstruction ins = PtxInstructionParser.Parse(line[..^1].Trim(), registers, lines, n);
+                if (ins.Space == PSpace.Param && ins.Kind is PKind.Ld or PKind.St && k.Variables.Exists(v => v.Name == ins.Sources[0].Symbol))
+                    ins.Space = PSpace.Local;
+                else if (ins.Space == PSpace.Param && ins.Kind == PKind.St)
+                    throw Unexpected(lines, n, "st.param only to a call argument declared in the body");
+                k.Code.Add(ins);
             }
             catch (PtxEmulatorException e)
             {

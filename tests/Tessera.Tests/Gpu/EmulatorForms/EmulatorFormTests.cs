@@ -56,11 +56,12 @@ public class EmulatorFormTests
     }
 
     [Fact]
-    public void RejectsModuleLevelFunctions()
+    public void RejectsModuleLevelVariablesAndRunsOneLineFunctions()
     {
         using var driver = new PtxEmulatorDriver();
-        var error = Assert.Throws<PtxEmulatorException>(() => driver.LoadModule(Header + ".func helper()\n{\nret;\n}\n.visible .entry k(\n)\n{\nret;\n}\n"));
-        Assert.Contains(".func helper", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<PtxEmulatorException>(() => driver.LoadModule(Header + ".global .align 4 .b8 table[16];\n.visible .entry k(\n)\n{\nret;\n}\n"));
+        Assert.Contains(".global .align 4 .b8 table[16]", error.Message, StringComparison.Ordinal);
+        driver.LoadModule(Header + ".func helper()\n{\nret;\n}\n.visible .entry k(\n)\n{\ncall.uni helper, ();\nret;\n}\n");
     }
 
     /// <summary>One register form on 32 lanes: operands a, b, c read as raw 64-bit values, the result stored as 64 bits.</summary>
@@ -167,9 +168,9 @@ public class EmulatorFormTests
     /// Runs <paramref name="body"/> on one warp: %a, %b, %c (.b64) hold each lane's inputs (with
     /// predicates %pa, %pb, %pc set when nonzero); %d is stored back.
     /// </summary>
-    internal static ulong[] RunLanes(PtxEmulatorDriver driver, string body, ulong[] input, string declarations = "", string extraParams = "", byte[][]? extraArguments = null)
+    internal static ulong[] RunLanes(PtxEmulatorDriver driver, string body, ulong[] input, string declarations = "", string extraParams = "", byte[][]? extraArguments = null, string modulePrefix = "")
     {
-        string ptx = Header + ".visible .entry lanes(\n.param .u64 input,\n.param .u64 output" + extraParams + "\n)\n{\n" +
+        string ptx = Header + modulePrefix + ".visible .entry lanes(\n.param .u64 input,\n.param .u64 output" + extraParams + "\n)\n{\n" +
             ".reg .b64 %a;\n.reg .b64 %b;\n.reg .b64 %c;\n.reg .b64 %d;\n.reg .b64 %x<8>;\n.reg .pred %pa;\n.reg .pred %pb;\n.reg .pred %pc;\n.reg .pred %pd;\n" + declarations +
             "ld.param.u64 %x0, [input];\nld.param.u64 %x1, [output];\nmov.u32 %x2, %tid.x;\ncvt.u64.u32 %x2, %x2;\n" +
             "shl.b64 %x3, %x2, 5;\nadd.s64 %x4, %x0, %x3;\nld.global.u64 %a, [%x4];\nadd.s64 %x4, %x4, 8;\nld.global.u64 %b, [%x4];\nadd.s64 %x4, %x4, 8;\nld.global.u64 %c, [%x4];\n" +

@@ -60,6 +60,7 @@ internal static class FormCases
                 Check($"st/ld{space}.{t}", address + $"st{space}.{t} [%x5], %a;\nld{space}.{t} %d, [%x5];\n", random, l => random[4 * l], mask,
                     space == ".shared" ? shared : space == ".local" ? local : "", forms: [$"st{space}.{t}", $"ld{space}.{t}"]);
             }
+            Check($"st/ld.param.{t}", $"{{\n.param .align 8 .b8 tmp[8];\nst.param.{t} [tmp], %a;\nld.param.{t} %d, [tmp];\n}}\n", random, l => random[4 * l], mask, forms: [$"st.param.{t}"]);
             byte[] blob = Enumerable.Range(0, 16).Select(i => (byte)(0x11 * (i + 1))).ToArray();
             ulong field = BitConverter.ToUInt64(blob, 8);
             Check($"ld.param.{t}", $"ld.param.{t} %d, [blob+8];\n", random, _ => field, mask, extraParams: ",\n.param .align 8 .b8 blob[16]", arguments: [blob], forms: [$"ld.param.{t}"]);

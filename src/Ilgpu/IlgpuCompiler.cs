@@ -70,7 +70,8 @@ public static class IlgpuCompiler
     /// <summary>Kernels compiled so far (for cache tests).</summary>
     public static int CachedCount => s_cache.Count;
 
-    private static IlgpuKernel CompileUncached(MethodInfo kernel, IlgpuGrouping grouping, GpuTarget target)
+    /// <summary>Compiles without the cache (compile-time measurements).</summary>
+    internal static IlgpuKernel CompileUncached(MethodInfo kernel, IlgpuGrouping grouping, GpuTarget target)
     {
         string name = $"{kernel.DeclaringType?.Name}.{kernel.Name}";
         if (!kernel.IsStatic)

@@ -12,7 +12,7 @@ namespace Tessera.Tests.Ilgpu;
 /// The ILGPU sample custom ops on cuda-emu against C# CPU references, forward and gradients
 /// (finite differences through the emulator), and the errors of the custom-op API.
 /// </summary>
-public class IlgpuCustomOpTests
+public class IlgpuCustomOpTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly Device Emu = Device.Parse("cuda-emu");
 
@@ -156,16 +156,33 @@ public class IlgpuCustomOpTests
         [typeof(RowTopKKernels), nameof(RowTopKKernels.Backward), IlgpuGrouping.Explicit],
     ];
 
+    /// <summary>
+    /// Also prints the measured table of docs/GPU.md ("Custom ops with ILGPU"):
+    /// dotnet test tests/Tessera.Tests -c Release --filter "FullyQualifiedName~IlgpuCustomOpTests.SamplePtx" --logger "console;verbosity=detailed"
+    /// </summary>
     [PtxasFact]
     public void SamplePtxAssemblesWithPtxasForSm80AndSm90WithoutSpills()
     {
         string ptxas = Ptxas.Find()!;
+        var rows = new List<string> { "| kernel | target | PTX lines | registers | spill bytes | shared (B) | warm ILGPU compile (ms) |", "|---|---|---:|---:|---:|---:|---:|" };
         foreach (object[] sample in SampleKernels())
             foreach (GpuTarget target in new[] { GpuTarget.Sm80, GpuTarget.Sm90 })
             {
-                IlgpuKernel kernel = IlgpuCompiler.Compile(((Type)sample[0]).GetMethod((string)sample[1])!, (IlgpuGrouping)sample[2], target);
+                var method = ((Type)sample[0]).GetMethod((string)sample[1])!;
+                var grouping = (IlgpuGrouping)sample[2];
+                IlgpuKernel kernel = IlgpuCompiler.Compile(method, grouping, target);
                 PtxasReport report = Ptxas.Check(ptxas, kernel.Ptx, kernel.EntryName, target);
                 Assert.False(report.Spills, $"{kernel} spills: {report.Log}");
+                var times = new List<double>();
+                for (int r = 0; r < 3; r++)
+                {
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    IlgpuCompiler.CompileUncached(method, grouping, target);
+                    times.Add(clock.Elapsed.TotalMilliseconds);
+                }
+                times.Sort();
+                rows.Add(FormattableString.Invariant($"| {((Type)sample[0]).Name}.{method.Name} | {report.Target} | {kernel.Ptx.Split('\n').Length} | {report.Registers} | {report.SpillStoreBytes + report.SpillLoadBytes} | {report.SharedBytes} | {times[1]:F1} |"));
             }
+        output.WriteLine(string.Join('\n', rows));
     }
 }

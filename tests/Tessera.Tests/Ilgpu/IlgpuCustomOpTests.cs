@@ -148,6 +148,19 @@ public class IlgpuCustomOpTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(expected, y.ToArray<float>());
     }
 
+    private static void XMathKernel(ILGPU.Index1D i, ILGPU.ArrayView<float> x, ILGPU.ArrayView<float> y)
+        => y[i] = ILGPU.Algorithms.XMath.Max(ILGPU.Algorithms.XMath.Tanh(x[i]), ILGPU.Algorithms.XMath.Sqrt(ILGPU.Algorithms.XMath.Abs(x[i])) - 1f);
+
+    [Fact]
+    public void XMathRunsOnTheEmulator()
+    {
+        float[] x = GpuTestSupport.RandomFloats(64, 9, -3f, 3f);
+        Tensor y = Tensor.Empty([64], DType.Float32, Emu);
+        IlgpuLaunch.Implicit(typeof(IlgpuCustomOpTests).GetMethod(nameof(XMathKernel), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!, 64, Tensor.FromData<float>(x, [64]).To(Emu), y);
+        float[] expected = x.Select(v => MathF.Max(MathF.Tanh(v), MathF.Sqrt(MathF.Abs(v)) - 1f)).ToArray();
+        GpuTestSupport.AssertClose(expected, y.ToArray<float>(), 1e-5f, 1e-5f, "XMath");
+    }
+
     public static IEnumerable<object[]> SampleKernels() =>
     [
         [typeof(FusedSwiGluKernels), nameof(FusedSwiGluKernels.Forward), IlgpuGrouping.Implicit],

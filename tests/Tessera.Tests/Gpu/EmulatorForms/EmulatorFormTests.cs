@@ -38,6 +38,16 @@ public class EmulatorFormTests
         Assert.True(failures.Count == 0, $"{failures.Count} failure(s):\n" + string.Join("\n", failures.Take(40)));
     }
 
+    [Fact]
+    public void EveryRegisteredKernelUsesOnlyAcceptedForms()
+    {
+        // The strict parser must not reject anything Tessera's own compiler writes.
+        using var driver = new PtxEmulatorDriver();
+        // sm_80 only: the instruction selection is the same for sm_90 (the compile cache is shared with the other GPU tests).
+        foreach (Tessera.Engine.Compiler.KernelEntry entry in Tessera.Kernels.Gpu.GpuKernelTable.All)
+            driver.UnloadModule(driver.LoadModule(entry.Compile(Tessera.Engine.Compiler.GpuTarget.Sm80).Ptx));
+    }
+
     [Theory]
     [InlineData("add.rz.f64 %d, %a, %b", "add.rz.f64")]           // directed f64 rounding is not emulated
     [InlineData("ld.global.v4.f32 %d, [%a]", "ld.global.v4.f32")]  // vector loads

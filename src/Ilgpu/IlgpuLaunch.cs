@@ -44,7 +44,7 @@ public static class IlgpuLaunch
             return;
         var parameters = new List<byte[]> { BitConverter.GetBytes(extent) };
         Flatten(compiled, kernel.GetParameters().Skip(1).ToArray(), arguments, parameters);
-        Run(gpu, compiled, new Dim3((extent + ImplicitGroupSize - 1) / ImplicitGroupSize, 1, 1), new Dim3(ImplicitGroupSize, 1, 1), parameters);
+        Run(gpu, compiled, new Dim3((int)(((long)extent + ImplicitGroupSize - 1) / ImplicitGroupSize), 1, 1), new Dim3(ImplicitGroupSize, 1, 1), parameters);
     }
 
     /// <summary>Runs an explicitly grouped kernel on <paramref name="gridSize"/> groups of <paramref name="groupSize"/> threads.</summary>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace Tessera.Engine.Cuda.Emulator;
@@ -188,6 +187,4 @@ internal static partial class PtxCalls
 
     [GeneratedRegex(@"^call(\.uni)? *(\((?<ret>[^)]*)\) *, *)?(?<name>[A-Za-z_$][\w$]*) *(, *\((?<args>[^)]*)\))? *;$")]
     private static partial Regex Call();
-
-    internal static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

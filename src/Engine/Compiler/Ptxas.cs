@@ -37,9 +37,16 @@ public static partial class Ptxas
     public static PtxasReport Check(string ptxas, CompiledKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        string target = KernelCompiler.TargetName(kernel.Target);
+        return Check(ptxas, kernel.Ptx, kernel.EntryName, kernel.Target);
+    }
+
+    /// <summary>Assembles PTX text from any compiler (ILGPU's too) for <paramref name="gpuTarget"/>; throws with ptxas's log on an error.</summary>
+    public static PtxasReport Check(string ptxas, string ptx, string entryName, GpuTarget gpuTarget)
+    {
+        ArgumentNullException.ThrowIfNull(ptx);
+        string target = KernelCompiler.TargetName(gpuTarget);
         string file = Path.Combine(Path.GetTempPath(), $"tessera-{Environment.ProcessId}-{Guid.NewGuid():N}.ptx");
-        File.WriteAllText(file, kernel.Ptx);
+        File.WriteAllText(file, ptx);
         try
         {
             var info = new ProcessStartInfo(ptxas) { RedirectStandardError = true, RedirectStandardOutput = true };
@@ -50,8 +57,8 @@ public static partial class Ptxas
             string log = process.StandardError.ReadToEnd() + stdout.Result;
             process.WaitForExit();
             if (process.ExitCode != 0)
-                throw new InvalidOperationException($"ptxas rejected {kernel.EntryName} for {target} (exit {process.ExitCode}):\n{log}");
-            return new PtxasReport(kernel.EntryName, target,
+                throw new InvalidOperationException($"ptxas rejected {entryName} for {target} (exit {process.ExitCode}):\n{log}");
+            return new PtxasReport(entryName, target,
                 Number(RegistersPattern(), log), Number(SpillStoresPattern(), log), Number(SpillLoadsPattern(), log),
                 Number(SharedPattern(), log), Number(StackPattern(), log), log);
         }

@@ -37,14 +37,19 @@ internal sealed partial class BlockRunner
                 w.Running &= ~mask;
                 w.Group = group & ~mask;
                 break;
-            case XOp.Bar:
+            case XOp.Bar or XOp.BarRed:
                 for (uint m = mask; m != 0; m &= m - 1)
-                    w.Pc[BitOperations.TrailingZeroCount(m)] = pc + 1;
+                {
+                    int l = BitOperations.TrailingZeroCount(m);
+                    w.Pc[l] = pc + 1;
+                    if (x.Op == XOp.BarRed)
+                        _votes[w.Index * 32 + l] = (Lanes.At(w.File, x.B + l) != 0) != x.NegateB;
+                }
                 w.AtBarrier |= mask;
                 w.Running &= ~mask;
                 w.Group = group & ~mask;
                 break;
-            case XOp.Shfl or XOp.Mma:
+            case XOp.Shfl or XOp.Mma or XOp.WarpSync:
                 if (mask == 0)
                     break;
                 if (mask == w.Live)

@@ -183,10 +183,14 @@ internal sealed partial class BlockRunner
                 "cas" => old == (size == 4 ? (uint)b : b) ? f[x.C + l] : old,
                 "add" => PtxArithmetic.Arithmetic(PKind.Add, ins.Type, old, b),
                 "min" => PtxArithmetic.Arithmetic(PKind.Min, ins.Type, old, b),
-                _ => PtxArithmetic.Arithmetic(PKind.Max, ins.Type, old, b),
+                "max" => PtxArithmetic.Arithmetic(PKind.Max, ins.Type, old, b),
+                "and" => old & b,
+                "or" => old | b,
+                _ => old ^ b,
             };
             Write(ref at, size, result);
-            f[x.D + l] = old;
+            if (x.D >= 0) // red has no destination
+                f[x.D + l] = old;
         }
     }
 
@@ -199,6 +203,9 @@ internal sealed partial class BlockRunner
             Mma(w, ref x, mask, pc);
             return;
         }
+        if (x.Op == XOp.WarpSync)
+            return; // every live lane has arrived: that is all bar.warp.sync does
+
         ulong[] f = w.File;
         PInstruction ins = _kernel.Code[pc];
         Span<ulong> values = stackalloc ulong[32];

@@ -29,6 +29,9 @@ internal sealed partial class BlockRunner
     private readonly System.Random? _shuffle;
     private readonly EmulatedWarp[] _warps;
     private readonly byte[] _shared;
+
+    /// <summary>bar.red: each waiting thread's predicate, by linear thread index.</summary>
+    private readonly bool[] _votes;
     private int _blockX, _blockY, _blockZ;
 
     public BlockRunner(PKernel kernel, EmulatorMemory memory, byte[] parameters, Dim3 grid, Dim3 block, int dynamicShared, System.Random? shuffle)
@@ -43,6 +46,7 @@ internal sealed partial class BlockRunner
         _localBytes = kernel.LocalBytes;
         _shuffle = shuffle;
         _shared = new byte[kernel.StaticSharedBytes + dynamicShared];
+        _votes = new bool[_threadCount];
         _warps = new EmulatedWarp[(_threadCount + 31) / 32];
         for (int w = 0; w < _warps.Length; w++)
         {
@@ -149,6 +153,7 @@ internal sealed partial class BlockRunner
             return false; // preempted threads (long loops, spin-waits) get another slice
         if (!progressed && atBarrier == live)
         {
+            ReduceAtBarrier();
             foreach (EmulatedWarp w in _warps)
             {
                 w.Running |= w.AtBarrier;
@@ -157,6 +162,47 @@ internal sealed partial class BlockRunner
             progressed = true;
         }
         return progressed ? false : throw Deadlock();
+    }
+
+    /// <summary>
+    /// bar.red.popc/and/or: once every live thread waits, each gets the count (or the and/or) of
+    /// the predicates of all of them. Threads waiting at a plain bar.sync while others wait at a
+    /// bar.red is undefined in PTX and reported.
+    /// </summary>
+    private void ReduceAtBarrier()
+    {
+        int count = 0, reducing = 0, waiting = 0;
+        int firstPc = -1;
+        foreach (EmulatedWarp w in _warps)
+            for (uint m = w.AtBarrier; m != 0; m &= m - 1)
+            {
+                int l = BitOperations.TrailingZeroCount(m);
+                int pc = w.Pc[l] - 1;
+                waiting++;
+                if (_code[pc].Op != XOp.BarRed)
+                    continue;
+                if (firstPc >= 0 && _kernel.Code[pc].Modifier != _kernel.Code[firstPc].Modifier)
+                    throw new PtxEmulatorException($"{_kernel.Name}: threads of block ({_blockX},{_blockY},{_blockZ}) meet at different barrier reductions ('{_kernel.Code[firstPc].Text}' and '{_kernel.Code[pc].Text}')");
+                firstPc = firstPc < 0 ? pc : firstPc;
+                reducing++;
+                count += _votes[w.Index * 32 + l] ? 1 : 0;
+            }
+        if (reducing == 0)
+            return;
+        if (reducing != waiting)
+            throw new PtxEmulatorException($"{_kernel.Name}: in block ({_blockX},{_blockY},{_blockZ}) {reducing} thread(s) wait at '{_kernel.Code[firstPc].Text}' and {waiting - reducing} at a plain barrier; every thread must reach the same bar.red");
+        ulong result = _kernel.Code[firstPc].Modifier switch
+        {
+            "popc" => (ulong)count,
+            "and" => count == reducing ? 1UL : 0UL,
+            _ => count > 0 ? 1UL : 0UL,
+        };
+        foreach (EmulatedWarp w in _warps)
+            for (uint m = w.AtBarrier; m != 0; m &= m - 1)
+            {
+                int l = BitOperations.TrailingZeroCount(m);
+                w.File[_code[w.Pc[l] - 1].D + l] = result;
+            }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

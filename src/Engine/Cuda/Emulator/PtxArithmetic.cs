@@ -44,75 +44,64 @@ internal static class PtxArithmetic
             case PKind.Selp:
                 return c != 0 ? a : b;
             case PKind.Setp:
-                return Compare(ins.Modifier, ins.Type, a, b) ? 1UL : 0UL;
+                return Compare(ins, a, b) ? 1UL : 0UL;
+            case PKind.Testp:
+                return PtxFloat.Test(ins.Modifier, a, ins.Type) ? 1UL : 0UL;
             case PKind.Cvt:
                 return Convert(ins, a);
-            case PKind.Fma:
-                return ins.Type == PType.F32
-                    ? Bits(MathF.FusedMultiplyAdd(F32(a), F32(b), F32(c)))
-                    : Bits(Math.FusedMultiplyAdd(F64(a), F64(b), F64(c)));
-            case PKind.Neg or PKind.Not or PKind.Abs or PKind.Sqrt or PKind.Rsqrt or PKind.Ex2 or PKind.Lg2 or PKind.Sin or PKind.Cos:
+            case PKind.Mul or PKind.Mad when !ins.Type.IsFloat():
+                return Multiply(ins, a, b, c);
+            case PKind.Neg or PKind.Not or PKind.Abs when !ins.Type.IsFloat():
                 return Unary(ins.Kind, ins.Type, a);
             default:
-                return Arithmetic(ins.Kind, ins.Type, a, b, ins.Modifier == "NaN");
+                return ins.Type.IsFloat() ? PtxFloat.Compute(ins, a, b, c) : Arithmetic(ins.Kind, ins.Type, a, b);
         }
+    }
+
+    /// <summary>mul/mad .lo, .hi and .wide on 16-, 32- and 64-bit integers (mad adds c at the result's width).</summary>
+    private static ulong Multiply(PInstruction ins, ulong a, ulong b, ulong c)
+    {
+        PType t = ins.Type;
+        int width = t.Size() * 8;
+        bool signed = t.IsSigned();
+        ulong product;
+        int resultWidth = width;
+        if (width == 64)
+        {
+            ulong high = signed ? (ulong)Math.BigMul((long)a, (long)b, out _) : Math.BigMul(a, b, out _);
+            product = ins.Modifier == "hi" ? high : a * b;
+        }
+        else
+        {
+            long full = Integer(a, t) * Integer(b, t); // exact: at most 32 × 32 bits
+            if (ins.Modifier == "wide")
+            {
+                resultWidth = 2 * width;
+                product = (ulong)full;
+            }
+            else
+            {
+                product = ins.Modifier == "hi" ? (ulong)(full >> width) : (ulong)full;
+            }
+        }
+        if (ins.Kind == PKind.Mad)
+            product += c;
+        return resultWidth == 64 ? product : product & ((1UL << resultWidth) - 1);
     }
 
     private static ulong Unary(PKind kind, PType type, ulong a)
     {
-        if (type == PType.F32)
-        {
-            float x = F32(a);
-            return Bits(kind switch
-            {
-                PKind.Neg => -x,
-                PKind.Abs => MathF.Abs(x),
-                PKind.Sqrt => MathF.Sqrt(x),
-                PKind.Rsqrt => (float)(1 / Math.Sqrt(x)),
-                PKind.Ex2 => (float)Math.Pow(2, x),
-                PKind.Lg2 => (float)Math.Log2(x),
-                PKind.Sin => (float)Math.Sin(x),
-                PKind.Cos => (float)Math.Cos(x),
-                _ => throw new PtxEmulatorException($"{kind} is not defined for f32"),
-            });
-        }
-        if (type == PType.F64)
-        {
-            double x = F64(a);
-            return Bits(kind switch { PKind.Neg => -x, PKind.Abs => Math.Abs(x), PKind.Sqrt => Math.Sqrt(x), _ => throw new PtxEmulatorException($"{kind} is not defined for f64") });
-        }
         if (type == PType.Pred)
             return kind == PKind.Not ? a ^ 1 : throw new PtxEmulatorException($"{kind} is not defined for pred");
         long v = Integer(a, type);
-        return Truncate(kind switch { PKind.Neg => -v, PKind.Not => ~v, PKind.Abs => Math.Abs(v), _ => throw new PtxEmulatorException($"{kind} is not defined for integers") }, type);
+        return Truncate(kind switch { PKind.Neg => -v, PKind.Not => ~v, PKind.Abs => v < 0 ? -v : v, _ => throw new PtxEmulatorException($"{kind} is not defined for integers") }, type);
     }
 
-    public static ulong Arithmetic(PKind kind, PType type, ulong a, ulong b, bool propagateNaN = false)
+    /// <summary>Integer and predicate arithmetic; float types (atomics) round to nearest.</summary>
+    public static ulong Arithmetic(PKind kind, PType type, ulong a, ulong b)
     {
-        if (type == PType.F32)
-        {
-            float x = F32(a), y = F32(b);
-            return Bits(kind switch
-            {
-                PKind.Add => x + y, PKind.Sub => x - y, PKind.Mul => x * y, PKind.Div => x / y,
-                PKind.Min when propagateNaN => MathF.Min(x, y),
-                PKind.Max when propagateNaN => MathF.Max(x, y),
-                PKind.Min => float.IsNaN(x) ? y : float.IsNaN(y) ? x : MathF.Min(x, y),
-                PKind.Max => float.IsNaN(x) ? y : float.IsNaN(y) ? x : MathF.Max(x, y),
-                _ => throw new PtxEmulatorException($"{kind} is not defined for f32"),
-            });
-        }
-        if (type == PType.F64)
-        {
-            double x = F64(a), y = F64(b);
-            return Bits(kind switch
-            {
-                PKind.Add => x + y, PKind.Sub => x - y, PKind.Mul => x * y, PKind.Div => x / y,
-                PKind.Min => double.IsNaN(x) ? y : double.IsNaN(y) ? x : Math.Min(x, y),
-                PKind.Max => double.IsNaN(x) ? y : double.IsNaN(y) ? x : Math.Max(x, y),
-                _ => throw new PtxEmulatorException($"{kind} is not defined for f64"),
-            });
-        }
+        if (type.IsFloat())
+            return PtxFloat.Compute(new PInstruction { Kind = kind, Text = "", Type = type }, a, b, 0);
         if (type == PType.Pred)
             return kind switch { PKind.And => a & b, PKind.Or => a | b, PKind.Xor => a ^ b, _ => throw new PtxEmulatorException($"{kind} is not defined for pred") };
         int width = type.Size() * 8;
@@ -127,8 +116,9 @@ internal static class PtxArithmetic
             PKind.Add => x0 + y0,
             PKind.Sub => x0 - y0,
             PKind.Mul => x0 * y0,
-            PKind.Div => signed ? x0 / y0 : (long)(ux / uy),
-            PKind.Rem => signed ? x0 % y0 : (long)(ux % uy),
+            // MinValue / -1 wraps (C# would throw); the remainder is then 0.
+            PKind.Div => signed ? (y0 == -1 ? unchecked(-x0) : x0 / y0) : (long)(ux / uy),
+            PKind.Rem => signed ? (y0 == -1 ? 0 : x0 % y0) : (long)(ux % uy),
             PKind.And => x0 & y0,
             PKind.Or => x0 | y0,
             PKind.Xor => x0 ^ y0,
@@ -141,11 +131,15 @@ internal static class PtxArithmetic
         return Truncate(result, type);
     }
 
-    private static bool Compare(string op, PType type, ulong a, ulong b)
+    private static bool Compare(PInstruction ins, ulong a, ulong b)
     {
+        string op = ins.Modifier;
+        PType type = ins.Type;
         if (type.IsFloat())
         {
-            double x = type == PType.F32 ? F32(a) : F64(a), y = type == PType.F32 ? F32(b) : F64(b);
+            double x = PtxFloat.Read(a, type), y = PtxFloat.Read(b, type);
+            if (ins.Ftz)
+                (x, y) = (PtxFloat.Flush(x, type), PtxFloat.Flush(y, type));
             bool nan = double.IsNaN(x) || double.IsNaN(y);
             bool unordered = op.Length == 3 && op[2] == 'u';
             if (op is "nan" or "num")
@@ -166,35 +160,69 @@ internal static class PtxArithmetic
         };
     }
 
+    /// <summary>
+    /// cvt: float → integer rounds as the modifier says and saturates (NaN → 0); integer → integer
+    /// truncates or, with .sat, clamps; .s8/.s16 results are sign-extended to 32 bits (the register
+    /// rule for destinations wider than the type); float → float rounds once; .ftz and .sat as in
+    /// <see cref="PtxFloat"/>.
+    /// </summary>
     private static ulong Convert(PInstruction ins, ulong a)
     {
         PType to = ins.Type, from = ins.SourceType;
         if (from.IsFloat())
         {
-            double x = from switch { PType.F16 => (float)BitConverter.UInt16BitsToHalf((ushort)a), PType.F32 => F32(a), _ => F64(a) };
-            x = ins.Modifier switch
+            double x = PtxFloat.Read(a, from);
+            if (ins.Ftz && from == PType.F32)
+                x = PtxFloat.Flush(x, from);
+            x = ins.Rounding switch
             {
                 "rmi" => Math.Floor(x), "rpi" => Math.Ceiling(x), "rni" => Math.Round(x, MidpointRounding.ToEven), "rzi" => Math.Truncate(x), _ => x,
             };
-            if (to == PType.F16)
-                return BitConverter.HalfToUInt16Bits((Half)x);
-            if (to == PType.F32)
-                return Bits((float)x);
-            if (to == PType.F64)
-                return Bits(x);
+            if (to.IsFloat())
+                return FloatResult(ins, PtxFloat.Round(x, 0, to, PtxFloat.Mode.Nearest));
             // float → integer saturates; NaN becomes 0.
             if (double.IsNaN(x))
                 return 0;
             int width = to.Size() * 8;
             double lo = to.IsSigned() ? -Math.Pow(2, width - 1) : 0, hi = to.IsSigned() ? Math.Pow(2, width - 1) - 1 : Math.Pow(2, width) - 1;
             x = Math.Clamp(x, lo, hi);
-            return to.IsSigned() || width < 64 ? Truncate((long)x, to) : (ulong)x;
+            return IntegerResult(to.IsSigned() || width < 64 ? (long)x : (long)(ulong)x, to);
         }
         long v = Integer(a, from);
-        if (to == PType.F32)
-            return Bits(from == PType.U64 ? (float)(ulong)v : (float)v);
-        if (to == PType.F64)
-            return Bits(from == PType.U64 ? (double)(ulong)v : v);
-        return Truncate(v, to);
+        bool unsigned64 = from == PType.U64 && v < 0;
+        if (to.IsFloat())
+        {
+            double value = to switch
+            {
+                PType.F32 => unsigned64 ? (float)(ulong)v : (float)v,
+                _ => unsigned64 ? (double)(ulong)v : v,
+            };
+            // f16: a 64-bit source beyond 2^53 is far past f16's range (65504), so its double is enough.
+            return FloatResult(ins, to == PType.F16 ? PtxFloat.Round(value, 0, PType.F16, PtxFloat.Mode.Nearest) : value);
+        }
+        if (ins.Sat)
+        {
+            int width = to.Size() * 8;
+            if (unsigned64)
+                return to == PType.U64 ? (ulong)v : IntegerResult(to.IsSigned() ? (width == 64 ? long.MaxValue : (1L << (width - 1)) - 1) : (1L << width) - 1, to);
+            long lo = to.IsSigned() ? (width == 64 ? long.MinValue : -(1L << (width - 1))) : 0;
+            long hi = to.IsSigned() ? (width == 64 ? long.MaxValue : (1L << (width - 1)) - 1) : width == 64 ? long.MaxValue : (1L << width) - 1;
+            if (to == PType.U64)
+                return v < 0 ? 0 : (ulong)v;
+            return IntegerResult(Math.Clamp(v, lo, hi), to);
+        }
+        return IntegerResult(v, to);
+    }
+
+    private static ulong IntegerResult(long value, PType to)
+        => to is PType.S8 or PType.S16 ? (uint)(int)(to == PType.S8 ? (sbyte)value : (short)value) : Truncate(value, to);
+
+    private static ulong FloatResult(PInstruction ins, double value)
+    {
+        if (ins.Ftz && ins.Type == PType.F32)
+            value = PtxFloat.Flush(value, PType.F32);
+        if (ins.Sat)
+            value = double.IsNaN(value) ? 0 : Math.Clamp(value, 0, 1);
+        return PtxFloat.Write(value, ins.Type);
     }
 }

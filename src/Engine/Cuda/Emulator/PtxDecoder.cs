@@ -55,7 +55,7 @@ internal static class PtxDecoder
                     return Constant(narrow ? (uint)o.Bits : o.Bits);
                 case OperandKind.Symbol:
                     return variables.TryGetValue(o.Symbol!, out PVariable? v)
-                        ? Constant(v.Offset < 0 ? (ulong)kernel.StaticSharedBytes : (ulong)v.Offset)
+                        ? Constant(v.Offset < 0 ? (ulong)kernel.StaticSharedBytes : (ulong)v.Offset + o.Bits)
                         : throw new PtxEmulatorException($"{kernel.Name}: unknown symbol '{o.Symbol}' in '{ins.Text}'");
                 default:
                     return -1;
@@ -84,7 +84,10 @@ internal static class PtxDecoder
             {
                 PParam param = kernel.Params.Find(p => p.Name == s[0].Symbol)
                     ?? throw new PtxEmulatorException($"{kernel.Name}: unknown parameter '{s[0].Symbol}' in '{ins.Text}'");
-                var read = (param.Offset, ins.Type.Size(), x.SignExtend);
+                int field = (int)s[0].Bits; // [blob+offset]
+                if (field + ins.Type.Size() > param.Size)
+                    throw new PtxEmulatorException($"{kernel.Name}: '{ins.Text}' reads bytes [{field}, {field + ins.Type.Size()}) of parameter '{param.Name}', which has {param.Size}");
+                var read = (param.Offset + field, ins.Type.Size(), x.SignExtend);
                 int slot = parameters.IndexOf(read);
                 if (slot < 0)
                 {
@@ -105,7 +108,9 @@ internal static class PtxDecoder
                 // Shift amounts, selp predicates and shuffle operands are 32-bit whatever the instruction type.
                 x.A = s.Length > 0 ? Operand(ins, s[0], narrow) : -1;
                 x.B = s.Length > 1 ? Operand(ins, s[1], narrow || ins.Kind is PKind.Shl or PKind.Shr) : -1;
-                x.C = s.Length > 2 ? Operand(ins, s[2], narrow || ins.Kind == PKind.Selp) : -1;
+                // mad.wide adds a register of twice the operand width.
+                x.C = s.Length > 2 ? Operand(ins, s[2], (narrow && ins.Modifier != "wide") || ins.Kind == PKind.Selp) : -1;
+                x.NegateB = s.Length > 1 && s[1].Kind == OperandKind.Register && s[1].Bits == 1;
             }
             if (ins.Kind == PKind.Setp)
                 x.Cmp = Comparison(ins, kernel);
@@ -203,28 +208,36 @@ internal static class PtxDecoder
         return ins.Guard >= 0 ? registers.Append(ins.Guard) : registers;
     }
 
+    /// <summary>
+    /// The specialised operation of an instruction, only where it is exactly the plain form (round to
+    /// nearest, no .ftz/.sat, .lo multiplies); every other accepted form runs through
+    /// <see cref="XOp.Generic"/>, the scalar semantics of <see cref="PtxArithmetic"/>.
+    /// </summary>
     private static XOp Select(PInstruction ins)
     {
         PType t = ins.Type;
         int size = t.Size();
         bool integer = !t.IsFloat() && t != PType.Pred;
+        bool plain = ins.Rounding is "" or "rn" && !ins.Ftz && !ins.Sat;
+        bool f32 = t == PType.F32 && plain, f64 = t == PType.F64 && plain;
         return ins.Kind switch
         {
-            PKind.Add => t == PType.F32 ? XOp.AddF32 : t == PType.F64 ? XOp.AddF64 : integer && size == 4 ? XOp.AddI32 : integer && size == 8 ? XOp.AddI64 : XOp.Generic,
-            PKind.Sub => t == PType.F32 ? XOp.SubF32 : t == PType.F64 ? XOp.SubF64 : integer && size == 4 ? XOp.SubI32 : integer && size == 8 ? XOp.SubI64 : XOp.Generic,
-            PKind.Mul => t == PType.F32 ? XOp.MulF32 : t == PType.F64 ? XOp.MulF64
-                : integer && ins.Modifier is "lo" or "" ? (size == 4 ? XOp.MulLoI32 : size == 8 ? XOp.MulLoI64 : XOp.Generic) : XOp.Generic,
-            PKind.Div => t == PType.F32 ? XOp.DivF32 : XOp.Generic,
-            PKind.Fma => t == PType.F32 ? XOp.FmaF32 : t == PType.F64 ? XOp.FmaF64 : XOp.Generic,
+            PKind.Add => f32 ? XOp.AddF32 : f64 ? XOp.AddF64 : integer && size == 4 ? XOp.AddI32 : integer && size == 8 ? XOp.AddI64 : XOp.Generic,
+            PKind.Sub => f32 ? XOp.SubF32 : f64 ? XOp.SubF64 : integer && size == 4 ? XOp.SubI32 : integer && size == 8 ? XOp.SubI64 : XOp.Generic,
+            PKind.Mul => f32 ? XOp.MulF32 : f64 ? XOp.MulF64
+                : integer && ins.Modifier == "lo" ? (size == 4 ? XOp.MulLoI32 : size == 8 ? XOp.MulLoI64 : XOp.Generic) : XOp.Generic,
+            PKind.Div => f32 && ins.Rounding == "rn" ? XOp.DivF32 : XOp.Generic,
+            PKind.Fma => f32 && ins.Rounding == "rn" ? XOp.FmaF32 : f64 ? XOp.FmaF64 : XOp.Generic,
             PKind.And => XOp.And,
             PKind.Or => XOp.Or,
             PKind.Xor => XOp.Xor,
             PKind.Shl => integer && size == 4 ? XOp.ShlB32 : integer && size == 8 ? XOp.ShlB64 : XOp.Generic,
             PKind.Shr => integer && size == 4 ? (t.IsSigned() ? XOp.ShrS32 : XOp.ShrU32)
                 : integer && size == 8 ? (t.IsSigned() ? XOp.ShrS64 : XOp.ShrU64) : XOp.Generic,
-            PKind.Setp => t == PType.F32 ? XOp.SetpF32 : t == PType.F64 ? XOp.SetpF64 : integer && size >= 4 ? XOp.SetpInt : XOp.Generic,
+            PKind.Setp => t == PType.F32 && !ins.Ftz ? XOp.SetpF32 : t == PType.F64 ? XOp.SetpF64 : integer && size >= 4 ? XOp.SetpInt : XOp.Generic,
             PKind.Selp => XOp.Selp,
-            PKind.Cvt => (t, ins.SourceType, ins.Modifier) switch
+            PKind.Cvt when ins.Sat || ins.Ftz => XOp.Generic,
+            PKind.Cvt => (t, ins.SourceType, ins.Rounding) switch
             {
                 (PType.S64, PType.S32, "") => XOp.CvtS64S32,
                 (PType.U64 or PType.S64, PType.U32, "") => XOp.CvtU64U32,
@@ -241,7 +254,7 @@ internal static class PtxDecoder
             PKind.Atom => XOp.Atom,
             PKind.Bra => XOp.Bra,
             PKind.Ret => XOp.Ret,
-            PKind.Bar => XOp.Bar,
+            PKind.Bar => ins.Modifier switch { "sync" => XOp.Bar, "warp" => XOp.WarpSync, _ => XOp.BarRed },
             PKind.Membar => XOp.Membar,
             PKind.Shfl => XOp.Shfl,
             PKind.Mma => XOp.Mma,

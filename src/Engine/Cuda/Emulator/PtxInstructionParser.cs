@@ -24,6 +24,8 @@ internal static class PtxInstructionParser
         int split = rest.IndexOfAny([' ', '\t']);
         string opcode = split < 0 ? rest : rest[..split];
         string operandText = split < 0 ? "" : rest[(split + 1)..].Trim();
+        if (!PtxForms.All.Contains(opcode))
+            throw PtxParser.Unexpected(lines, n, $"an instruction form the emulator executes exactly, not '{opcode}' (the accepted forms are listed in PtxForms; anything else is rejected rather than run approximately)");
         string[] tokens = opcode.Split('.');
         var types = tokens.Skip(1).Where(s_typeNames.Contains).Select(t => PtxParser.ParseType(t, lines, n)).ToList();
         var mods = tokens.Skip(1).Where(t => !s_typeNames.Contains(t)).ToList();
@@ -37,28 +39,33 @@ internal static class PtxInstructionParser
             "fma" => PKind.Fma, "sqrt" => PKind.Sqrt, "rsqrt" => PKind.Rsqrt, "ex2" => PKind.Ex2, "lg2" => PKind.Lg2,
             "sin" => PKind.Sin, "cos" => PKind.Cos, "setp" => PKind.Setp, "selp" => PKind.Selp, "cvt" => PKind.Cvt,
             "cvta" => PKind.Cvta, "mov" => PKind.Mov, "ld" => PKind.Ld, "st" => PKind.St, "bra" => PKind.Bra,
-            "ret" or "exit" => PKind.Ret, "bar" => PKind.Bar, "membar" or "fence" => PKind.Membar, "shfl" => PKind.Shfl, "atom" => PKind.Atom, "mma" => PKind.Mma,
+            "ret" or "exit" => PKind.Ret, "bar" => PKind.Bar, "membar" => PKind.Membar, "shfl" => PKind.Shfl,
+            "atom" or "red" => PKind.Atom, "mma" => PKind.Mma, "mad" => PKind.Mad, "rcp" => PKind.Rcp, "tanh" => PKind.Tanh,
+            "testp" => PKind.Testp, "copysign" => PKind.Copysign,
             _ => throw PtxParser.Unexpected(lines, n, $"an instruction the emulator implements, not '{tokens[0]}'"),
         };
         string modifier = kind switch
         {
-            PKind.Setp => mods[0],
-            PKind.Cvt => mods.FirstOrDefault(m => m.StartsWith('r')) ?? "",
+            PKind.Setp or PKind.Testp => mods[0],
             PKind.Shfl => mods[1],
-            PKind.Atom => mods.First(m => m is "add" or "min" or "max" or "exch" or "cas"),
-            PKind.Mul => mods.FirstOrDefault(m => m is "lo" or "hi" or "wide") ?? "",
+            PKind.Atom => mods.First(m => m is "add" or "min" or "max" or "exch" or "cas" or "and" or "or" or "xor"),
+            PKind.Mul or PKind.Mad => mods.FirstOrDefault(m => m is "lo" or "hi" or "wide") ?? "",
             PKind.Min or PKind.Max => mods.Contains("NaN") ? "NaN" : "",
             PKind.Cvta => mods.Contains("to") ? "to" : "",
             PKind.Mma => mods.Contains("bf16") ? "bf16" : "f16",
+            PKind.Bar => mods[0] == "red" ? mods[1] : mods[0], // sync, warp, popc, and, or
             _ => "",
         };
+        string rounding = mods.FirstOrDefault(m => m is "rn" or "rz" or "rm" or "rp" or "rni" or "rzi" or "rmi" or "rpi" or "approx" or "full") ?? "";
         if (kind == PKind.Bra)
             return new PInstruction { Kind = kind, Text = text, Guard = guard, GuardNegated = negated, TargetLabel = operandText };
         if (kind == PKind.Mma)
             return Mma(text, operandText, mods, types, registers, lines, n, guard, negated);
         string[] ops = operandText.Length == 0 ? [] : operandText.Split(',').Select(s => s.Trim()).ToArray();
         POperand[] parsed = ops.Select(o => Operand(o, registers, lines, n)).ToArray();
-        bool hasDest = kind is not (PKind.St or PKind.Bar or PKind.Membar or PKind.Ret);
+        bool red = tokens[0] == "red";
+        bool hasDest = !red && kind is not (PKind.St or PKind.Membar or PKind.Ret) && !(kind == PKind.Bar && modifier is "sync" or "warp");
+        CheckOperands(kind, modifier, red, parsed, lines, n);
         return new PInstruction
         {
             Kind = kind,
@@ -67,11 +74,46 @@ internal static class PtxInstructionParser
             SourceType = types.Count > 1 ? types[1] : types.Count > 0 ? types[0] : PType.B32,
             Space = space0,
             Modifier = modifier,
+            Rounding = rounding,
+            Ftz = mods.Contains("ftz"),
+            Sat = mods.Contains("sat"),
             Dest = hasDest && parsed.Length > 0 ? parsed[0] : POperand.None,
             Sources = hasDest && parsed.Length > 0 ? parsed[1..] : parsed,
             Guard = guard,
             GuardNegated = negated,
         };
+    }
+
+    /// <summary>Operand shapes the executor relies on: counts, and the barrier forms it implements.</summary>
+    private static void CheckOperands(PKind kind, string modifier, bool red, POperand[] ops, string[] lines, int n)
+    {
+        int expected = kind switch
+        {
+            PKind.Ret or PKind.Membar => 0,
+            PKind.Bar => modifier is "sync" or "warp" ? 1 : 3,
+            PKind.Neg or PKind.Not or PKind.Abs or PKind.Sqrt or PKind.Rsqrt or PKind.Ex2 or PKind.Lg2 or PKind.Sin or PKind.Cos
+                or PKind.Cvt or PKind.Cvta or PKind.Mov or PKind.Ld or PKind.St or PKind.Rcp or PKind.Tanh or PKind.Testp => 2,
+            PKind.Fma or PKind.Mad or PKind.Selp => 4,
+            PKind.Atom => red ? 2 : modifier == "cas" ? 4 : 3,
+            PKind.Shfl => 5,
+            _ => 3,
+        };
+        if (ops.Length != expected)
+            throw PtxParser.Unexpected(lines, n, $"{expected} operands");
+        for (int i = 0; i < ops.Length; i++)
+        {
+            bool negatedPredicate = ops[i].Kind == OperandKind.Register && ops[i].Bits == 1;
+            if (negatedPredicate && !(kind == PKind.Bar && i == 2))
+                throw PtxParser.Unexpected(lines, n, "a '!' only on the predicate operand of bar.red");
+            bool offsetSymbol = ops[i].Kind == OperandKind.Symbol && ops[i].Bits != 0;
+            if (offsetSymbol && kind is not (PKind.Ld or PKind.St))
+                throw PtxParser.Unexpected(lines, n, "[symbol+offset] only in ld and st of .param");
+        }
+        // Barrier 0 of the whole block, and warp syncs of the full warp: the emulator has one barrier per block.
+        if (kind == PKind.Bar && modifier != "warp" && (ops[modifier == "sync" ? 0 : 1] is not { Kind: OperandKind.Immediate, Bits: 0 }))
+            throw PtxParser.Unexpected(lines, n, "barrier 0 given as the immediate 0 (named barriers and thread counts are not emulated)");
+        if (kind == PKind.Bar && modifier == "warp" && ops[0] is not { Kind: OperandKind.Immediate, Bits: 0xFFFF_FFFF or ulong.MaxValue })
+            throw PtxParser.Unexpected(lines, n, "bar.warp.sync with the full-warp mask -1 or 0xffffffff");
     }
 
     /// <summary>
@@ -110,7 +152,20 @@ internal static class PtxInstructionParser
     private static POperand Operand(string text, Dictionary<string, int> registers, string[] lines, int n)
     {
         if (text.StartsWith('[') && text.EndsWith(']'))
+        {
             text = text[1..^1].Trim();
+            int plus = text.IndexOf('+', StringComparison.Ordinal);
+            if (plus > 0)
+            {
+                // [param+offset]: a field of a parameter blob (ILGPU's ArrayView is {pointer, length}).
+                string symbol = text[..plus].Trim();
+                if (symbol.StartsWith('%') || !int.TryParse(text[(plus + 1)..].Trim(), CultureInfo.InvariantCulture, out int offset) || offset < 0)
+                    throw PtxParser.Unexpected(lines, n, $"an address [register], [symbol] or [parameter+offset], not '[{text}]' (register+offset addresses are not emulated)");
+                return new POperand(OperandKind.Symbol, -1, (ulong)offset, symbol);
+            }
+        }
+        if (text.StartsWith("!%", StringComparison.Ordinal) && registers.TryGetValue(text[1..], out int negatedRegister))
+            return new POperand(OperandKind.Register, negatedRegister, 1, null);
         if (text.StartsWith('%'))
         {
             if (registers.TryGetValue(text, out int r))

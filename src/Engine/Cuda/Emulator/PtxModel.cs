@@ -5,6 +5,7 @@ internal enum PKind
 {
     Add, Sub, Mul, Div, Rem, And, Or, Xor, Shl, Shr, Neg, Not, Min, Max, Abs, Fma,
     Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Setp, Selp, Cvt, Cvta, Mov, Ld, St, Bra, Ret, Bar, Membar, Shfl, Atom, Mma,
+    Mad, Rcp, Tanh, Testp, Copysign,
 }
 
 /// <summary>Element types of PTX instructions.</summary>
@@ -18,6 +19,7 @@ internal enum OperandKind { None, Register, Immediate, Symbol, Special }
 /// A register, an immediate (raw bits), a special register (index into <see cref="PtxSpecials.Names"/>
 /// in <c>Register</c>) or a symbol (shared/local variable, parameter).
 /// </summary>
+/// <remarks>For a symbol, <c>Bits</c> is the byte offset of <c>[name+offset]</c>; for a register, 1 marks a negated predicate (<c>!%p</c>, bar.red only).</remarks>
 internal readonly record struct POperand(OperandKind Kind, int Register, ulong Bits, string? Symbol)
 {
     public static readonly POperand None = new(OperandKind.None, -1, 0, null);
@@ -30,8 +32,18 @@ internal sealed class PInstruction
     public required string Text { get; init; }
     public PType Type { get; init; }
     public PType SourceType { get; init; }
-    public PSpace Space { get; init; }
+    /// <summary>Settable: ld/st.param on a call-scope argument become local-memory accesses.</summary>
+    public PSpace Space { get; set; }
     public string Modifier { get; init; } = "";
+
+    /// <summary>Rounding modifier (rn, rz, rm, rp, rni, rzi, rmi, rpi, approx, full) or "".</summary>
+    public string Rounding { get; init; } = "";
+
+    /// <summary>.ftz: subnormal f32/f16 inputs and results become zeros of the same sign.</summary>
+    public bool Ftz { get; init; }
+
+    /// <summary>.sat: float results clamp to [0, 1] (NaN to 0); integer conversions clamp to the destination's range.</summary>
+    public bool Sat { get; init; }
     public POperand Dest { get; init; } = POperand.None;
     public POperand[] Sources { get; init; } = [];
 

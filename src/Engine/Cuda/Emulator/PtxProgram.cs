@@ -15,7 +15,7 @@ internal enum XOp : byte
     CvtS64S32, CvtU64U32, CvtU32U64, CvtF32S32,
     CvtaToGlobal, CvtaStrip, CvtaShared, CvtaLocal,
     Ld, St, Atom,
-    Bra, Ret, Bar, Membar, Shfl, Mma,
+    Bra, Ret, Bar, BarRed, WarpSync, Membar, Shfl, Mma,
 }
 
 /// <summary>Comparisons of setp, with the signedness of integer comparisons resolved at decode time.</summary>
@@ -40,6 +40,9 @@ internal struct XInst
     /// <summary>Loads of .s8/.s16 sign-extend to 32 bits.</summary>
     public bool SignExtend;
     public bool GuardNegated;
+
+    /// <summary>bar.red: the predicate operand B is negated (<c>!%p</c>).</summary>
+    public bool NegateB;
     public int D, A, B, C;
     /// <summary>Guard predicate register ×32, or -1.</summary>
     public int Guard;

@@ -170,19 +170,27 @@ internal static class PtxParser
             }
             if (line.StartsWith(".shared ", StringComparison.Ordinal) || line.StartsWith(".local ", StringComparison.Ordinal))
             {
-                // .shared .align 16 .b8 smem0[1024];
-                string[] p = line.TrimEnd(';').Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                int align = int.Parse(p[2], NumberStyles.None, CultureInfo.InvariantCulture);
-                if (align == 0 || (align & (align - 1)) != 0)
-                    throw Unexpected(lines, n, $"an alignment that is a power of two, found {align}");
-                string decl = p[4];
-                int lb = decl.IndexOf('[', StringComparison.Ordinal);
-                int bytes = int.Parse(decl[(lb + 1)..^1], NumberStyles.None, CultureInfo.InvariantCulture);
-                bool shared = p[0] == ".shared";
-                ref int at = ref shared ? ref sharedOffset : ref localOffset;
-                at = checked((at + align - 1) / align * align);
-                k.Variables.Add(new PVariable(decl[..lb], shared ? PSpace.Shared : PSpace.Local, bytes, align, at));
-                at = checked(at + bytes);
+                try
+                {
+                    // .shared .align 16 .b8 smem0[1024];
+                    string[] p = line.TrimEnd(';').Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    int align = int.Parse(p[2], NumberStyles.None, CultureInfo.InvariantCulture);
+                    if (align == 0 || (align & (align - 1)) != 0)
+                        throw Unexpected(lines, n, $"an alignment that is a power of two, found {align}");
+                    string decl = p[4];
+                    int lb = decl.IndexOf('[', StringComparison.Ordinal);
+                    int bytes = int.Parse(decl[(lb + 1)..^1], NumberStyles.None, CultureInfo.InvariantCulture);
+                    bool shared = p[0] == ".shared";
+                    ref int at = ref shared ? ref sharedOffset : ref localOffset;
+                    at = checked((at + align - 1) / align * align);
+                    k.Variables.Add(new PVariable(decl[..lb], shared ? PSpace.Shared : PSpace.Local, bytes, align, at));
+                    at = checked(at + bytes);
+                }
+                catch (Exception e) when (e is FormatException or OverflowException or IndexOutOfRangeException or ArgumentException)
+                {
+                    // A negative or absurd size, a missing field (found by fuzzing): named with its line.
+                    throw new PtxEmulatorException(Unexpected(lines, n, "'.shared|.local .align A .b8 name[bytes];' with sizes that fit in 32 bits").Message, e);
+                }
                 continue;
             }
             if (!line.EndsWith(';'))

@@ -42,6 +42,10 @@ public sealed class HvpMtlPage
 
     private string CommandLine => Command + (_quick ? " --quick" : LongScale is not null ? " --long" : "") + (_seeds != (_quick ? 1 : 3) ? $" --seeds {_seeds}" : "");
 
+    /// <summary>Test images a suite is scored on: the setting, at most the split's size (as <see cref="HvpDownstream.FineTune"/> does).</summary>
+    private int TestCount(string suite) => Math.Min(_downstream.TestImages,
+        Data.World.WorldGenerator.SplitLength(Data.World.WorldSources.Get(suite), "test", Recipes.WorldTaskSource.WorldSeed) ?? _downstream.TestImages);
+
     /// <summary>What the long scale changed (null at the default and quick scales): printed at the top of the page and kept in the record.</summary>
     public string? LongScale { get; init; }
 
@@ -177,7 +181,7 @@ public sealed class HvpMtlPage
         text.AppendLine();
         text.AppendLine(Inv($"Scale: ViT ({s.ImageSize}-px images, patch {s.PatchSize}, width {s.EmbedDim}, depth {s.Depth}, {s.Heads} heads, mean pooling; {HvpMtlModelSize()} backbone parameters); Query2Label decoder d = {s.DecoderDim}, {s.DecoderLayers} layer(s), 12 label queries; SwAV projector {2 * s.EmbedDim}→{s.Projection}, K = {s.Prototypes} prototypes, τ = {s.SwavTemperature}, Sinkhorn ε = {s.SinkhornEpsilon}, {s.SinkhornIterations} iterations, clamp T_max = {s.SinkhornClamp}; SimMIM mask ratio {s.MaskRatio}, {s.MaskBlock}×{s.MaskBlock}-px blocks (the paper's 32×32 of 224 px scaled), 1×1 + pixel-shuffle decoder; EMA m = {s.Momentum}, S(g, Q0) at temperature {s.DistillTemperature}."));
         text.AppendLine(Inv($"Pre-training: {s.Steps} steps × {s.Batch} images of the `tags` source (noisy tags, 15% noise; clean tags kept for evaluation), two views (random resized crop ≥ {s.CropScale} of the area, rotation ±{s.Rotation}°, colour jitter {s.ColorJitter}); L = {s.MultiLabelWeight}·L_ml + {s.ContrastiveWeight}·L_cl + {s.MimWeight}·L_mim + {s.MomentumWeight}·L_mom; AdamW lr {s.LearningRate}, wd {s.WeightDecay}, {s.Warmup} warm-up steps + cosine."));
-        text.AppendLine(Inv($"Fine-tuning (every arm and the scratch ViT alike): all weights, {_downstream.Steps} steps{(_downstream.SegmentationSteps is int segSteps ? $" ({segSteps} on {seg})" : "")} × {_downstream.Batch}, AdamW lr {_downstream.LearningRate}, warm-up + cosine; {suite}: linear classifier on mean-pooled tokens, top-1 on {_downstream.TestImages} test images; {seg}: light head (per-token linear to classes on the stride-{s.PatchSize} grid, bilinear upsampling), mIoU on {_downstream.TestImages} test images. Multi-label mAP on {_mapTest} test scenes of `tags`. All numbers in %, mean ± sample std over seeds."));
+        text.AppendLine(Inv($"Fine-tuning (every arm and the scratch ViT alike): all weights, {_downstream.Steps} steps{(_downstream.SegmentationSteps is int segSteps ? $" ({segSteps} on {seg})" : "")} × {_downstream.Batch}, AdamW lr {_downstream.LearningRate}, warm-up + cosine; {suite}: linear classifier on mean-pooled tokens, top-1 on {TestCount(suite)} test images; {seg}: light head (per-token linear to classes on the stride-{s.PatchSize} grid, bilinear upsampling), mIoU on {TestCount(seg)} test images. Multi-label mAP on {_mapTest} test scenes of `tags`. All numbers in %, mean ± sample std over seeds."));
         text.AppendLine();
 
         text.AppendLine("## Table 5 — leave-one-out ablation (ours | paper, ViT-B ImageNet top-1)");

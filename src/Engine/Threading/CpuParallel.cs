@@ -156,12 +156,21 @@ public static class CpuParallel
         if (WorkerPool.TryRun(count, chunks, threads, body))
             return;
         // The pool is busy (another thread's kernel, e.g. a SIMT virtual device): the .NET pool.
-        System.Threading.Tasks.Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, chunk =>
+        try
         {
-            int start = (int)((long)count * chunk / chunks);
-            int end = (int)((long)count * (chunk + 1) / chunks);
-            body(start, end);
-        });
+            System.Threading.Tasks.Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, chunk =>
+            {
+                int start = (int)((long)count * chunk / chunks);
+                int end = (int)((long)count * (chunk + 1) / chunks);
+                body(start, end);
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
+        {
+            // As on the dedicated workers: the caller sees the loop body's own exception (the first),
+            // with its stack, not the .NET pool's wrapper; which path ran must not change the type.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
     }
 
     /// <summary>Like <see cref="For(int,int,Action{int,int})"/> with the chunk size derived from a per-item cost (in rough flops), so tiny loops stay serial.</summary>

@@ -22,6 +22,31 @@ public sealed class CpuParallelTests
     }
 
     [Fact]
+    public async Task AnExceptionReachesTheCallerWithItsTypeWhileTheWorkersAreBusy()
+    {
+        // Another thread's loop holds the dedicated workers, so this loop runs on the .NET pool
+        // (the path SIMT devices take): its exception must still arrive unwrapped.
+        using var busy = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = Task.Run(() => CpuParallel.For(2, 1, (from, to) => { busy.Set(); release.Wait(); }));
+        try
+        {
+            busy.Wait();
+            var error = Assert.Throws<InvalidOperationException>(() =>
+                CpuParallel.For(64, 1, (from, to) =>
+                {
+                    if (from <= 40 && 40 < to) throw new InvalidOperationException("chunk 40");
+                }));
+            Assert.Equal("chunk 40", error.Message);
+        }
+        finally
+        {
+            release.Set();
+            await holder;
+        }
+    }
+
+    [Fact]
     public void AnExceptionInALoopReachesTheCallerWithItsType()
     {
         var error = Assert.Throws<InvalidOperationException>(() =>

@@ -174,8 +174,8 @@ public static class ResultsLedger
 
     private static string Gap(ClaimRecord c) =>
         double.IsNaN(c.Gap) ? "–"
-        : double.IsNaN(c.StandardError) ? c.Gap.ToString("+0.00;-0.00", Inv) + " (no SE)"
-        : $"{c.Gap.ToString("+0.00;-0.00", Inv)} ± {c.StandardError.ToString("0.00", Inv)}";
+        : double.IsNaN(c.StandardError) ? c.Gap.ToString("+0.00;-0.00;0.00", Inv) + " (no SE)"
+        : $"{c.Gap.ToString("+0.00;-0.00;0.00", Inv)} ± {c.StandardError.ToString("0.00", Inv)}";
 
     /// <summary>Text safe inside a Markdown table cell (pipes escaped, line breaks flattened).</summary>
     private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);

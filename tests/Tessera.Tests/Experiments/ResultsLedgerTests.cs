@@ -131,7 +131,7 @@ public sealed class ResultsLedgerTests : IDisposable
         var after = lines[section..];
         Assert.Contains(after, l => l.StartsWith("- **gppf** ([long/gppf.md](long/gppf.md), `experiment gppf --long`", StringComparison.Ordinal) && l.EndsWith("heads train 4x longer", StringComparison.Ordinal));
         Assert.Contains(after, l => l.StartsWith("- **eva**: 1 ties at the default scale; no `--long` setting yet.", StringComparison.Ordinal));
-        Assert.Contains(after, l => l.StartsWith("| gppf | C beats D | +0.00 ± 0.58 | tie |", StringComparison.Ordinal) && l.EndsWith("| **holds** |", StringComparison.Ordinal));
+        Assert.Contains(after, l => l.StartsWith("| gppf | C beats D | 0.00 ± 0.58 | tie |", StringComparison.Ordinal) && l.EndsWith("| **holds** |", StringComparison.Ordinal));
         Assert.Contains(after, l => l.StartsWith("| gppf | E beats F |", StringComparison.Ordinal) && l.Contains("| **holds** |", StringComparison.Ordinal) && l.EndsWith("| tie |", StringComparison.Ordinal));
         Assert.Contains(after, l => l.StartsWith("| gppf | G beats H |", StringComparison.Ordinal) && l.Contains("not measured at the long scale", StringComparison.Ordinal));
         Assert.DoesNotContain(after, l => l.StartsWith("| gppf | A beats B |", StringComparison.Ordinal));
@@ -146,5 +146,15 @@ public sealed class ResultsLedgerTests : IDisposable
         Assert.Equal(" --long --seeds 4", Options(false, true, 4).ScaleFlags);
         Assert.Equal(" --quick", Options(true, false, null).ScaleFlags);
         Assert.Equal("long", Options(false, true, null).ScaleName);
+    }
+
+    [Fact]
+    public void AGapThatRoundsToZeroPrintsWithoutTwoSigns()
+    {
+        // A tiny negative gap rounds to zero: .NET would print "-+0.00" from a two-section format.
+        Save(Record("gppf", Claim("gppf", "A beats B", ClaimRule.Better([1.0, 1.0, 1.0], [1.001, 1.002, 1.0]))));
+        string text = ResultsLedger.Render(ResultsLedger.ReadAll(_folder));
+        Assert.Contains("| 0.00 ± 0.00 |", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("-+", text, StringComparison.Ordinal);
     }
 }

@@ -149,7 +149,7 @@ public sealed class InternPage(IReadOnlyList<InternSeedResult> results, InternSe
         t.AppendLine("## Claims (ClaimRule: holds where the gap exceeds 2 SE of the paired per-seed differences)");
         t.AppendLine();
         foreach (var claim in Claims)
-            t.AppendLine(Inv($"- {claim.Claim}: **{ClaimRule.Label(claim.Verdict)}** — ours {claim.Ours}; gap {claim.Gap:+0.00;-0.00} ± {claim.StandardError:0.00} SE ({claim.ErrorBasis}); paper: {claim.Paper}."));
+            t.AppendLine(Inv($"- {claim.Claim}: **{ClaimRule.Label(claim.Verdict)}** — ours {claim.Ours}; gap {claim.Gap:+0.00;-0.00;0.00} ± {claim.StandardError:0.00} SE ({claim.ErrorBasis}); paper: {claim.Paper}."));
         t.AppendLine();
         t.AppendLine("## Loss curves and the spike guard");
         t.AppendLine();

@@ -75,39 +75,12 @@ public static class Seeds
     /// <summary>A small 8-bit PNG of the colour type with the given row filters (bytes are arbitrary residuals).</summary>
     private static byte[] Png(int width, int height, byte colourType, int channels, byte[] filters)
     {
-        using var output = new MemoryStream();
-        output.Write([137, 80, 78, 71, 13, 10, 26, 10]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8;
-        header[9] = colourType;
-        Chunk(output, "IHDR", header);
         var raw = new List<byte>();
         for (int y = 0; y < height; y++)
         {
             raw.Add(filters[y]);
             for (int x = 0; x < width * channels; x++) raw.Add((byte)(y * 31 + x * 17));
         }
-        using (var compressed = new MemoryStream())
-        {
-            using (var zlib = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
-                zlib.Write(raw.ToArray());
-            Chunk(output, "IDAT", compressed.ToArray());
-        }
-        Chunk(output, "tEXt", Encoding.ASCII.GetBytes("Comment\0fuzz seed"));
-        Chunk(output, "IEND", []);
-        return output.ToArray();
-    }
-
-    private static void Chunk(Stream output, string type, byte[] data)
-    {
-        Span<byte> word = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
-        output.Write(word);
-        var typed = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        output.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(word, System.IO.Hashing.Crc32.HashToUInt32(typed));
-        output.Write(word);
+        return RawPng.Build(width, height, colourType, raw.ToArray(), ("tEXt", Encoding.ASCII.GetBytes("Comment\0fuzz seed")));
     }
 }

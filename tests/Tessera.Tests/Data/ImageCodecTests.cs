@@ -129,7 +129,7 @@ public class ImageCodecTests
     public void BombHeaderIsRefusedBeforeAllocation()
     {
         // A valid PNG declaring 100,000 x 100,000 pixels (40 GB as RGBA) with one tiny IDAT.
-        var bomb = BuildPng(100_000, 100_000, colourType: 2, raw: new byte[16]);
+        var bomb = Tessera.Fuzz.RawPng.Build(100_000, 100_000, colourType: 2, raw: new byte[16]);
         long before = GC.GetAllocatedBytesForCurrentThread();
         var error = Assert.Throws<ImageDecodeException>(() => ImageCodec.Decode(bomb, name: "bomb.png"));
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
@@ -159,36 +159,6 @@ public class ImageCodecTests
             Assert.IsType<ImageDecodeException>(Record.Exception(() => ImageCodec.Decode(bytes.AsSpan(0, 40))));
         }
         Assert.Throws<FileNotFoundException>(() => ImageCodec.Read(Path.Combine(Path.GetTempPath(), "no-such-" + Guid.NewGuid().ToString("N") + ".png")));
-    }
-
-    private static byte[] BuildPng(int width, int height, byte colourType, byte[] raw)
-    {
-        using var output = new MemoryStream();
-        output.Write([137, 80, 78, 71, 13, 10, 26, 10]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8;
-        header[9] = colourType;
-        Chunk(output, "IHDR", header);
-        using (var buffer = new MemoryStream())
-        {
-            using (var zlib = new ZLibStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) zlib.Write(raw);
-            Chunk(output, "IDAT", buffer.ToArray());
-        }
-        Chunk(output, "IEND", []);
-        return output.ToArray();
-    }
-
-    private static void Chunk(Stream output, string type, byte[] data)
-    {
-        var word = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
-        output.Write(word);
-        var body = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        output.Write(body);
-        BinaryPrimitives.WriteUInt32BigEndian(word, System.IO.Hashing.Crc32.HashToUInt32(body));
-        output.Write(word);
     }
 
     private sealed class FloatComparer(float tolerance) : IEqualityComparer<float>

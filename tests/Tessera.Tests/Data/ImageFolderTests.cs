@@ -121,7 +121,7 @@ public class ImageFolderTests
         string data = ImageFolderFixture.Create(Path.Combine(work, "photos"), perClass: 12);
         File.WriteAllText(Path.Combine(data, "plum", "broken.jpg"), "not a jpeg");
         string run = Path.Combine(work, "run");
-        var (code, output) = CliProcess.Run(work, "train", "folder", "--data", data, "--model", "small-cnn", "--steps", "4", "--batch", "6", "--size", "24",
+        var (code, output) = TesseraProcess.RunCombined(work, "train", "folder", "--data", data, "--model", "small-cnn", "--steps", "4", "--batch", "6", "--size", "24",
                                             "--threads", "1", "--out", run, "--quiet");
         Assert.True(code == 0, $"train folder exited {code}: {output}");
         Assert.Contains("warning: classes: skipped 1 image file(s)", output, StringComparison.Ordinal);
@@ -129,18 +129,18 @@ public class ImageFolderTests
             Assert.True(File.Exists(Path.Combine(run, name)), $"{name} missing after train folder; found {string.Join(", ", Directory.GetFiles(run).Select(Path.GetFileName))}");
         using (var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))))
             Assert.True(metrics.RootElement.TryGetProperty("top1", out _), File.ReadAllText(Path.Combine(run, "metrics.json")));
-        (code, output) = CliProcess.Run(work, "eval", Path.Combine(run, "checkpoint.safetensors"), "--threads", "1");
+        (code, output) = TesseraProcess.RunCombined(work, "eval", Path.Combine(run, "checkpoint.safetensors"), "--threads", "1");
         Assert.True(code == 0, $"eval exited {code}: {output}");
         Assert.Contains("top1", output, StringComparison.Ordinal);
         // The linear probe on the folder, through the checkpoint's backbone; without --checkpoint it says what is missing.
-        (code, output) = CliProcess.Run(work, "probe", data, "--checkpoint", Path.Combine(run, "checkpoint.safetensors"), "--out", Path.Combine(work, "probe"), "--max-iter", "50", "--grid", "3");
+        (code, output) = TesseraProcess.RunCombined(work, "probe", data, "--checkpoint", Path.Combine(run, "checkpoint.safetensors"), "--out", Path.Combine(work, "probe"), "--max-iter", "50", "--grid", "3");
         Assert.True(code == 0, $"probe exited {code}: {output}");
         Assert.Contains("\"test_top1\"", output, StringComparison.Ordinal);
-        (code, output) = CliProcess.Run(work, "probe", data);
+        (code, output) = TesseraProcess.RunCombined(work, "probe", data);
         Assert.NotEqual(0, code);
         Assert.Contains("pass --checkpoint", output, StringComparison.Ordinal);
         // A --data that is not a folder: one line on stderr, exit code not 0.
-        (code, output) = CliProcess.Run(work, "train", "folder", "--data", Path.Combine(work, "nowhere"), "--out", Path.Combine(work, "run2"));
+        (code, output) = TesseraProcess.RunCombined(work, "train", "folder", "--data", Path.Combine(work, "nowhere"), "--out", Path.Combine(work, "run2"));
         Assert.NotEqual(0, code);
         Assert.Contains("does not exist", output, StringComparison.Ordinal);
     }

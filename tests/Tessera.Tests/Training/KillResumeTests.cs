@@ -162,7 +162,7 @@ public sealed class KillResumeTests
         }
     }
 
-    private static (int Code, string Output) Tessera(string workingFolder, params string[] args) => CliProcess.Run(workingFolder, args);
+    private static (int Code, string Output) Tessera(string workingFolder, params string[] args) => TesseraProcess.RunCombined(workingFolder, args);
 
-    private static Process Start(string workingFolder, params string[] args) => CliProcess.Start(workingFolder, args);
+    private static Process Start(string workingFolder, params string[] args) => TesseraProcess.Start(workingFolder, args);
 }

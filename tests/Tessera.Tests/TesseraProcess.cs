@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Tessera.Tests.Cli;
+namespace Tessera.Tests;
 
 /// <summary>Runs the built command line (src/Cli/bin/CONFIG/TFM/tessera.dll) as a child process, for end-to-end CLI tests.</summary>
 internal static class TesseraProcess
@@ -9,10 +9,18 @@ internal static class TesseraProcess
     public static (int Code, string Stdout, string Stderr) Run(string workingFolder, params string[] args)
     {
         using var process = Start(workingFolder, args);
+        // Read stderr on another task so a full stderr pipe cannot block the child while we read stdout.
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         return (process.ExitCode, stdout, stderr.Result);
+    }
+
+    /// <summary>Runs to the end; returns the exit code and stdout followed by stderr (for assertions on either).</summary>
+    public static (int Code, string Output) RunCombined(string workingFolder, params string[] args)
+    {
+        var (code, stdout, stderr) = Run(workingFolder, args);
+        return (code, stdout + stderr);
     }
 
     public static Process Start(string workingFolder, params string[] args)

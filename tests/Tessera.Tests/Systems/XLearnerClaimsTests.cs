@@ -7,11 +7,11 @@ namespace Tessera.Tests.Systems;
 /// <summary>X-Learner's claims through the shared rule, on constructed per-seed results (no training).</summary>
 public sealed class XLearnerClaimsTests
 {
-    private static readonly DownstreamSettings Downstream = new(["a", "b", "c"], 100, 400, 10, 1, 1, 10);
+    private static readonly DownstreamSettings Downstream = new(["down-shapes", "down-textures", "down-colours"], 100, 400, 10, 1, 1, 10);
 
     private static ArmResult Arm(string name, double avgCls, double ap50 = 5, double upstream = 0.5) => new(name,
         new Dictionary<string, double> { ["shapes-cls/top1"] = upstream, ["fine-cls/top1"] = upstream, ["scenes-cls/top1"] = upstream, ["objects-det/mAP"] = upstream },
-        new DownstreamResult(new Dictionary<string, double> { ["a"] = avgCls, ["b"] = avgCls, ["c"] = avgCls }, 1, ap50), 1000, 1,
+        new DownstreamResult(new Dictionary<string, double> { ["down-shapes"] = avgCls, ["down-textures"] = avgCls, ["down-colours"] = avgCls }, 1, ap50), 1000, 1,
         new Dictionary<string, IReadOnlyList<CurvePoint>>());
 
     /// <summary>One seed where X-Learner leads hard sharing by <paramref name="lead"/> AVG Cls points and X-Learner_p trails it by 0.5.</summary>

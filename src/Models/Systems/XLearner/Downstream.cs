@@ -59,11 +59,28 @@ public static class Downstream
         return 100.0 * report.TestAccuracy!.Value;
     }
 
+    /// <summary>
+    /// The images of <paramref name="split"/> that a probe asking for <paramref name="requested"/> uses:
+    /// the first <paramref name="requested"/>, or the whole split when it is smaller (down-textures has
+    /// 800 train / 400 test images, down-shapes and down-colours 1,200 / 600).
+    /// </summary>
+    public static int ImagesUsed(string suite, string split, int requested) =>
+        Math.Min(requested, WorldGenerator.SplitLength(WorldSources.Get(suite), split, WorldTaskSource.WorldSeed) ?? requested);
+
+    /// <summary>The images of <paramref name="split"/> each probe suite uses: "400" when they are equal, else "600 / 400 / 600" in suite order.</summary>
+    public static string DescribeImages(DownstreamSettings downstream, string split)
+    {
+        ArgumentNullException.ThrowIfNull(downstream);
+        var counts = downstream.ProbeSuites.Select(s => ImagesUsed(s, split, split == "test" ? downstream.ProbeTest : downstream.ProbeTrain)).ToArray();
+        return counts.Distinct().Count() == 1
+            ? counts[0].ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+            : string.Join(" / ", counts.Select(c => c.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
     /// <summary>Pooled last-stage features [n, C] and labels [n] of the first <paramref name="count"/> images of a split (eval mode, no gradient).</summary>
     public static ProbeSplit Features(IMultiScaleBackbone backbone, WorldSource source, string split, int count, int size)
     {
-        int available = WorldGenerator.SplitLength(source, split, WorldTaskSource.WorldSeed) ?? count;
-        count = Math.Min(count, available);
+        count = ImagesUsed(source.Name, split, count);
         var module = backbone.Module;
         bool training = module.Training;
         module.Eval();

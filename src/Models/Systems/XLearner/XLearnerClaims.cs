@@ -30,7 +30,7 @@ public static class XLearnerClaims
         double[] Det(string arm) => results.Select(r => Find(r.Base, arm).Downstream.DetectionAp50).ToArray();
         string Vs(double[] a, double[] b, string metric = "AVG Cls") => $"{metric} {ClaimRule.FormatMeanStd(a)} vs {ClaimRule.FormatMeanStd(b)}";
         ClaimJudgement BetterCls(string a, string b) => ClaimRule.Better(Avg(a), Avg(b),
-            fallbackStandardError: ProbeStandardError(results[0], a, b, downstream), fallbackBasis: $"one seed: binomial error of the three probe accuracies on {downstream.ProbeTest} test images each");
+            fallbackStandardError: ProbeStandardError(results[0], a, b, downstream), fallbackBasis: $"one seed: binomial error of the three probe accuracies on {Downstream.DescribeImages(downstream, "test")} test images per suite");
 
         Add("X-Learner beats hard sharing downstream (AVG Cls)", Vs(Avg("X-Learner"), Avg("Hard-sharing")), BetterCls("X-Learner", "Hard-sharing"), UnderTrained(settings));
         Add("X-Learner beats hard sharing on detection transfer", Vs(Det("X-Learner"), Det("Hard-sharing"), "down-det AP50"), ClaimRule.Better(Det("X-Learner"), Det("Hard-sharing")),
@@ -71,13 +71,14 @@ public static class XLearnerClaims
 
     /// <summary>
     /// Binomial standard error of the difference of two arms' AVG Cls (mean of the suites' accuracies,
-    /// each on its own <see cref="DownstreamSettings.ProbeTest"/> images): √(Σ_suites SE²) / suites.
+    /// each on its own test images: <see cref="DownstreamSettings.ProbeTest"/>, or the whole split where
+    /// it is smaller): √(Σ_suites SE²) / suites.
     /// </summary>
     public static double ProbeStandardError(XLearnerSeedResult seed, string a, string b, DownstreamSettings downstream)
     {
         var first = Find(seed.Base, a).Downstream.ProbeAccuracy;
         var second = Find(seed.Base, b).Downstream.ProbeAccuracy;
-        double sum = downstream.ProbeSuites.Sum(s => Math.Pow(ClaimRule.BinomialStandardError(first[s], second[s], downstream.ProbeTest), 2));
+        double sum = downstream.ProbeSuites.Sum(s => Math.Pow(ClaimRule.BinomialStandardError(first[s], second[s], Downstream.ImagesUsed(s, "test", downstream.ProbeTest)), 2));
         return Math.Sqrt(sum) / downstream.ProbeSuites.Count;
     }
 

@@ -60,8 +60,8 @@ public sealed class XLearnerExperiment : IExperiment
     public string? LongScale =>
         "the down-det fine-tune runs 960 steps instead of 320 and is scored on all 300 test images instead of 144 (at 320 steps every arm, and a backbone from scratch, sits at about 5 AP50; "
         + "measured on seed 0's hard-sharing backbone: 5.3 at 320 steps, 10.7 at 960, against 9.2 from scratch); the linear probes use every image of each suite (1,200 / 800 / 1,200 train and 600 / 400 / 600 test instead of 500 / 400: "
-        + "a 400-image test split alone gives about 2 points of binomial noise on an AVG Cls difference); the squeeze runs 200 steps instead of 100 (after 100 the student is far below its teacher upstream, scenes-cls 85.0 vs 98.8, so the variants' teachers reach the probe blurred by an unfinished distillation). "
-        + "Expansion is unchanged: 600 hard-sharing steps instead of 200 lift objects-det AP50 only from 1.8 to 6.2 and leave down-det AP50 after 960 fine-tune steps at 10.4 (10.7 from 200). About 1.7x the default's time.";
+        + "a 400-image test split alone gives about 2 points of binomial noise on an AVG Cls difference); the squeeze, and X-Learner_p's prune + fine-tune that stands in for it, run 200 steps instead of 100 (after 100 the student is far below its teacher upstream, scenes-cls 85.0 vs 98.8, so the variants' teachers reach the probe blurred by an unfinished distillation). "
+        + "Expansion is unchanged: 600 hard-sharing steps instead of 200 lift objects-det AP50 only from 1.8 to 6.2 and leave down-det AP50 after 960 fine-tune steps at 10.4 (10.7 from 200). About 1.9x the default's time (the fine-tune is half of it).";
 
     /// <summary>Seeds when <c>--seeds</c> is not given.</summary>
     public const int DefaultSeeds = 3;

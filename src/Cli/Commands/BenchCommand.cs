@@ -29,6 +29,7 @@ internal static class BenchCommand
                 return 0;
             }
             bool asJson = parse.GetValue(json);
+            if (!asJson) Console.WriteLine($"CPU: {HostCpu.Description}, {CpuParallel.MaxThreads} threads");
             var table = new Table().AddColumns("bench", "median ms", "min ms", "GFLOP/s", "images/s", "repeats");
             foreach (var benchCase in selected)
             {
@@ -37,12 +38,14 @@ internal static class BenchCommand
                 {
                     var line = new Dictionary<string, object> { ["bench"] = result.Name, ["ms"] = Math.Round(result.MedianMs, 4), ["gflops"] = Math.Round(result.Gflops, 2) };
                     if (result.ItemsPerSecond > 0) line["images_per_s"] = Math.Round(result.ItemsPerSecond, 2);
+                    if (benchCase.CountParameters is { } count) line["params"] = count();
                     line["cpu_ms"] = Math.Round(result.CpuMs, 3);
                     // Peak resident memory of the whole process so far (run one bench per process to attribute it).
                     line["peak_mb"] = Math.Round(System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
                     line["gc_heap_mb"] = Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1);
                     line["pool_mb"] = Math.Round(Engine.Memory.CpuMemoryPool.PooledBytes / 1048576.0, 1);
                     line["threads"] = CpuParallel.MaxThreads;
+                    line["cpu"] = HostCpu.Description;
                     Console.WriteLine(JsonSerializer.Serialize(line));
                 }
                 else

@@ -3,9 +3,10 @@ namespace Tessera.Models.Benchmarks;
 /// <summary>
 /// One named benchmark. <see cref="Prepare"/> builds the inputs (untimed) and returns the action
 /// to time; <see cref="Flops"/> counts the useful floating-point operations of one run (0 when the
-/// figure is not meaningful), <see cref="ItemsPerRun"/> the images per run for throughput benches.
+/// figure is not meaningful), <see cref="ItemsPerRun"/> the images per run for throughput benches,
+/// <see cref="CountParameters"/> (training steps) the trained model's parameter count, so both sides of a comparison can show theirs.
 /// </summary>
-public sealed record BenchCase(string Name, string Description, double Flops, Func<Action> Prepare, int ItemsPerRun = 0);
+public sealed record BenchCase(string Name, string Description, double Flops, Func<Action> Prepare, int ItemsPerRun = 0, Func<long>? CountParameters = null);
 
 /// <summary>Timing of one case: median and spread over the repeats, in milliseconds.</summary>
 /// <remarks>CpuMs is the process's CPU time per run (all threads): on a busy shared machine, CpuMs / threads

@@ -11,7 +11,7 @@ namespace Tessera.Models.Benchmarks;
 /// The benchmark registry that <c>tessera bench</c> and tools/bench/compare.py enumerate. Names and
 /// shapes match the PyTorch side (tools/bench/torch_bench.py) one for one.
 /// </summary>
-public static class BenchSuite
+public static partial class BenchSuite
 {
     public static IReadOnlyList<BenchCase> All { get; } = Build();
 
@@ -29,6 +29,7 @@ public static class BenchSuite
         AddRoiAlign(cases);
         AddGumbelRouting(cases);
         AddTrainingSteps(cases);
+        AddSystemTrainSteps(cases);
         return cases;
     }
 

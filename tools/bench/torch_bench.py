@@ -9,6 +9,7 @@ The same script runs under both peers (see ../../../shared/specs/performance.md)
 Each JSON line carries the torch version and the CPU this process saw; compare.py runs one bench
 per process, alternating Tessera and the peers.
 """
+import argparse
 import json
 import os
 import resource
@@ -243,15 +244,21 @@ def run(name, min_seconds=1.0):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    unknown = [a for a in args if not any(n.startswith(a) for n in cases())]
+    parser = argparse.ArgumentParser(description="The PyTorch side of `tessera bench` (same names and shapes).")
+    parser.add_argument("names", nargs="*", help="benchmark names or prefixes (all when omitted)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line (compare.py reads these)")
+    parser.add_argument("--list", action="store_true", help="print the benchmark names and exit")
+    parser.add_argument("--params", action="store_true", help="print the train steps' parameter counts and exit")
+    parser.add_argument("--seconds", type=float, default=1.0, help="minimum timed seconds per benchmark (default 1)")
+    args = parser.parse_args()
+    unknown = [a for a in args.names if not any(n.startswith(a) for n in cases())]
     if unknown:
-        sys.exit(f"torch_bench.py: no benchmark named or starting with {', '.join(unknown)}; run with --list to see them")
-    names = [n for n in cases() if not args or any(n == a or n.startswith(a) for a in args)]
-    if "--list" in sys.argv:
+        parser.error(f"no benchmark named or starting with {', '.join(unknown)}; run with --list to see them")
+    names = [n for n in cases() if not args.names or any(n.startswith(a) for a in args.names)]
+    if args.list:
         print("\n".join(names))
         return
-    if "--params" in sys.argv:  # the train steps' parameter counts (TrainStepModelTests pins Tessera's to these)
+    if args.params:  # TrainStepModelTests pins Tessera's counts to these
         for name in names:
             if name in TRAIN_STEPS:
                 torch.manual_seed(0)
@@ -259,8 +266,8 @@ def main():
         return
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, CPU {cpu_description()}", file=sys.stderr)
     for name in names:
-        r = run(name)
-        print(json.dumps(r) if "--json" in sys.argv else f"{name:45s} {r['ms']:10.3f} ms {r['gflops']:8.1f} GFLOP/s", flush=True)
+        r = run(name, args.seconds)
+        print(json.dumps(r) if args.json else f"{name:45s} {r['ms']:10.3f} ms {r['gflops']:8.1f} GFLOP/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ def main():
     if unmatched or not selected:
         sys.exit(f"compare.py: no benchmark that Tessera and every peer ({', '.join(peers)}) have is named or starts with {', '.join(unmatched) or 'the given names'}")
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    load_before = os.getloadavg()[0]
+    load_before, revision = os.getloadavg()[0], commit()  # the commit measured, not the one at the end
     rows, cpus, versions = [], {}, {}
     for index, name in enumerate(selected, 1):
         ours, theirs = [], {peer: [] for peer in peers}
@@ -169,7 +169,7 @@ def main():
         ended = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M UTC")
         cpu = cpus.get("Tessera", "?") if len(set(cpus.values())) == 1 else "; ".join(f"{k}: {v}" for k, v in cpus.items())
         load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end" + (" (a loaded machine: see the Method notes)" if max(load_before, os.getloadavg()[0]) > 2.5 else "")
-        header = [f"{started} to {ended}, commit {commit()}; {load}",
+        header = [f"{started} to {ended}, commit {revision}; {load}",
                   f"CPU: {cpu}; 2 threads on every side",
                   "peers: " + ", ".join(f"{p} = torch {versions.get(p, '?')}" for p in peers),
                   f"command: `python3 tools/bench/compare.py {shlex.join(sys.argv[1:])}`",

@@ -124,10 +124,11 @@ def main():
     parser.add_argument("--peers", default="2.6,1.13", help="comma-separated PyTorch peers: 2.6, 1.13 (default both)")
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum timed seconds per process (default 1)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table with its provenance instead of JSON lines")
+    parser.add_argument("--threads", type=int, default=2, help="threads on every side (default 2; 1 gives load-robust figures on a busy host)")
     parser.add_argument("--no-build", action="store_true", help="use the existing src/Cli/bin/Release build")
     args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error(f"--rounds expected at least 1, found {args.rounds}")
+    if args.rounds < 1 or args.threads < 1:
+        parser.error(f"--rounds and --threads expected at least 1, found {args.rounds} and {args.threads}")
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     commands = {peer: peer_command(peer) for peer in peers}
     if not args.no_build:
@@ -151,10 +152,10 @@ def main():
         ours, theirs = [], {peer: [] for peer in peers}
         for round_index in range(args.rounds):
             # Interleaved: Tessera, then each peer, every round, each a fresh process.
-            ours.append(run_json(["dotnet", TESSERA, "bench", name, "--json", "--threads", "2", "--seconds", str(args.seconds)]))
+            ours.append(run_json(["dotnet", TESSERA, "bench", name, "--json", "--threads", str(args.threads), "--seconds", str(args.seconds)]))
             cpus.setdefault("Tessera", ours[-1].get("cpu", "?"))
             for peer, (argv, env) in commands.items():
-                theirs[peer].append(run_json(argv + [name, "--json", "--seconds", str(args.seconds)], env))
+                theirs[peer].append(run_json(argv + [name, "--json", "--seconds", str(args.seconds), "--threads", str(args.threads)], env))
                 cpus.setdefault(peer, theirs[peer][-1].get("cpu", "?"))
                 versions.setdefault(peer, theirs[peer][-1].get("torch", "?"))
             times = ", ".join([f"Tessera {ours[-1]['ms']:.2f}"] + [f"{p} {theirs[p][-1]['ms']:.2f}" for p in peers])
@@ -170,7 +171,7 @@ def main():
         cpu = cpus.get("Tessera", "?") if len(set(cpus.values())) == 1 else "; ".join(f"{k}: {v}" for k, v in cpus.items())
         load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end" + (" (a loaded machine: see the Method notes)" if max(load_before, os.getloadavg()[0]) > 2.5 else "")
         header = [f"{started} to {ended}, commit {revision}; {load}",
-                  f"CPU: {cpu}; 2 threads on every side",
+                  f"CPU: {cpu}; {args.threads} thread{'s' if args.threads > 1 else ''} on every side",
                   "peers: " + ", ".join(f"{p} = torch {versions.get(p, '?')}" for p in peers),
                   f"command: `python3 tools/bench/compare.py {shlex.join(sys.argv[1:])}`",
                   f"each side's median over {args.rounds} rounds (a fresh process per side and round, sides alternating); ratio = peer ms / Tessera ms, the lower one counts"]

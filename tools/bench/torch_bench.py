@@ -250,7 +250,11 @@ def main():
     parser.add_argument("--list", action="store_true", help="print the benchmark names and exit")
     parser.add_argument("--params", action="store_true", help="print the train steps' parameter counts and exit")
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum timed seconds per benchmark (default 1)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, as the spec asks)")
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads expected at least 1, found {args.threads}")
+    torch.set_num_threads(args.threads)
     unknown = [a for a in args.names if not any(n.startswith(a) for n in cases())]
     if unknown:
         parser.error(f"no benchmark named or starting with {', '.join(unknown)}; run with --list to see them")

@@ -16,6 +16,6 @@ public static partial class BenchSuite
             (TrainStepModels.Hvp, "training step: HVP-MTL pre-training (ViT width 48, 3 blocks; ASL + SwAV + SimMIM + momentum distillation, EMA teacher), batch 32 of two 3x32x32 views, AdamW", TrainStepModels.HvpStep),
         ];
         foreach (var (name, description, prepare) in steps)
-            cases.Add(new BenchCase(name, description, 0, prepare, TrainStepModels.BatchOf(name), () => TrainStepModels.ParameterCount(name)));
+            cases.Add(new BenchCase(name, description, 0, prepare, TrainStepModels.BatchOf(name), () => TrainStepModels.ParameterCount(name), TrainStepModels.WarmupSeconds));
     }
 }

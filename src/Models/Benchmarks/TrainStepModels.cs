@@ -31,6 +31,12 @@ public static class TrainStepModels
     /// <summary>HVP-MTL's pre-training step at the default settings (ViT width 48, 3 blocks; Query2Label, SwAV, SimMIM and momentum distillation), batch 32 of two 32-px views.</summary>
     public const string Hvp = "train_step_hvp_mtl_w48_L3_32x3x32x32";
 
+    /// <summary>
+    /// Warm-up seconds of these steps (after the two warm-up runs; <see cref="BenchCase.WarmupSeconds"/>):
+    /// enough for the JIT to reach optimised code of every op's glue. torch_bench.py warms its twins as long.
+    /// </summary>
+    public const double WarmupSeconds = 2.0;
+
     /// <summary>Images (or text rows) per step of each bench.</summary>
     public static int BatchOf(string name) => name switch
     {

@@ -17,9 +17,14 @@ import statistics
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
-import torchvision
+# torch.set_num_threads does not reach OpenBLAS's own pthread pool (PyTorch 2.6's mm/addmm): at
+# --threads 1 it still ran 2 spinning threads, 5.6x slower on the EVA step. It reads this at load.
+_threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv[:-1] else "2"
+os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads)
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import torchvision  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models as tm  # noqa: E402

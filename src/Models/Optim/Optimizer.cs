@@ -59,10 +59,13 @@ public abstract class Optimizer
     /// <summary>Steps taken so far.</summary>
     public long StepCount { get; protected set; }
 
+    private string? _profileName;
+
     /// <summary>Applies one update to every parameter that has a gradient.</summary>
     public void Step()
     {
         using var noGrad = GradMode.NoGrad();
+        using var profiled = OpProfiler.Section(_profileName ??= $"optimizer step ({GetType().Name})");
         StepCount++;
         foreach (var group in Groups)
             foreach (var p in group.Parameters)

@@ -60,7 +60,7 @@ public static class BenchRunner
             table = profile.Format(runs);
             wallMs = profile.TotalMilliseconds / runs;
         }
-        return $"### {benchCase.Name}\n{benchCase.Description}; {Engine.CpuInfo.Describe()}, {Engine.Threading.CpuParallel.MaxThreads} threads, " +
+        return $"### {benchCase.Name}\n{benchCase.Description}; {Engine.CpuInfo.Describe()}, {Engine.Threading.CpuParallel.MaxThreads} threads, GEMM blocks {Kernels.Cpu.GemmBlocking.Current}, " +
                $"{runs} profiled runs after {warmup} warm-up, {wallMs:F1} ms per run\n\n{table}\n";
     }
 }

@@ -85,15 +85,15 @@ public static class AutogradEngine
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
         var pending = new GradientRefs(gradient);
         using var noGrad = GradMode.NoGrad();
-        var profile = OpProfiler.BeginBackward();
-        long sweepStart = Stopwatch.GetTimestamp(), ruleTicks = 0;
+        var (profile, sweepStart) = OpProfiler.BeginBackward();
+        long chargedTicks = 0;
         try
         {
             Sweep();
         }
         finally
         {
-            OpProfiler.EndBackward(profile, Stopwatch.GetTimestamp() - sweepStart, ruleTicks);
+            OpProfiler.EndBackward(profile, sweepStart, chargedTicks);
         }
 
         void Sweep()
@@ -107,8 +107,15 @@ public static class AutogradEngine
                 var node = tensor.GradFn;
                 if (node is null)
                 {
+                    long leafStart = Stopwatch.GetTimestamp();
                     if (leafSink(tensor, grad)) pending.Hold(grad);
                     else pending.DisposeIfUnused(grad);
+                    if (profile is { BackwardDepth: 1 })
+                    {
+                        long spentOnLeaf = Stopwatch.GetTimestamp() - leafStart;
+                        chargedTicks += spentOnLeaf;
+                        profile.Charge("(leaf gradients stored)", "backward", spentOnLeaf);
+                    }
                     continue;
                 }
                 if (tensor.RetainsGrad)
@@ -125,7 +132,7 @@ public static class AutogradEngine
                 if (profile is { BackwardDepth: 1 })
                 {
                     long spentInRule = Stopwatch.GetTimestamp() - ruleStart;
-                    ruleTicks += spentInRule;
+                    chargedTicks += spentInRule;
                     profile.Charge(node.Name, "backward", spentInRule);
                 }
                 if (inputGrads.Length != node.Inputs.Count)
@@ -144,7 +151,14 @@ public static class AutogradEngine
                         throw new InvalidOperationException($"{node.Name} backward produced a gradient of shape {Shapes.Format(inputGrad.Shape)} for input {k} of shape {Shapes.Format(input.Shape)}");
                     if (grads.TryGetValue(input, out var existing))
                     {
+                        long addStart = Stopwatch.GetTimestamp();
                         grads[input] = Functional.Add(existing, inputGrad);
+                        if (profile is { BackwardDepth: 1 })
+                        {
+                            long spentAdding = Stopwatch.GetTimestamp() - addStart;
+                            chargedTicks += spentAdding;
+                            profile.Charge("(gradient accumulation)", "backward", spentAdding);
+                        }
                         pending.Release(existing);
                         spent.Add(existing);
                         spent.Add(inputGrad);
@@ -162,8 +176,15 @@ public static class AutogradEngine
                 // rule needs it any more (its inputs' rules capture their own inputs, which come later).
                 if (freeActivations && !ReferenceEquals(tensor, root) && !tensor.RetainsGrad)
                 {
+                    long freeStart = Stopwatch.GetTimestamp();
                     tensor.GradFn = null;
                     tensor.Dispose();
+                    if (profile is { BackwardDepth: 1 })
+                    {
+                        long spentFreeing = Stopwatch.GetTimestamp() - freeStart;
+                        chargedTicks += spentFreeing;
+                        profile.Charge("(activations freed)", "backward", spentFreeing);
+                    }
                 }
             }
         }

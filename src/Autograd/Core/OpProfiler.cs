@@ -43,8 +43,7 @@ public static class OpProfiler
     {
         var profile = _active;
         if (profile is null || profile.BackwardDepth > 0) return NoScope.Instance;
-        profile.ChargeGap();
-        return new SectionScope(profile, name);
+        return new SectionScope(profile, name, profile.ChargeGap());
     }
 
     internal static void OnOp(string name)
@@ -54,20 +53,23 @@ public static class OpProfiler
         profile.Charge(name, "forward", profile.Since());
     }
 
-    internal static OpProfile? BeginBackward()
+    /// <summary>Enters a backward sweep; returns the profile (null when none) and the sweep's start time.</summary>
+    internal static (OpProfile? Profile, long Start) BeginBackward()
     {
         var profile = _active;
-        if (profile is null) return null;
-        if (profile.BackwardDepth++ == 0) profile.ChargeGap();
-        return profile;
+        if (profile is null) return (null, 0);
+        long start = profile.BackwardDepth++ == 0 ? profile.ChargeGap() : Stopwatch.GetTimestamp();
+        return (profile, start);
     }
 
-    internal static void EndBackward(OpProfile? profile, long sweepTicks, long ruleTicks)
+    /// <summary>Leaves a backward sweep: what its rules, accumulations and frees were not charged goes to bookkeeping.</summary>
+    internal static void EndBackward(OpProfile? profile, long start, long chargedTicks)
     {
         if (profile is null) return;
         if (--profile.BackwardDepth > 0) return;
-        profile.Charge("(gradient bookkeeping)", "backward", sweepTicks - ruleTicks);
-        profile.Mark();
+        long end = Stopwatch.GetTimestamp();
+        profile.Charge("(gradient bookkeeping)", "backward", end - start - chargedTicks);
+        profile.MarkAt(end);
     }
 
     internal static void Detach(OpProfile profile)
@@ -75,17 +77,19 @@ public static class OpProfiler
         if (ReferenceEquals(_active, profile)) _active = null;
     }
 
-    private sealed class SectionScope(OpProfile profile, string name) : IDisposable
+    // Each interval starts at the timestamp that closed the previous one: no gap between two
+    // readings of the clock, where a GC pause or a preemption would go uncharged.
+    private sealed class SectionScope(OpProfile profile, string name, long start) : IDisposable
     {
-        private readonly long _start = Stopwatch.GetTimestamp();
         private bool _done;
 
         public void Dispose()
         {
             if (_done) return;
             _done = true;
-            profile.Charge(name, "section", Stopwatch.GetTimestamp() - _start);
-            profile.Mark();
+            long end = Stopwatch.GetTimestamp();
+            profile.Charge(name, "section", end - start);
+            profile.MarkAt(end);
         }
     }
 
@@ -127,10 +131,14 @@ public sealed class OpProfile : IDisposable
         return elapsed;
     }
 
-    internal void Mark() => _last = Stopwatch.GetTimestamp();
+    internal void MarkAt(long timestamp) => _last = timestamp;
 
-    /// <summary>Time since the last op that no op claims (code between steps, data preparation).</summary>
-    internal void ChargeGap() => Charge("(between ops)", "other", Since());
+    /// <summary>Charges the time since the last op that no op claims (code between steps, data preparation); returns now.</summary>
+    internal long ChargeGap()
+    {
+        Charge("(between ops)", "other", Since());
+        return _last;
+    }
 
     internal void Charge(string name, string phase, long ticks)
     {

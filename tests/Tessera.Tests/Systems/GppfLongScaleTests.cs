@@ -66,6 +66,7 @@ public sealed class GppfLongScaleTests : IDisposable
         string text = File.ReadAllText(longPage);
         Assert.Contains("**Long scale (`--long`)**", text, StringComparison.Ordinal);
         Assert.Contains("[ledger](../README.md)", text, StringComparison.Ordinal);
+        Assert.Contains("## What the long scale separates", text, StringComparison.Ordinal);
         Assert.Equal(experiment.LongScale, ExperimentRecord.Read(ExperimentRecord.PathFor(longPage)).LongScale);
     }
 }

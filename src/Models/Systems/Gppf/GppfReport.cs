@@ -164,6 +164,7 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
             for (int i = 0; i < seeds.Count; i++)
                 md.AppendLine(Inv, $"| {seeds[i].Seed} | {string.Join(" | ", gains.Select(g => g[i].ToString("+0.0;-0.0", Inv)))} | {meanMax[i]:F3} | {stem[i]:F2} | {string.Join(" | ", transfer.Select(t => t[i].ToString("F1", Inv)))} |");
         }
+        if (LongScale is not null && !quick) md.AppendLine().Append(GppfLongNotes.Markdown(_m, Claims, scale));
         return md.ToString();
     }
 

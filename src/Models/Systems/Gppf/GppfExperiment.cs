@@ -48,7 +48,7 @@ public sealed class GppfExperiment : IExperiment
     public string? LongScale =>
         "every pre-training arm trains 1,080 SIMT steps instead of 360 (single-task baselines 864 instead of 288, the same images per task as the joint runs), so tau decays over 972 steps instead of 324 "
         + "(the paper's one-task-per-batch and local-BN runs failed to converge, which can only show once the joint runs themselves have converged further; and the routes and the stem choice get three times the steps at an intermediate tau); "
-        + "transfer fine-tunes 600 steps instead of 200 from the longer pre-training; every task is scored on 600 test images instead of 384 (down-shapes' whole test split). Width, depth, batch and devices are unchanged. About 3x the default's time.";
+        + "transfer fine-tunes 600 steps instead of 200 from the longer pre-training; every task is scored on 600 test images instead of 384 (down-shapes' whole test split). Width, depth, batch and devices are unchanged. About 3x the default's compute.";
 
     public IReadOnlyDictionary<string, object> Run(ExperimentOptions options)
     {

@@ -46,4 +46,28 @@ public static class BenchRunner
             benchCase.Flops > 0 ? benchCase.Flops / (median * 1e6) : 0,
             benchCase.ItemsPerRun > 0 ? benchCase.ItemsPerRun / (median / 1000) : 0, cpuMs);
     }
+
+    /// <summary>
+    /// Runs a case <paramref name="runs"/> times after <paramref name="warmup"/> runs under the op
+    /// profiler (<see cref="Autograd.OpProfiler"/>) and returns a markdown section: the case, the CPU,
+    /// the threads and where the time of one run goes, op by op.
+    /// </summary>
+    public static string Profile(BenchCase benchCase, int runs = 5, int warmup = 2)
+    {
+        ArgumentNullException.ThrowIfNull(benchCase);
+        if (runs < 1) throw new ArgumentOutOfRangeException(nameof(runs), runs, "BenchRunner.Profile: expected at least one profiled run");
+        var action = benchCase.Prepare();
+        for (int i = 0; i < warmup; i++) action();
+        string table;
+        double wallMs;
+        using (var profile = Autograd.OpProfiler.Start())
+        {
+            for (int i = 0; i < runs; i++) action();
+            profile.Dispose();
+            table = profile.Format(runs);
+            wallMs = profile.TotalMilliseconds / runs;
+        }
+        return $"### {benchCase.Name}\n{benchCase.Description}; {Engine.CpuInfo.Describe()}, {Engine.Threading.CpuParallel.MaxThreads} threads, GEMM blocks {Kernels.Cpu.GemmBlocking.Current}, " +
+               $"{runs} profiled runs after {warmup} warm-up, {wallMs:F1} ms per run\n\n{table}\n";
+    }
 }

@@ -7,7 +7,7 @@ public sealed class CliExperimentScaleTests
 {
     [Theory]
     [InlineData(new[] { "experiment", "intern", "--quick", "--long" }, "--quick and --long: expected at most one scale")]
-    [InlineData(new[] { "experiment", "gppf", "--long" }, "--long: experiment 'gppf' has no long scale; experiments with one: intern, hvp-mtl")]
+    [InlineData(new[] { "experiment", "xlearner", "--long" }, "--long: experiment 'xlearner' has no long scale; experiments with one: intern, gppf, hvp-mtl, eva")]
     public void AScaleThatCannotRunIsRefusedInWords(string[] args, string expected)
     {
         string folder = Path.Combine(Path.GetTempPath(), "tessera-scale-" + Guid.NewGuid().ToString("N"));

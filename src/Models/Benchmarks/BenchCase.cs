@@ -58,6 +58,7 @@ public static class BenchRunner
         if (runs < 1) throw new ArgumentOutOfRangeException(nameof(runs), runs, "BenchRunner.Profile: expected at least one profiled run");
         var action = benchCase.Prepare();
         for (int i = 0; i < warmup; i++) action();
+        for (var warm = System.Diagnostics.Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < benchCase.WarmupSeconds;) action(); // tier-1 JIT, as Run
         string table;
         double wallMs;
         using (var profile = Autograd.OpProfiler.Start())

@@ -13,11 +13,21 @@ namespace Tessera.Engine;
 /// </summary>
 public static class CpuInfo
 {
-    private static readonly Lazy<string> s_model = new(ReadModel);
+    private static readonly Lazy<(string Model, string? Family, string? ModelNumber)> s_identity = new(ReadIdentity);
+    private static readonly Lazy<string> s_host = new(DescribeHost);
     private static readonly Lazy<(int L1, int L2, int L3)> s_caches = new(ReadCaches);
 
     /// <summary>/proc/cpuinfo's model name ("AMD EPYC", "Intel(R) Xeon(R) ..."), or the architecture where there is none.</summary>
-    public static string Model => s_model.Value;
+    public static string Model => s_identity.Value.Model;
+
+    /// <summary>
+    /// The host in one line, for benchmark output: "AMD EPYC (family 26 model 2, avx512f, 2 cores)".
+    /// Virtual machines often report a bare brand, so the family and model numbers (Zen 4 = family
+    /// 25, Zen 5 = family 26) and the widest vector ISA are added. tools/bench/torch_bench.py builds
+    /// the same string from /proc/cpuinfo, so compare.py can check both sides ran on one machine:
+    /// keep the two formats equal.
+    /// </summary>
+    public static string Host => s_host.Value;
 
     /// <summary>Width in bits of the widest float vector the kernels use: 512 with AVX-512F, 256 with AVX2, else 128.</summary>
     public static int VectorBits => Avx512F.IsSupported ? 512 : Avx2.IsSupported ? 256 : Vector128.IsHardwareAccelerated ? 128 : 0;
@@ -35,22 +45,41 @@ public static class CpuInfo
     public static string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{Model}, {(VectorBits == 512 ? "AVX-512" : VectorBits == 256 ? "AVX2" : $"{VectorBits}-bit vectors")}, L1d {L1DataBytes / 1024} KiB, L2 {L2Bytes / 1024} KiB, L3 {L3Bytes / 1024} KiB, {Environment.ProcessorCount} cores");
 
-    private static string ReadModel()
+    private static (string Model, string? Family, string? ModelNumber) ReadIdentity()
     {
+        string model = RuntimeInformation.ProcessArchitecture.ToString();
+        string? family = null, number = null;
+        bool named = false;
         try
         {
             if (File.Exists("/proc/cpuinfo"))
                 foreach (var line in File.ReadLines("/proc/cpuinfo"))
-                    if (line.StartsWith("model name", StringComparison.Ordinal) && line.IndexOf(':', StringComparison.Ordinal) is int colon and > 0)
-                        return line[(colon + 1)..].Trim();
+                {
+                    int colon = line.IndexOf(':', StringComparison.Ordinal);
+                    if (colon < 0) continue;
+                    string key = line[..colon].Trim(), value = line[(colon + 1)..].Trim();
+                    if (key == "model name" && !named) (model, named) = (value, true);
+                    else if (key == "cpu family") family ??= value;
+                    else if (key == "model") number ??= value;
+                    else if (key == "processor" && family is not null) break; // the first core is enough
+                }
         }
         catch (IOException)
         {
+            // no /proc (another OS, a sandbox): the architecture name alone
         }
         catch (UnauthorizedAccessException)
         {
         }
-        return RuntimeInformation.ProcessArchitecture.ToString();
+        return (model, family, number);
+    }
+
+    private static string DescribeHost()
+    {
+        var (model, family, number) = s_identity.Value;
+        string isa = Avx512F.IsSupported ? "avx512f" : Avx2.IsSupported ? "avx2" : Sse2.IsSupported ? "sse2" : "scalar";
+        string where = family is not null && number is not null ? $"family {family} model {number}, " : "";
+        return string.Create(CultureInfo.InvariantCulture, $"{model} ({where}{isa}, {Environment.ProcessorCount} cores)");
     }
 
     /// <summary>

@@ -33,7 +33,7 @@ torch.set_num_threads(2)
 
 
 def cpu_description():
-    """The CPU in Tessera's HostCpu format: "AMD EPYC (family 26 model 2, avx512f, 2 cores)"."""
+    """The CPU in Tessera's CpuInfo.Host format: "AMD EPYC (family 26 model 2, avx512f, 2 cores)"."""
     info = {}
     try:
         with open("/proc/cpuinfo") as f:

@@ -41,7 +41,7 @@ internal static class BenchCommand
                 return 0;
             }
             bool asJson = parse.GetValue(json);
-            if (!asJson) Console.WriteLine($"CPU: {HostCpu.Description}, {CpuParallel.MaxThreads} threads");
+            if (!asJson) Console.WriteLine($"CPU: {Engine.CpuInfo.Host}, {CpuParallel.MaxThreads} threads");
             var table = new Table().AddColumns("bench", "median ms", "min ms", "GFLOP/s", "images/s", "repeats");
             foreach (var benchCase in selected)
             {
@@ -57,7 +57,7 @@ internal static class BenchCommand
                     line["gc_heap_mb"] = Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1);
                     line["pool_mb"] = Math.Round(Engine.Memory.CpuMemoryPool.PooledBytes / 1048576.0, 1);
                     line["threads"] = CpuParallel.MaxThreads;
-                    line["cpu"] = HostCpu.Description;
+                    line["cpu"] = Engine.CpuInfo.Host;
                     Console.WriteLine(JsonSerializer.Serialize(line));
                 }
                 else

@@ -83,9 +83,9 @@ public class TrainStepModelTests
     }
 
     [Fact]
-    public void HostCpuNamesTheIsaAndCores()
+    public void HostLineNamesTheIsaAndCores()
     {
-        string description = HostCpu.Description;
+        string description = Tessera.Engine.CpuInfo.Host;
         Assert.Contains($"{Environment.ProcessorCount} cores)", description, StringComparison.Ordinal);
         Assert.Matches("(avx512f|avx2|sse2|scalar)", description);
     }
@@ -96,7 +96,7 @@ public class TrainStepModelTests
         var (code, stdout, stderr) = TesseraProcess.Run(RepositoryRoot(), "bench", TrainStepModels.TextMlm, "--json", "--seconds", "0", "--threads", "1");
         Assert.True(code == 0, stderr);
         using var line = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
-        Assert.Equal(HostCpu.Description, line.RootElement.GetProperty("cpu").GetString());
+        Assert.Equal(Tessera.Engine.CpuInfo.Host, line.RootElement.GetProperty("cpu").GetString());
         Assert.Equal(108_981L, line.RootElement.GetProperty("params").GetInt64());
         Assert.True(line.RootElement.GetProperty("peak_mb").GetDouble() > 0);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Tessera.Engine;
 
 namespace Tessera.Autograd;
@@ -11,6 +12,7 @@ public static class AutogradEngine
     /// </summary>
     public static Tensor Record(Tensor output, string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
     {
+        OpProfiler.OnOp(name);
         if (!GradMode.IsEnabled || output.DType != DType.Float32)
             return output;
         bool any = false;
@@ -83,65 +85,107 @@ public static class AutogradEngine
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
         var pending = new GradientRefs(gradient);
         using var noGrad = GradMode.NoGrad();
-        for (int i = order.Count - 1; i >= 0; i--)
+        var (profile, sweepStart) = OpProfiler.BeginBackward();
+        long chargedTicks = 0;
+        try
         {
-            var tensor = order[i];
-            if (!grads.Remove(tensor, out var grad))
-                continue;
-            pending.Release(grad);
-            var node = tensor.GradFn;
-            if (node is null)
+            Sweep();
+        }
+        finally
+        {
+            OpProfiler.EndBackward(profile, sweepStart, chargedTicks);
+        }
+
+        void Sweep()
+        {
+            for (int i = order.Count - 1; i >= 0; i--)
             {
-                if (leafSink(tensor, grad)) pending.Hold(grad);
-                else pending.DisposeIfUnused(grad);
-                continue;
-            }
-            if (tensor.RetainsGrad)
-                AccumulateInto(tensor, grad);
-            Tensor?[] inputGrads;
-            // Temporaries a rule creates die with the rule; only the gradients it returns move on.
-            using (var ruleScope = new TensorScope())
-            {
-                inputGrads = node.BackwardRule(grad);
-                foreach (var inputGrad in inputGrads)
-                    if (inputGrad is not null) ruleScope.MoveToOuter(inputGrad);
-            }
-            if (inputGrads.Length != node.Inputs.Count)
-                throw new InvalidOperationException($"{node.Name} backward returned {inputGrads.Length} gradients for {node.Inputs.Count} inputs");
-            var spent = new List<Tensor> { grad };
-            for (int k = 0; k < inputGrads.Length; k++)
-            {
-                var input = node.Inputs[k];
-                var inputGrad = inputGrads[k];
-                if (inputGrad is null || !input.RequiresGrad)
+                var tensor = order[i];
+                if (!grads.Remove(tensor, out var grad))
+                    continue;
+                pending.Release(grad);
+                var node = tensor.GradFn;
+                if (node is null)
                 {
-                    if (inputGrad is not null) spent.Add(inputGrad);
+                    long leafStart = Stopwatch.GetTimestamp();
+                    if (leafSink(tensor, grad)) pending.Hold(grad);
+                    else pending.DisposeIfUnused(grad);
+                    if (profile is { BackwardDepth: 1 })
+                    {
+                        long spentOnLeaf = Stopwatch.GetTimestamp() - leafStart;
+                        chargedTicks += spentOnLeaf;
+                        profile.Charge("(leaf gradients stored)", "backward", spentOnLeaf);
+                    }
                     continue;
                 }
-                if (!Shapes.Equal(inputGrad.Shape, input.Shape))
-                    throw new InvalidOperationException($"{node.Name} backward produced a gradient of shape {Shapes.Format(inputGrad.Shape)} for input {k} of shape {Shapes.Format(input.Shape)}");
-                if (grads.TryGetValue(input, out var existing))
+                if (tensor.RetainsGrad)
+                    AccumulateInto(tensor, grad);
+                Tensor?[] inputGrads;
+                // Temporaries a rule creates die with the rule; only the gradients it returns move on.
+                long ruleStart = Stopwatch.GetTimestamp();
+                using (var ruleScope = new TensorScope())
                 {
-                    grads[input] = Functional.Add(existing, inputGrad);
-                    pending.Release(existing);
-                    spent.Add(existing);
-                    spent.Add(inputGrad);
+                    inputGrads = node.BackwardRule(grad);
+                    foreach (var inputGrad in inputGrads)
+                        if (inputGrad is not null) ruleScope.MoveToOuter(inputGrad);
                 }
-                else
+                if (profile is { BackwardDepth: 1 })
                 {
-                    grads[input] = inputGrad;
+                    long spentInRule = Stopwatch.GetTimestamp() - ruleStart;
+                    chargedTicks += spentInRule;
+                    profile.Charge(node.Name, "backward", spentInRule);
                 }
-                pending.Hold(grads[input]);
-            }
-            // Gradients nobody holds any more go back to the memory pool now, not at the end of the step.
-            foreach (var tensorGrad in spent)
-                pending.DisposeIfUnused(tensorGrad);
-            // Every consumer of this tensor came earlier in the sweep and its own rule has run: no
-            // rule needs it any more (its inputs' rules capture their own inputs, which come later).
-            if (freeActivations && !ReferenceEquals(tensor, root) && !tensor.RetainsGrad)
-            {
-                tensor.GradFn = null;
-                tensor.Dispose();
+                if (inputGrads.Length != node.Inputs.Count)
+                    throw new InvalidOperationException($"{node.Name} backward returned {inputGrads.Length} gradients for {node.Inputs.Count} inputs");
+                var spent = new List<Tensor> { grad };
+                for (int k = 0; k < inputGrads.Length; k++)
+                {
+                    var input = node.Inputs[k];
+                    var inputGrad = inputGrads[k];
+                    if (inputGrad is null || !input.RequiresGrad)
+                    {
+                        if (inputGrad is not null) spent.Add(inputGrad);
+                        continue;
+                    }
+                    if (!Shapes.Equal(inputGrad.Shape, input.Shape))
+                        throw new InvalidOperationException($"{node.Name} backward produced a gradient of shape {Shapes.Format(inputGrad.Shape)} for input {k} of shape {Shapes.Format(input.Shape)}");
+                    if (grads.TryGetValue(input, out var existing))
+                    {
+                        long addStart = Stopwatch.GetTimestamp();
+                        grads[input] = Functional.Add(existing, inputGrad);
+                        if (profile is { BackwardDepth: 1 })
+                        {
+                            long spentAdding = Stopwatch.GetTimestamp() - addStart;
+                            chargedTicks += spentAdding;
+                            profile.Charge("(gradient accumulation)", "backward", spentAdding);
+                        }
+                        pending.Release(existing);
+                        spent.Add(existing);
+                        spent.Add(inputGrad);
+                    }
+                    else
+                    {
+                        grads[input] = inputGrad;
+                    }
+                    pending.Hold(grads[input]);
+                }
+                // Gradients nobody holds any more go back to the memory pool now, not at the end of the step.
+                foreach (var tensorGrad in spent)
+                    pending.DisposeIfUnused(tensorGrad);
+                // Every consumer of this tensor came earlier in the sweep and its own rule has run: no
+                // rule needs it any more (its inputs' rules capture their own inputs, which come later).
+                if (freeActivations && !ReferenceEquals(tensor, root) && !tensor.RetainsGrad)
+                {
+                    long freeStart = Stopwatch.GetTimestamp();
+                    tensor.GradFn = null;
+                    tensor.Dispose();
+                    if (profile is { BackwardDepth: 1 })
+                    {
+                        long spentFreeing = Stopwatch.GetTimestamp() - freeStart;
+                        chargedTicks += spentFreeing;
+                        profile.Charge("(activations freed)", "backward", spentFreeing);
+                    }
+                }
             }
         }
     }

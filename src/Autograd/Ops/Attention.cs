@@ -36,26 +36,7 @@ public static partial class Functional
         if (value.Size(-2) != keyLength)
             throw new TensorShapeException($"{op}: 'value' expected length {keyLength} (dim -2 of key {Shapes.Format(key.Shape)}), found {Shapes.Format(value.Shape)}", nameof(value));
         int[] scoreShape = [.. batch, queryLength, keyLength];
-        Tensor? bias = null;
-        if (attnMask is not null)
-        {
-            if (isCausal)
-                throw new ArgumentException($"{op}: 'attnMask' must be null when isCausal is true (as in PyTorch), found a mask of shape {Shapes.Format(attnMask.Shape)}; fold the causal pattern into the mask instead", nameof(attnMask));
-            if (attnMask.DType != DType.Bool && attnMask.DType != DType.Float32)
-                throw new TensorDTypeException($"{op}: 'attnMask' expected a bool (true = attend) or float32 (additive) tensor, found {attnMask.DType.Name()}", nameof(attnMask));
-            CheckSameDevice(op, query, attnMask);
-            bool fits = attnMask.Rank <= scoreShape.Length;
-            for (int i = 0; fits && i < attnMask.Rank; i++)
-            {
-                int size = attnMask.ShapeArray[i], target = scoreShape[scoreShape.Length - attnMask.Rank + i];
-                fits = size == target || size == 1;
-            }
-            if (!fits)
-                throw new TensorShapeException($"{op}: 'attnMask' of shape {Shapes.Format(attnMask.Shape)} is not broadcastable to the score shape {Shapes.Format(scoreShape)} ([..., Lq, Lk])", nameof(attnMask));
-            bias = attnMask.DType != DType.Bool ? attnMask
-                : attnMask.Device.IsGpu ? GpuMaskToBias(attnMask)
-                : Where(attnMask, Tensor.Scalar(0f), Tensor.Scalar(float.NegativeInfinity));
-        }
+        var bias = MaskToBias(op, query, attnMask, scoreShape, isCausal);
         float factor = scale ?? 1f / MathF.Sqrt(headDim);
         int batchCount = Shapes.Numel(batch);
         Tensor q, k, v;
@@ -120,6 +101,98 @@ public static partial class Functional
                 ? [gradQuery, gradKey, gradValue, gradScores is null ? null : SumToShape(gradScores, bias!.ShapeArray)]
                 : [gradQuery, gradKey, gradValue];
         });
+    }
+
+    /// <summary>
+    /// An attention mask as the additive bias the kernels read (null for none): checked against
+    /// the score shape [..., Lq, Lk]; a bool mask (true = attend) becomes 0 / −inf.
+    /// </summary>
+    private static Tensor? MaskToBias(string op, Tensor query, Tensor? attnMask, int[] scoreShape, bool isCausal)
+    {
+        if (attnMask is null)
+            return null;
+        if (isCausal)
+            throw new ArgumentException($"{op}: 'attnMask' must be null when isCausal is true (as in PyTorch), found a mask of shape {Shapes.Format(attnMask.Shape)}; fold the causal pattern into the mask instead", nameof(attnMask));
+        if (attnMask.DType != DType.Bool && attnMask.DType != DType.Float32)
+            throw new TensorDTypeException($"{op}: 'attnMask' expected a bool (true = attend) or float32 (additive) tensor, found {attnMask.DType.Name()}", nameof(attnMask));
+        CheckSameDevice(op, query, attnMask);
+        bool fits = attnMask.Rank <= scoreShape.Length;
+        for (int i = 0; fits && i < attnMask.Rank; i++)
+        {
+            int size = attnMask.ShapeArray[i], target = scoreShape[scoreShape.Length - attnMask.Rank + i];
+            fits = size == target || size == 1;
+        }
+        if (!fits)
+            throw new TensorShapeException($"{op}: 'attnMask' of shape {Shapes.Format(attnMask.Shape)} is not broadcastable to the score shape {Shapes.Format(scoreShape)} ([..., Lq, Lk])", nameof(attnMask));
+        return attnMask.DType != DType.Bool ? attnMask
+            : attnMask.Device.IsGpu ? GpuMaskToBias(attnMask)
+            : Where(attnMask, Tensor.Scalar(0f), Tensor.Scalar(float.NegativeInfinity));
+    }
+
+    /// <summary>
+    /// Multi-head self-attention over a packed in-projection: <paramref name="qkv"/> [B, N, 3·E]
+    /// holds q, k and v side by side (E = heads · headDim, each split into heads along its
+    /// features, as a fused in-projection such as nn.MultiheadAttention's gives them). Returns
+    /// softmax(q·kᵀ/√headDim + mask)·v with the heads merged, [B, N, E]: the values of chunking,
+    /// splitting heads, <see cref="ScaledDotProductAttention"/> and merging heads, without their
+    /// copies — the CPU kernel reads q, k and v in place, writes the merged output, and the backward
+    /// writes the packed gradient directly (no slice gradients to zero-fill and add). The mask
+    /// broadcasts to [B, heads, N, N] as for SDPA; a mask that requires a gradient, and other
+    /// devices, take the composed path.
+    /// </summary>
+    public static Tensor PackedSelfAttention(Tensor qkv, int heads, Tensor? attnMask = null, bool isCausal = false)
+    {
+        const string op = "packed_self_attention";
+        qkv.ExpectFloat(op, nameof(qkv));
+        if (heads <= 0)
+            throw new ArgumentOutOfRangeException(nameof(heads), heads, $"{op}: 'heads' expected a positive head count, found {heads}");
+        if (qkv.Rank != 3 || qkv.Size(2) % (3 * heads) != 0)
+            throw new TensorShapeException($"{op}: 'qkv' expected [batch, length, 3·heads·headDim] with {heads} heads, found shape {Shapes.Format(qkv.Shape)}", nameof(qkv));
+        int batch = qkv.Size(0), length = qkv.Size(1), embed = qkv.Size(2) / 3, headDim = embed / heads;
+        if (qkv.Device.IsGpu || attnMask is { RequiresGrad: true })
+        {
+            var parts = qkv.Chunk(3, -1);
+            Tensor Split(Tensor x) => Permute(Reshape(x, batch, length, heads, headDim), 0, 2, 1, 3);
+            var attended = ScaledDotProductAttention(Split(parts[0]), Split(parts[1]), Split(parts[2]), attnMask, isCausal);
+            return Reshape(Permute(attended, 0, 2, 1, 3), batch, length, embed);
+        }
+        int[] scoreShape = [batch, heads, length, length];
+        var bias = MaskToBias(op, qkv, attnMask, scoreShape, isCausal);
+        float scale = 1f / MathF.Sqrt(headDim);
+        Tensor x;
+        using (GradMode.NoGrad())
+            x = qkv.Contiguous();
+        var output = Tensor.Allocate([batch, length, embed], DType.Float32, qkv.Device, zero: false);
+        var logSumExp = Tensor.Allocate([batch * heads, length], DType.Float32, qkv.Device, zero: false);
+        unsafe
+        {
+            var (q, k, v) = PackedRows(x.Pointer<float>(), length, embed, heads, headDim);
+            var merged = new Kernels.Cpu.Attention.Rows(output.Pointer<float>(), (long)length * embed, headDim, heads, embed);
+            Kernels.Cpu.Attention.Forward(q, k, v, BiasView(bias, scoreShape), batch * heads, length, length, headDim, headDim, scale, isCausal, merged, logSumExp.Pointer<float>());
+        }
+        return AutogradEngine.Record(output, op, [qkv], g =>
+        {
+            var gradOutput = g.Contiguous();
+            var gradQkv = Tensor.Allocate(qkv.Shape, DType.Float32, qkv.Device, zero: false);
+            unsafe
+            {
+                var (q, k, v) = PackedRows(x.Pointer<float>(), length, embed, heads, headDim);
+                var (gq, gk, gv) = PackedRows(gradQkv.Pointer<float>(), length, embed, heads, headDim);
+                var merged = new Kernels.Cpu.Attention.Rows(output.Pointer<float>(), (long)length * embed, headDim, heads, embed);
+                var gradMerged = new Kernels.Cpu.Attention.Rows(gradOutput.Pointer<float>(), (long)length * embed, headDim, heads, embed);
+                Kernels.Cpu.Attention.Backward(q, k, v, BiasView(bias, scoreShape), merged, logSumExp.Pointer<float>(), gradMerged,
+                    batch * heads, length, length, headDim, headDim, scale, isCausal, gq, gk, gv, null);
+            }
+            return [gradQkv];
+        });
+    }
+
+    /// <summary>The q, k and v row layouts inside a dense packed [B, N, 3·E] buffer.</summary>
+    private static unsafe (Kernels.Cpu.Attention.Rows Q, Kernels.Cpu.Attention.Rows K, Kernels.Cpu.Attention.Rows V) PackedRows(float* data, int length, int embed, int heads, int headDim)
+    {
+        int rowStride = 3 * embed;
+        long outerStride = (long)length * rowStride;
+        return (new(data, outerStride, headDim, heads, rowStride), new(data + embed, outerStride, headDim, heads, rowStride), new(data + 2 * embed, outerStride, headDim, heads, rowStride));
     }
 
     /// <summary>The kernel's strided view of a bias broadcast to [batch..., Lq, Lk] (one offset per flattened batch index).</summary>

@@ -148,8 +148,51 @@ public static partial class Functional
         int rows = length == 0 ? 0 : input.Numel / length;
         if (input.Device.IsGpu)
             return LayerNormGpu(input, rows, length, weight, bias, eps);
-        var normalized = NormalizeRows(input, rows, length, eps, op);
-        return ApplyAffine(normalized, weight, bias, normalizedShape);
+        return LayerNormCpu(input, rows, length, weight, bias, eps);
+    }
+
+    /// <summary>
+    /// Layer norm on the CPU as one op: normalisation and affine in one pass forward; one pass
+    /// backward for the input, weight and bias gradients (the normalised rows are recomputed from
+    /// the input and the saved mean and rstd, so the op keeps no tensor of its own).
+    /// </summary>
+    private static unsafe Tensor LayerNormCpu(Tensor input, int rows, int length, Tensor? weight, Tensor? bias, float eps)
+    {
+        var x = input.Contiguous();
+        var w = weight?.Contiguous();
+        var b = bias?.Contiguous();
+        var y = Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false);
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        fixed (float* m = mean, s = rstd)
+            Kernels.Cpu.LayerNorm.ForwardAffine(x.Pointer<float>(), rows, length, eps, w is null ? null : w.Pointer<float>(),
+                b is null ? null : b.Pointer<float>(), y.Pointer<float>(), m, s);
+        Tensor[] inputs = [input, .. weight is null ? Array.Empty<Tensor>() : [weight], .. bias is null ? Array.Empty<Tensor>() : [bias]];
+        return AutogradEngine.Record(y, "layer_norm", inputs, g =>
+        {
+            var gradOutput = g.Contiguous();
+            bool affineGrads = (weight?.RequiresGrad ?? false) || (bias?.RequiresGrad ?? false);
+            var gradInput = input.RequiresGrad ? Tensor.Allocate(input.Shape, DType.Float32, input.Device, zero: false) : null;
+            int blocks = (rows + Kernels.Cpu.LayerNorm.AffineRowsPerBlock - 1) / Kernels.Cpu.LayerNorm.AffineRowsPerBlock;
+            using var partials = affineGrads ? Tensor.Allocate([blocks, 2, length], DType.Float32, input.Device, zero: false) : null;
+            fixed (float* m = mean, s = rstd)
+                Kernels.Cpu.LayerNorm.BackwardAffine(gradOutput.Pointer<float>(), x.Pointer<float>(), m, s, w is null ? null : w.Pointer<float>(),
+                    rows, length, gradInput is null ? null : gradInput.Pointer<float>(), partials is null ? null : partials.Pointer<float>());
+            Tensor? gradWeight = null, gradBias = null;
+            if (partials is not null)
+            {
+                // Block partial sums added in block order: the same bits for any thread count.
+                var sums = new float[2 * length];
+                var blockSums = partials.AsSpan<float>();
+                for (int block = 0; block < blocks; block++)
+                    System.Numerics.Tensors.TensorPrimitives.Add(sums, blockSums.Slice(block * 2 * length, 2 * length), sums);
+                if (weight is { RequiresGrad: true })
+                    gradWeight = Tensor.FromArray(sums[..length], weight.ShapeArray);
+                if (bias is { RequiresGrad: true })
+                    gradBias = Tensor.FromArray(sums[length..], bias.ShapeArray);
+            }
+            return [gradInput, .. weight is null ? Array.Empty<Tensor?>() : [gradWeight], .. bias is null ? Array.Empty<Tensor?>() : [gradBias]];
+        });
     }
 
     /// <summary>

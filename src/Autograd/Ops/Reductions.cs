@@ -9,12 +9,14 @@ public static partial class Functional
 {
     public static Tensor Sum(Tensor x, int[]? dims = null, bool keepDim = false)
     {
-        var plan = ReducePlan.Create(x, dims, "sum");
+        var plan = ReducePlan.Create(x, dims, "sum", cpuLines: true);
         var y = Tensor.Allocate(plan.KeptShape, DType.Float32, x.Device, zero: false);
         if (x.Device.IsGpu && plan.Lines.LineCount == 1 && plan.Length >= OneRowSplit * 4)
             SumOneLongRow(plan.Rows, y);
         else if (x.Device.IsGpu)
             GpuReduce.Sum(x.Gpu.Launcher, plan.Rows.DeviceView<float>(), plan.Lines, y.DeviceView<float>());
+        else if (plan.Lines.Inner > 1)
+            unsafe { Reduce.SumLines(plan.Rows.Pointer<float>(), plan.Lines.LineCount / plan.Lines.Inner, plan.Length, plan.Lines.Inner, y.Pointer<float>()); }
         else
             unsafe { Reduce.Sum(plan.Rows.Pointer<float>(), plan.RowCount, plan.Length, y.Pointer<float>()); }
         int[] inputShape = x.ShapeArray;
@@ -186,7 +188,9 @@ public static partial class Functional
 
         public int[] KeptShape { get; private init; } = [];
 
-        public static ReducePlan Create(Tensor x, int[]? dims, string op)
+        /// <param name="cpuLines">The caller's CPU path reads [outer, length, inner] lines in place
+        /// (<see cref="Reduce.SumLines"/>); otherwise a CPU input is permuted so the reduced dims are last.</param>
+        public static ReducePlan Create(Tensor x, int[]? dims, string op, bool cpuLines = false)
         {
             x.ExpectFloat(op, "input");
             int[] reduced = Shapes.NormalizeDims(dims ?? [], x.Rank, op);
@@ -202,8 +206,10 @@ public static partial class Functional
             // memory system busy, or the lines are short; otherwise the permuted rows give a warp or a block per line.
             int inner = 1;
             for (int d = reduced.Length == 0 ? x.Rank : reduced[^1] + 1; d < x.Rank; d++) inner *= x.ShapeArray[d];
-            bool inPlace = x.Device.IsGpu && x.IsContiguous && reduced.Length > 0 && reduced[^1] - reduced[0] == reduced.Length - 1 && inner >= 32
-                && (rowCount >= 65536 || length <= 64);
+            bool oneRun = x.IsContiguous && reduced.Length > 0 && reduced[^1] - reduced[0] == reduced.Length - 1;
+            bool inPlace = x.Device.IsGpu
+                ? oneRun && inner >= 32 && (rowCount >= 65536 || length <= 64)
+                : cpuLines && oneRun && inner >= 16;
             Tensor rows;
             if (inPlace)
             {

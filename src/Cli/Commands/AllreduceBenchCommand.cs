@@ -81,7 +81,7 @@ internal static class AllreduceBenchCommand
         // Bus bandwidth: what each rank's link carries in a ring allreduce, 2(N-1)/N of the data (NCCL's convention).
         double busFactor = 2.0 * (world.Size - 1) / world.Size;
         if (!json)
-            Console.WriteLine($"{world.Description}, {world.Size} ranks, {bytes / 1048576:F1} MB float32 per repeat, {times[0].Count} repeats; CPU {CpuModel()}");
+            Console.WriteLine($"{world.Description}, {world.Size} ranks, {bytes / 1048576:F1} MB float32 per repeat, {times[0].Count} repeats; CPU {Engine.CpuInfo.Model}");
         if (!json) Console.WriteLine($"{"bucket MB",10} {"median ms",10} {"best ms",10} {"GB/s (algo, median)",20} {"GB/s (bus)",11}");
         for (int s = 0; s < sizes.Length; s++)
         {
@@ -97,19 +97,6 @@ internal static class AllreduceBenchCommand
                 }));
             else
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{sizes[s],10:g4} {median * 1000,10:F2} {best * 1000,10:F2} {algo,20:F2} {algo * busFactor,11:F2}"));
-        }
-    }
-
-    private static string CpuModel()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            return line is null ? "unknown" : line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
-        }
-        catch (IOException)
-        {
-            return "unknown";
         }
     }
 }

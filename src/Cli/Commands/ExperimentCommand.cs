@@ -17,11 +17,11 @@ internal static class ExperimentCommand
     {
         var name = new Argument<string>("name") { Description = "The experiment: " + string.Join(", ", ExperimentCatalog.All.Select(e => $"{e.Name} ({e.Description})")) };
         var quick = new Option<bool>("--quick") { Description = "Smoke-test scale (a few minutes); writes its page into the output folder, not docs/results." };
-        var longScale = new Option<bool>("--long") { Description = "The heavier documented setting: the smallest changes that could separate the default scale's ties (1.5-2.5x the default's time; " + string.Join(", ", ExperimentCatalog.All.Where(e => e.LongScale is not null).Select(e => e.Name)) + "); writes docs/results/long/NAME.md, set beside the default verdicts in the ledger." };
+        var longScale = new Option<bool>("--long") { Description = "The heavier documented setting: the smallest changes that could separate the default scale's ties (1.5-3x the default's time; " + string.Join(", ", ExperimentCatalog.All.Where(e => e.LongScale is not null).Select(e => e.Name)) + "); writes docs/results/long/NAME.md, set beside the default verdicts in the ledger." };
         var seeds = new Option<int?>("--seeds") { Description = "Seeds per table cell (default: the experiment's own)." };
         var output = new Option<string?>("--out") { Description = "Output folder for logs and raw results (default: runs/experiment-NAME[-quick|-long])." };
         var page = new Option<string?>("--page") { Description = "Results page to write (default: docs/results/NAME.md; docs/results/long/NAME.md with --long; OUT/NAME.md with --quick)." };
-        var reuse = new Option<bool>("--reuse-seeds") { Description = "Reuse per-seed results saved in the output folder by an earlier run with the same settings (xlearner saves them); the page names the commit that trained each reused seed." };
+        var reuse = new Option<bool>("--reuse-seeds") { Description = "Reuse per-seed results saved in the output folder by an earlier run with the same settings (xlearner and gppf save them); the page names the commit that trained each reused seed." };
         var threads = CliOptions.Threads();
         var command = new Command("experiment", "Reproduce a paper's comparison at reduced scale and write its results page (docs/results/NAME.md).")
         {

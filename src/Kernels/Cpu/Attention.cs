@@ -30,13 +30,42 @@ public static unsafe class Attention
         public readonly int ColumnStride = columnStride;
     }
 
+    /// <summary>
+    /// Where the rows of one operand lie: batch b = (outer, head) = (b / Heads, b % Heads) starts at
+    /// Data + outer · OuterStride + head · HeadStride, and its rows are RowStride floats apart. Dense
+    /// [batch, length, dim] is <see cref="Dense"/>; the q, k and v of a packed projection
+    /// [B, N, 3·heads·dim] are three strided views of it (heads side by side in each row), and a
+    /// merged-heads output [B, N, heads·dim] is another: no copies to split or merge heads.
+    /// </summary>
+    public readonly struct Rows(float* data, long outerStride, long headStride, int heads, int rowStride)
+    {
+        public readonly float* Data = data;
+        public readonly long OuterStride = outerStride;
+        public readonly long HeadStride = headStride;
+        public readonly int Heads = heads;
+        public readonly int RowStride = rowStride;
+
+        /// <summary>A dense [batch, length, dim] operand.</summary>
+        public static Rows Dense(float* data, int length, int dim) => new(data, (long)length * dim, 0, 1, dim);
+
+        /// <summary>First row of batch b.</summary>
+        public float* Batch(int b) => Data + b / Heads * OuterStride + b % Heads * HeadStride;
+    }
+
     /// <summary>Overwrites output and logSumExp.</summary>
     /// <param name="bias">Null for none.</param>
     // q [batch, queryLength, headDim], k [batch, keyLength, headDim], v [batch, keyLength, valueDim]
     // output [batch, queryLength, valueDim], logSumExp [batch, queryLength]
     public static void Forward(float* q, float* k, float* v, Bias? bias,
         int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
-        float* output, float* logSumExp)
+        float* output, float* logSumExp) =>
+        Forward(Rows.Dense(q, queryLength, headDim), Rows.Dense(k, keyLength, headDim), Rows.Dense(v, keyLength, valueDim), bias,
+            batchCount, queryLength, keyLength, headDim, valueDim, scale, causal, Rows.Dense(output, queryLength, valueDim), logSumExp);
+
+    /// <summary>Forward with every operand placed by a <see cref="Rows"/> layout (logSumExp dense [batch, queryLength]).</summary>
+    public static void Forward(Rows q, Rows k, Rows v, Bias? bias,
+        int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
+        Rows output, float* logSumExp)
     {
         int blocksPerBatch = (queryLength + QueryBlock - 1) / QueryBlock;
         long cost = 2L * QueryBlock * keyLength * (headDim + valueDim) + 1;
@@ -50,13 +79,12 @@ public static unsafe class Attention
                 {
                     int b = task / blocksPerBatch, i0 = task % blocksPerBatch * QueryBlock;
                     int rows = Math.Min(QueryBlock, queryLength - i0);
-                    float* vb = v + (long)b * keyLength * valueDim;
-                    Scores(q + ((long)b * queryLength + i0) * headDim, k + (long)b * keyLength * headDim, bias, b, i0, rows, keyLength, headDim, scale, causal, tile);
+                    Scores(q.Batch(b) + (long)i0 * q.RowStride, q.RowStride, k.Batch(b), k.RowStride, bias, b, i0, rows, keyLength, headDim, scale, causal, tile);
                     float* lse = logSumExp + (long)b * queryLength + i0;
                     for (int r = 0; r < rows; r++)
                         lse[r] = SoftmaxRow(tile + (long)r * keyLength, keyLength);
-                    Gemm.Run(false, false, rows, valueDim, keyLength, 1f, tile, keyLength, vb, valueDim, 0f,
-                        output + ((long)b * queryLength + i0) * valueDim, valueDim);
+                    Gemm.Run(false, false, rows, valueDim, keyLength, 1f, tile, keyLength, v.Batch(b), v.RowStride, 0f,
+                        output.Batch(b) + (long)i0 * output.RowStride, output.RowStride);
                 }
             }
         });
@@ -71,28 +99,40 @@ public static unsafe class Attention
     // gradScores [batch, queryLength, keyLength] or null
     public static void Backward(float* q, float* k, float* v, Bias? bias, float* output, float* logSumExp, float* gradOutput,
         int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
-        float* gradQuery, float* gradKey, float* gradValue, float* gradScores)
+        float* gradQuery, float* gradKey, float* gradValue, float* gradScores) =>
+        Backward(Rows.Dense(q, queryLength, headDim), Rows.Dense(k, keyLength, headDim), Rows.Dense(v, keyLength, valueDim), bias,
+            Rows.Dense(output, queryLength, valueDim), logSumExp, Rows.Dense(gradOutput, queryLength, valueDim),
+            batchCount, queryLength, keyLength, headDim, valueDim, scale, causal,
+            Rows.Dense(gradQuery, queryLength, headDim), Rows.Dense(gradKey, keyLength, headDim), Rows.Dense(gradValue, keyLength, valueDim), gradScores);
+
+    /// <summary>Backward with every operand placed by a <see cref="Rows"/> layout (logSumExp and gradScores dense).</summary>
+    public static void Backward(Rows q, Rows k, Rows v, Bias? bias, Rows output, float* logSumExp, Rows gradOutput,
+        int batchCount, int queryLength, int keyLength, int headDim, int valueDim, float scale, bool causal,
+        Rows gradQuery, Rows gradKey, Rows gradValue, float* gradScores)
     {
         void OneBatch(int b, float* probabilities, float* gradTile)
         {
-            float* kb = k + (long)b * keyLength * headDim;
-            float* gradKeyBatch = gradKey + (long)b * keyLength * headDim, gradValueBatch = gradValue + (long)b * keyLength * valueDim;
-            new Span<float>(gradKeyBatch, keyLength * headDim).Clear();
-            new Span<float>(gradValueBatch, keyLength * valueDim).Clear();
+            float* kb = k.Batch(b), vb = v.Batch(b), ob = output.Batch(b), qb = q.Batch(b), gob = gradOutput.Batch(b);
+            float* gradKeyBatch = gradKey.Batch(b), gradValueBatch = gradValue.Batch(b), gradQueryBatch = gradQuery.Batch(b);
+            for (int j = 0; j < keyLength; j++)
+            {
+                new Span<float>(gradKeyBatch + (long)j * gradKey.RowStride, headDim).Clear();
+                new Span<float>(gradValueBatch + (long)j * gradValue.RowStride, valueDim).Clear();
+            }
             for (int i0 = 0; i0 < queryLength; i0 += QueryBlock)
             {
                 int rows = Math.Min(QueryBlock, queryLength - i0);
                 long row0 = (long)b * queryLength + i0;
-                float* qBlock = q + row0 * headDim, gradOutputBlock = gradOutput + row0 * valueDim;
-                Scores(qBlock, kb, bias, b, i0, rows, keyLength, headDim, scale, causal, probabilities);
+                float* qBlock = qb + (long)i0 * q.RowStride, gradOutputBlock = gob + (long)i0 * gradOutput.RowStride;
+                Scores(qBlock, q.RowStride, kb, k.RowStride, bias, b, i0, rows, keyLength, headDim, scale, causal, probabilities);
                 // gradTile = gradOutput · vᵀ (the gradient of the probabilities), then the softmax backward in place.
-                Gemm.Run(false, true, rows, keyLength, valueDim, 1f, gradOutputBlock, valueDim, v + (long)b * keyLength * valueDim, valueDim, 0f, gradTile, keyLength);
+                Gemm.Run(false, true, rows, keyLength, valueDim, 1f, gradOutputBlock, gradOutput.RowStride, vb, v.RowStride, 0f, gradTile, keyLength);
                 for (int r = 0; r < rows; r++)
                 {
                     float* p = probabilities + (long)r * keyLength, gs = gradTile + (long)r * keyLength;
-                    float* gradOutputRow = gradOutputBlock + (long)r * valueDim;
+                    float* gradOutputRow = gradOutputBlock + (long)r * gradOutput.RowStride;
                     float lse = logSumExp[row0 + r];
-                    float delta = TensorPrimitives.Dot(new ReadOnlySpan<float>(gradOutputRow, valueDim), new ReadOnlySpan<float>(output + (row0 + r) * valueDim, valueDim));
+                    float delta = TensorPrimitives.Dot(new ReadOnlySpan<float>(gradOutputRow, valueDim), new ReadOnlySpan<float>(ob + (long)(i0 + r) * output.RowStride, valueDim));
                     var probabilityRow = new Span<float>(p, keyLength);
                     var gradRow = new Span<float>(gs, keyLength);
                     if (float.IsNegativeInfinity(lse))
@@ -108,9 +148,9 @@ public static unsafe class Attention
                 }
                 if (gradScores != null)
                     new Span<float>(gradTile, rows * keyLength).CopyTo(new Span<float>(gradScores + row0 * keyLength, rows * keyLength));
-                Gemm.Run(false, false, rows, headDim, keyLength, scale, gradTile, keyLength, kb, headDim, 0f, gradQuery + row0 * headDim, headDim);
-                Gemm.Run(true, false, keyLength, headDim, rows, scale, gradTile, keyLength, qBlock, headDim, 1f, gradKeyBatch, headDim);
-                Gemm.Run(true, false, keyLength, valueDim, rows, 1f, probabilities, keyLength, gradOutputBlock, valueDim, 1f, gradValueBatch, valueDim);
+                Gemm.Run(false, false, rows, headDim, keyLength, scale, gradTile, keyLength, kb, k.RowStride, 0f, gradQueryBatch + (long)i0 * gradQuery.RowStride, gradQuery.RowStride);
+                Gemm.Run(true, false, keyLength, headDim, rows, scale, gradTile, keyLength, qBlock, q.RowStride, 1f, gradKeyBatch, gradKey.RowStride);
+                Gemm.Run(true, false, keyLength, valueDim, rows, 1f, probabilities, keyLength, gradOutputBlock, gradOutput.RowStride, 1f, gradValueBatch, gradValue.RowStride);
             }
         }
 
@@ -141,12 +181,12 @@ public static unsafe class Attention
     }
 
     /// <summary>tile[r, j] = scale * q[i0 + r]·k[j] + bias(b, i0 + r, j), or -inf above the diagonal when causal.</summary>
-    // qBlock [rows, headDim], keys [keyLength, headDim] (read transposed by the GEMM), tile [rows, keyLength]
+    // qBlock [rows, headDim] (rows qStride apart), keys [keyLength, headDim] (rows keyStride apart, read transposed by the GEMM), tile [rows, keyLength]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scores(float* qBlock, float* keys, Bias? bias, int b, int i0, int rows, int keyLength, int headDim,
+    private static void Scores(float* qBlock, int qStride, float* keys, int keyStride, Bias? bias, int b, int i0, int rows, int keyLength, int headDim,
         float scale, bool causal, float* tile)
     {
-        Gemm.Run(false, true, rows, keyLength, headDim, scale, qBlock, headDim, keys, headDim, 0f, tile, keyLength);
+        Gemm.Run(false, true, rows, keyLength, headDim, scale, qBlock, qStride, keys, keyStride, 0f, tile, keyLength);
         for (int r = 0; r < rows; r++)
         {
             float* row = tile + (long)r * keyLength;

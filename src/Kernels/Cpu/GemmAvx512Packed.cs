@@ -14,14 +14,16 @@ namespace Tessera.Kernels.Cpu;
 /// from, so the same code also reads operands in place (<see cref="RunIndirectSlice"/>,
 /// <see cref="AccumulateRowsA"/>: convolutions on a padded image).
 /// Same contract as <see cref="Gemm.Run"/>: C = alpha·op(A)·op(B) + beta·C, row-major.
+/// The cache blocks come from the processor's caches (<see cref="GemmBlocking"/>).
 /// </summary>
 public static unsafe class GemmAvx512Packed
 {
     public const int MR = 8;
     public const int NR = 32;
-    private const int KC = 256;
-    private const int MC = 96;
-    private const int NC = 1024;
+    // Cache blocks from this CPU's caches (GemmBlocking); static readonly, so tier-1 code sees constants.
+    private static readonly int KC = GemmBlocking.Current.KC;
+    private static readonly int MC = GemmBlocking.Current.MC;
+    private static readonly int NC = GemmBlocking.Current.NC;
     private const int TasksPerThread = 4;
 
     public static bool IsSupported => Avx512F.IsSupported;

@@ -17,6 +17,39 @@ public static unsafe class Reduce
                 y[r] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + (long)r * length, length));
         });
 
+    /// <summary>
+    /// y[o, i] = Σ_l x[o, l, i] for a dense x [outer, length, inner]: a sum over a leading or middle
+    /// dim read in place (a bias gradient sums [rows, features] over rows), not through a transposed
+    /// copy. Tasks own 256-column strips; rows are added in blocks of 64 into a block sum that is then
+    /// added to the strip's total (two levels, so the error grows with 64 + length / 64, not length).
+    /// Overwrites y.
+    /// </summary>
+    public static void SumLines(float* x, int outer, int length, int inner, float* y)
+    {
+        const int Strip = 256, Block = 64;
+        int strips = (inner + Strip - 1) / Strip;
+        CpuParallel.ForCost(outer * strips, (long)length * Math.Min(inner, Strip), (from, to) =>
+        {
+            float* block = stackalloc float[Strip];
+            for (int task = from; task < to; task++)
+            {
+                int o = task / strips, column = task % strips * Strip;
+                int width = Math.Min(Strip, inner - column);
+                var total = new Span<float>(y + (long)o * inner + column, width);
+                var partial = new Span<float>(block, width);
+                total.Clear();
+                float* origin = x + (long)o * length * inner + column;
+                for (int l0 = 0; l0 < length; l0 += Block)
+                {
+                    partial.Clear();
+                    for (int l = l0; l < Math.Min(length, l0 + Block); l++)
+                        TensorPrimitives.Add(partial, new ReadOnlySpan<float>(origin + (long)l * inner, width), partial);
+                    TensorPrimitives.Add(total, partial, total);
+                }
+            }
+        });
+    }
+
     /// <summary>y[r] = max (or min) of row r and, when indices is not null, the first position where it occurs. NaN wins, as in PyTorch.</summary>
     public static void MaxOrMin(float* x, int rows, int length, bool max, float* y, long* indices) =>
         CpuParallel.ForCost(rows, length, (from, to) =>

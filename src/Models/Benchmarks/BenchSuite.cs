@@ -11,7 +11,7 @@ namespace Tessera.Models.Benchmarks;
 /// The benchmark registry that <c>tessera bench</c> and tools/bench/compare.py enumerate. Names and
 /// shapes match the PyTorch side (tools/bench/torch_bench.py) one for one.
 /// </summary>
-public static class BenchSuite
+public static partial class BenchSuite
 {
     public static IReadOnlyList<BenchCase> All { get; } = Build();
 
@@ -29,6 +29,7 @@ public static class BenchSuite
         AddRoiAlign(cases);
         AddGumbelRouting(cases);
         AddTrainingSteps(cases);
+        AddSystemTrainSteps(cases);
         return cases;
     }
 
@@ -145,20 +146,25 @@ public static class BenchSuite
         cases.Add(new BenchCase("train_step_smallcnn_64x3x64x64", "training step: 3 conv-BN-ReLU blocks + linear, batch 64 of 3x64x64, SGD momentum", 0, () =>
         {
             var generator = new Generator(8);
-            var model = new Sequential(
-                new Conv2d(3, 32, 3, padding: 1, generator: generator), new BatchNorm2d(32), Lambda.Relu(), new MaxPool2d(2),
-                new Conv2d(32, 64, 3, padding: 1, generator: generator), new BatchNorm2d(64), Lambda.Relu(), new MaxPool2d(2),
-                new Conv2d(64, 128, 3, padding: 1, generator: generator), new BatchNorm2d(128), Lambda.Relu(),
-                new Lambda("GlobalAvgPool", x => F.GlobalAvgPool2d(x).Flatten(1)), new Linear(128, 10, generator: generator));
+            var model = SmallCnn(generator);
             return TrainStep(model, new Sgd(model.Parameters(), 0.01f, momentum: 0.9f), generator);
-        }, ItemsPerRun: 64));
+        }, ItemsPerRun: 64, CountParameters: () => SmallCnn(new Generator(8)).Parameters().Sum(p => (long)p.Numel)));
         cases.Add(new BenchCase("train_step_vit_tiny_p8_d192_L6_64x3x64x64", "training step: ViT-tiny (patch 8, dim 192, 6 layers, 3 heads), batch 64 of 3x64x64, AdamW", 0, () =>
         {
             var generator = new Generator(9);
-            var model = new VisionTransformer(imageSize: 64, patchSize: 8, embedDim: 192, depth: 6, numHeads: 3, numClasses: 10, generator: generator);
+            var model = VitTiny(generator);
             return TrainStep(model, new AdamW(model.Parameters(), 1e-3f), generator);
-        }, ItemsPerRun: 64));
+        }, ItemsPerRun: 64, CountParameters: () => VitTiny(new Generator(9)).Parameters().Sum(p => (long)p.Numel)));
     }
+
+    private static Sequential SmallCnn(Generator generator) => new(
+        new Conv2d(3, 32, 3, padding: 1, generator: generator), new BatchNorm2d(32), Lambda.Relu(), new MaxPool2d(2),
+        new Conv2d(32, 64, 3, padding: 1, generator: generator), new BatchNorm2d(64), Lambda.Relu(), new MaxPool2d(2),
+        new Conv2d(64, 128, 3, padding: 1, generator: generator), new BatchNorm2d(128), Lambda.Relu(),
+        new Lambda("GlobalAvgPool", x => F.GlobalAvgPool2d(x).Flatten(1)), new Linear(128, 10, generator: generator));
+
+    private static VisionTransformer VitTiny(Generator generator) =>
+        new(imageSize: 64, patchSize: 8, embedDim: 192, depth: 6, numHeads: 3, numClasses: 10, generator: generator);
 
     private static Action TrainStep(Layer model, Optimizer optimizer, Generator generator)
     {

@@ -28,8 +28,11 @@ public sealed record ClaimJudgement(double Gap, double StandardError, ClaimVerdi
     /// <summary>"+1.23 ± 0.45 (2 SE 0.90)": the gap with its error, for a results page.</summary>
     public string Describe(string format = "0.00") =>
         double.IsNaN(StandardError)
-            ? $"{Gap.ToString("+" + format + ";-" + format, CultureInfo.InvariantCulture)} (no error estimate: {ErrorBasis})"
-            : $"{Gap.ToString("+" + format + ";-" + format, CultureInfo.InvariantCulture)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)} SE ({ErrorBasis})";
+            ? $"{SignedGap(format)} (no error estimate: {ErrorBasis})"
+            : $"{SignedGap(format)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)} SE ({ErrorBasis})";
+
+    /// <summary>The gap with its sign; one that rounds to zero prints unsigned (the third format section: a two-section format would print "-+0.00").</summary>
+    private string SignedGap(string format) => Gap.ToString("+" + format + ";-" + format + ";" + format, CultureInfo.InvariantCulture);
 }
 
 /// <summary>

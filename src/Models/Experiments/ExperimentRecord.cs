@@ -97,25 +97,10 @@ public sealed record RunProvenance(string Commit, string Date, string Machine, i
     /// one; git, or "unknown"), the date, /proc/cpuinfo's model name and the core count.
     /// </summary>
     public static RunProvenance Capture() =>
-        new(s_startCommit ?? GitCommit(), DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"), CpuModel(), Environment.ProcessorCount);
+        new(s_startCommit ?? GitCommit(), DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"), Engine.CpuInfo.Model, Environment.ProcessorCount);
 
     /// <summary>"commit abc1234, 2026-12-07 18:40 UTC, AMD EPYC (2 cores)": one line for a page header.</summary>
     public override string ToString() => $"commit {Commit}, {Date}, {Machine} ({Cores} cores)";
-
-    private static string CpuModel()
-    {
-        try
-        {
-            if (File.Exists("/proc/cpuinfo"))
-                foreach (var line in File.ReadLines("/proc/cpuinfo"))
-                    if (line.StartsWith("model name", StringComparison.Ordinal) && line.IndexOf(':') is int colon and > 0)
-                        return line[(colon + 1)..].Trim();
-        }
-        catch (IOException)
-        {
-        }
-        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
-    }
 
     private static string GitCommit()
     {

@@ -132,11 +132,17 @@ public abstract partial class Module
 
     public Module Eval() => Train(false);
 
-    /// <summary>Clears every parameter's gradient.</summary>
+    /// <summary>
+    /// Clears every parameter's gradient. The old gradient tensors are disposed, so their memory
+    /// serves the next backward (fresh pages are slow to fault in); Clone a gradient you keep.
+    /// </summary>
     public void ZeroGrad()
     {
         foreach (var p in Parameters())
+        {
+            p.Grad?.Dispose();
             p.Grad = null;
+        }
     }
 
     /// <summary>

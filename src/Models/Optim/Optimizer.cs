@@ -59,10 +59,13 @@ public abstract class Optimizer
     /// <summary>Steps taken so far.</summary>
     public long StepCount { get; protected set; }
 
+    private string? _profileName;
+
     /// <summary>Applies one update to every parameter that has a gradient.</summary>
     public void Step()
     {
         using var noGrad = GradMode.NoGrad();
+        using var profiled = OpProfiler.Section(_profileName ??= $"optimizer step ({GetType().Name})");
         StepCount++;
         foreach (var group in Groups)
             foreach (var p in group.Parameters)
@@ -70,11 +73,19 @@ public abstract class Optimizer
                     Update(group, p, p.Grad);
     }
 
+    /// <summary>
+    /// Clears the gradients of every parameter this optimiser updates. The old gradient tensors are
+    /// disposed, so their memory serves the next backward instead of new pages (which fault in
+    /// slowly); Clone a gradient you keep past this call.
+    /// </summary>
     public void ZeroGrad()
     {
         foreach (var group in Groups)
             foreach (var p in group.Parameters)
+            {
+                p.Grad?.Dispose();
                 p.Grad = null;
+            }
     }
 
     /// <summary>Updates one parameter in place from its gradient.</summary>

@@ -130,4 +130,12 @@ public sealed class ClaimRuleTests
         Assert.Equal("2.0 ± 1.0", ClaimRule.FormatMeanStd([1.0, 2.0, 3.0]));
         Assert.Equal("2.0", ClaimRule.FormatMeanStd([2.0]));
     }
+
+    [Fact]
+    public void AGapThatRoundsToZeroPrintsUnsigned()
+    {
+        Assert.Equal("0.00 ± 0.12 SE (paired)", new ClaimJudgement(-0.001, 0.12, ClaimVerdict.Tie, "paired").Describe());
+        Assert.Equal("-0.13 ± 0.18 SE (paired)", new ClaimJudgement(-0.13, 0.18, ClaimVerdict.Tie, "paired").Describe());
+        Assert.Equal("+0.01 (no error estimate: one seed)", new ClaimJudgement(0.01, double.NaN, ClaimVerdict.Tie, "one seed").Describe());
+    }
 }

@@ -130,7 +130,7 @@ public sealed class ResultsLedgerTests : IDisposable
         Assert.True(section > 0);
         var after = lines[section..];
         Assert.Contains(after, l => l.StartsWith("- **gppf** ([long/gppf.md](long/gppf.md), `experiment gppf --long`", StringComparison.Ordinal) && l.EndsWith("heads train 4x longer", StringComparison.Ordinal));
-        Assert.Contains(after, l => l.StartsWith("- **eva**: 1 ties at the default scale; no `--long` setting yet.", StringComparison.Ordinal));
+        Assert.Contains(after, l => l.StartsWith("- **eva**: 1 ties at the default scale; not re-run at the long scale yet (`--long` exists).", StringComparison.Ordinal));
         Assert.Contains(after, l => l.StartsWith("| gppf | C beats D | 0.00 ± 0.58 | tie |", StringComparison.Ordinal) && l.EndsWith("| **holds** |", StringComparison.Ordinal));
         Assert.Contains(after, l => l.StartsWith("| gppf | E beats F |", StringComparison.Ordinal) && l.Contains("| **holds** |", StringComparison.Ordinal) && l.EndsWith("| tie |", StringComparison.Ordinal));
         Assert.Contains(after, l => l.StartsWith("| gppf | G beats H |", StringComparison.Ordinal) && l.Contains("not measured at the long scale", StringComparison.Ordinal));

@@ -77,8 +77,17 @@ public sealed class MultiheadAttention : Module
             throw new TensorShapeException($"MultiheadAttention: 'key' and 'value' expected [{query.Size(0)}, S, {EmbedDim}] with one S, found key {Shapes.Format(key.Shape)} and value {Shapes.Format(value.Shape)}", nameof(key));
         int batchSize = query.Size(0), queryLength = query.Size(1), keyLength = key.Size(1);
 
+        var mask = CombineMasks(keyPaddingMask, attnMask, batchSize, queryLength, keyLength);
+        bool selfAttention = ReferenceEquals(query, key) && ReferenceEquals(key, value);
+        if (selfAttention && !(Training && DropoutP > 0f))
+        {
+            // One packed projection read in place by the attention kernel: no q/k/v slices, no head
+            // split or merge copies, and the backward writes the packed gradient directly.
+            var packed = Functional.Linear(query, InProjWeight, InProjBias);
+            return OutProj.Forward(Functional.PackedSelfAttention(packed, NumHeads, mask));
+        }
         Tensor q, k, v;
-        if (ReferenceEquals(query, key) && ReferenceEquals(key, value))
+        if (selfAttention)
         {
             var qkv = Functional.Linear(query, InProjWeight, InProjBias).Chunk(3, -1);
             (q, k, v) = (qkv[0], qkv[1], qkv[2]);
@@ -94,8 +103,6 @@ public sealed class MultiheadAttention : Module
         q = SplitHeads(q, batchSize, queryLength);
         k = SplitHeads(k, batchSize, keyLength);
         v = SplitHeads(v, batchSize, keyLength);
-
-        var mask = CombineMasks(keyPaddingMask, attnMask, batchSize, queryLength, keyLength);
         Tensor attended;
         if (Training && DropoutP > 0f)
         {

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Tessera.Models.Data.World;
 using Tessera.Models.Experiments;
+using Tessera.Models.Recipes;
 using Tessera.Models.Training;
 using Tessera.Models.Plotting;
 
@@ -17,7 +19,10 @@ public sealed class EvaPage(IReadOnlyList<EvaSeedResult> results, TeacherResult 
 {
     public const string DiscussionHeading = "## Discussion";
 
-    private string Command => $"tessera experiment eva{(quick ? " --quick" : "")}{(results.Count != EvaExperiment.DefaultSeeds ? $" --seeds {results.Count}" : "")}";
+    /// <summary>What the long scale changed (null at the default and quick scales): printed at the top of the page and kept in the record.</summary>
+    public string? LongScale { get; init; }
+
+    private string Command => $"tessera experiment eva{(quick ? " --quick" : LongScale is not null ? " --long" : "")}{(results.Count != EvaExperiment.DefaultSeeds ? $" --seeds {results.Count}" : "")}";
 
     private int Longest => settings.PretrainSteps.Max();
     private int Shortest => settings.PretrainSteps.Min();
@@ -129,12 +134,13 @@ public sealed class EvaPage(IReadOnlyList<EvaSeedResult> results, TeacherResult 
         text.AppendLine("# EVA at reduced scale (paper 003)");
         text.AppendLine();
         if (quick) text.AppendLine("**Quick (smoke-test) scale: the numbers below only show that every arm runs; they are not the reported result.**\n");
+        if (LongScale is not null) text.AppendLine($"**Long scale (`--long`)**, the heavier documented setting that tries to separate the default scale's ties: {LongScale} The ledger ([../README.md](../README.md)) sets these verdicts beside the default's.\n");
         text.AppendLine(Inv($"Command: `{Command}` — seeds {string.Join(", ", results.Select(r => r.Seed))}, {minutes:F1} min wall time; {provenance}."));
         text.AppendLine();
         var t = settings.Teacher;
         text.AppendLine(Inv($"Scale: {t.ImageSize} px images, {t.PatchSize}-pixel patches ({t.Grid}×{t.Grid} grid). Teacher CLIP: ViT {t.ImageWidth} wide × {t.ImageDepth} blocks ({t.ImageHeads} heads, mean-pooled) + causal text transformer {t.TextWidth} × {t.TextDepth} over the caption vocabulary, joint embedding {t.EmbedDim}, learnable logit scale (clamped at 100), {settings.TeacherSteps} steps of batch {settings.TeacherBatch} on the captions source (seed 0), then frozen and shared by every seed, as the paper's teacher is one public model."));
         text.AppendLine(Inv($"Students: plain ViT {settings.StudentWidth} × {settings.StudentDepth} ({settings.StudentHeads} heads), drop path {settings.PretrainDropPath}; EVA = block-wise masks of {settings.MaskRatio:P0} of the patches (BEiT's generator, blocks ≥ {settings.MinBlockPatches} patches) replaced by a mask token, LayerNorm + Linear to the teacher's {t.ImageWidth}-wide patch features, negative cosine over the masked patches; FD = the same student on the intact image regressing every patch. AdamW (0.9, 0.98), lr {settings.PretrainLearningRate}, wd {settings.WeightDecay}, warm-up + cosine; batch {settings.PretrainBatch}; lengths {string.Join(", ", settings.PretrainSteps)} steps (each its own run)."));
-        text.AppendLine(Inv($"Fine-tuning: {settings.FineTuneSteps} steps (batch {settings.FineTuneBatch}) per classification suite ({string.Join(", ", settings.ClassificationSuites)}), {settings.SegmentationSteps} steps of {settings.SegmentationSuite} segmentation through a simple feature pyramid (stride 2/4/8 from the stride-4 map) + FPN head; layer-wise lr decay {settings.LayerDecay}, drop path {settings.FineTuneDropPath}, AdamW lr {settings.FineTuneLearningRate}, wd {settings.WeightDecay}; top-1 / mIoU on the first {settings.TestImages} test images; linear probe (L-BFGS logistic regression, L2 swept) of the frozen mean-pooled features on the first {settings.ProbeImages} training images. EVA-CLIP vs CLIP from scratch: {settings.ClipSteps} steps each, same data, same text tower start (the teacher's). Zero-shot: prompts \"a {{colour}} {{shape}}\" ensembled over the 12 colour words, {settings.ZeroShotImages} test images."));
+        text.AppendLine(Inv($"Fine-tuning: {settings.FineTuneSteps} steps (batch {settings.FineTuneBatch}) per classification suite ({string.Join(", ", settings.ClassificationSuites)}), {settings.SegmentationSteps} steps of {settings.SegmentationSuite} segmentation through a simple feature pyramid (stride 2/4/8 from the stride-4 map) + FPN head; layer-wise lr decay {settings.LayerDecay}, drop path {settings.FineTuneDropPath}, AdamW lr {settings.FineTuneLearningRate}, wd {settings.WeightDecay}; top-1 / mIoU on the first {TestCounts(settings.ClassificationSuites.Append(settings.SegmentationSuite), settings.TestImages)} test images; linear probe (L-BFGS logistic regression, L2 swept) of the frozen mean-pooled features on the first {settings.ProbeImages} training images. EVA-CLIP vs CLIP from scratch: {settings.ClipSteps} steps each, same data, same text tower start (the teacher's). Zero-shot: prompts \"a {{colour}} {{shape}}\" ensembled over the 12 colour words, {TestCounts([EvaStages.PretrainSource, EvaArms.HeldOutZeroShot], settings.ZeroShotImages)} test images."));
         text.AppendLine();
 
         text.AppendLine("## The CLIP teacher (zero-shot top-1, %)");
@@ -229,7 +235,7 @@ public sealed class EvaPage(IReadOnlyList<EvaSeedResult> results, TeacherResult 
         }
         AtomicFile.WriteAllText(path, text.ToString());
         new ExperimentRecord("eva", Command, provenance.Commit, provenance.Date, provenance.Machine, provenance.Cores, results.Count, Math.Round(minutes, 2),
-            armMinutes, claims, quick).Write(ExperimentRecord.PathFor(path));
+            armMinutes, claims, quick) { LongScale = LongScale }.Write(ExperimentRecord.PathFor(path));
     }
 
     private Dictionary<string, double> ArmMinutes()
@@ -283,6 +289,14 @@ public sealed class EvaPage(IReadOnlyList<EvaSeedResult> results, TeacherResult 
         var (mean, std) = ClaimRule.MeanStd(values);
         return values.Length == 1 ? mean.ToString(format, CultureInfo.InvariantCulture)
             : $"{mean.ToString(format, CultureInfo.InvariantCulture)} ± {std.ToString(format, CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>"400" where every source has that many test images; otherwise the count each one is scored on ("down-shapes 600, down-seg 300"): a fixed split caps the request.</summary>
+    private static string TestCounts(IEnumerable<string> sources, int requested)
+    {
+        var counts = sources.Select(name => (name, Count: Math.Min(requested, WorldGenerator.SplitLength(WorldSources.Get(name), "test", WorldTaskSource.WorldSeed) ?? requested))).ToList();
+        return counts.All(c => c.Count == requested) ? requested.ToString(CultureInfo.InvariantCulture)
+            : string.Join(", ", counts.Select(c => Inv($"{c.name} {c.Count}")));
     }
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

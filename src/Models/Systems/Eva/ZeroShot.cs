@@ -72,10 +72,14 @@ public static class ZeroShot
         return ClassifierWeights(embeddings);
     }
 
-    /// <summary>Zero-shot top-1 (%) on the first <paramref name="count"/> test images of <paramref name="sourceName"/>, classes = its class names.</summary>
+    /// <summary>
+    /// Zero-shot top-1 (%) on the first <paramref name="count"/> test images of <paramref name="sourceName"/>
+    /// (all of them where its test split is smaller: one count serves the unbounded captions source and a fixed suite), classes = its class names.
+    /// </summary>
     public static double Top1(ClipModel clip, string sourceName, int count, IReadOnlyList<string> templates)
     {
         var source = WorldSources.Get(sourceName);
+        count = Math.Min(count, WorldGenerator.SplitLength(source, "test", WorldTaskSource.WorldSeed) ?? count);
         var classNames = source.ClassNames();
         bool training = clip.Training;
         clip.Eval();

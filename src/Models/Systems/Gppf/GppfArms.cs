@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Tessera.Engine.Random;
 using Tessera.Models.Optim;
 using Tessera.Models.Recipes;
@@ -12,12 +13,37 @@ public sealed record GppfTask(string Name, string Source, string Head, int Size,
 /// <summary>The experiment's scale: steps, batch, devices, backbone size.</summary>
 public sealed record GppfScale(int Steps, int Batch, int Devices, int Width, int Depth, int HeadWidth, int FinetuneSteps, int EvalBatches, int RecordEvery);
 
-/// <summary>What one trained arm gave: test metrics ("task/metric"), run time, the routing probabilities recorded over training, and the model.</summary>
+/// <summary>
+/// What one trained arm gave: test metrics ("task/metric"), run time, the routing probabilities recorded
+/// over training, and, at the end, the backbone's lego layers, parameter count, each task's argmax route
+/// and routing probabilities. Everything but <see cref="Model"/> is plain data, saved in the run folder's
+/// <c>seed-N.json</c> so that <c>--reuse-seeds</c> rebuilds the page without training again.
+/// </summary>
 public sealed record ArmResult(string Name, IReadOnlyDictionary<string, double> Metrics, double Seconds, string? Diverged,
-    IReadOnlyList<(long Step, Dictionary<string, double[][]> Probabilities)> Routing, MultiTaskModel Model)
+    IReadOnlyList<RoutingSnapshot> Routing, IReadOnlyList<string> LayerNames, long Parameters,
+    IReadOnlyDictionary<string, int[]> Routes, IReadOnlyDictionary<string, double[][]> Probabilities)
 {
-    public GppfBackbone Backbone => (GppfBackbone)Model.Backbone;
+    /// <summary>The trained model (null for an arm read back from a saved seed).</summary>
+    [JsonIgnore]
+    public MultiTaskModel? Model { get; init; }
+
+    /// <summary>The trained backbone; only the run that trained the arm has it.</summary>
+    [JsonIgnore]
+    public GppfBackbone Backbone => (GppfBackbone)(Model ?? throw new InvalidOperationException($"gppf: arm '{Name}' was read back from a saved seed and has no model; train it again (run without --reuse-seeds)")).Backbone;
+
+    /// <summary>The plain-data record of <paramref name="model"/> after training.</summary>
+    public static ArmResult Of(string name, IReadOnlyDictionary<string, double> metrics, double seconds, string? diverged, IReadOnlyList<RoutingSnapshot> routing, MultiTaskModel model)
+    {
+        var backbone = (GppfBackbone)model.Backbone;
+        var tasks = model.Tasks.Select(t => t.Name).ToList();
+        return new ArmResult(name, metrics, seconds, diverged, routing, backbone.LayerNames.ToList(), backbone.Module.ParameterCount(),
+            tasks.ToDictionary(t => t, backbone.ArgmaxRoute, StringComparer.Ordinal),
+            tasks.ToDictionary(t => t, backbone.RoutingProbabilities, StringComparer.Ordinal)) { Model = model };
+    }
 }
+
+/// <summary>Routing probabilities of every task at one training step: [task][lego layer][unit].</summary>
+public sealed record RoutingSnapshot(long Step, Dictionary<string, double[][]> Probabilities);
 
 /// <summary>
 /// Builds and trains the experiment's arms through the ordinary recipe path (<see cref="RecipeCatalog.Build"/>
@@ -55,7 +81,7 @@ public sealed class GppfArms(GppfScale scale, ulong seed, Action<string> log)
         prepare?.Invoke(build);
         var trainer = build.CreateTrainer();
         var backbone = (GppfBackbone)build.Model.Backbone;
-        var routing = new List<(long, Dictionary<string, double[][]>)>();
+        var routing = new List<RoutingSnapshot>();
         var clock = Stopwatch.StartNew();
         string? diverged = null;
         double recentLoss = double.NaN;
@@ -63,7 +89,7 @@ public sealed class GppfArms(GppfScale scale, ulong seed, Action<string> log)
         {
             while (trainer.Step < recipe.Steps)
             {
-                if (backbone.UnitCount > 1 && trainer.Step % scale.RecordEvery == 0) routing.Add((trainer.Step, Snapshot(backbone, recipe)));
+                if (backbone.UnitCount > 1 && trainer.Step % scale.RecordEvery == 0) routing.Add(new RoutingSnapshot(trainer.Step, Snapshot(backbone, recipe)));
                 var result = trainer.RunStep();
                 recentLoss = double.IsNaN(recentLoss) ? result.Loss : 0.9 * recentLoss + 0.1 * result.Loss;
                 if (trainer.Step % Math.Max(1, recipe.Steps / 4) == 0 && trainer.Step < recipe.Steps)
@@ -74,11 +100,11 @@ public sealed class GppfArms(GppfScale scale, ulong seed, Action<string> log)
         {
             diverged = e.Message;
         }
-        if (backbone.UnitCount > 1) routing.Add((trainer.Step, Snapshot(backbone, recipe)));
+        if (backbone.UnitCount > 1) routing.Add(new RoutingSnapshot(trainer.Step, Snapshot(backbone, recipe)));
         var metrics = diverged is null ? trainer.Evaluate() : new Dictionary<string, double>();
         double seconds = clock.Elapsed.TotalSeconds;
         log($"{recipe.Name}: {(diverged is null ? "done" : "diverged")} in {seconds:F0} s {Summary(metrics)}");
-        return new ArmResult(recipe.Name, metrics, seconds, diverged, routing, build.Model);
+        return ArmResult.Of(recipe.Name, metrics, seconds, diverged, routing, build.Model);
     }
 
     /// <summary>Test metrics of <paramref name="backbone"/> with the heads of <paramref name="tasks"/> (evaluation only).</summary>

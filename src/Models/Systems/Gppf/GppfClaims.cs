@@ -33,9 +33,9 @@ public static class GppfClaims
         string Points(double[] a, double[] b) => $"avg gain vs single {GppfMeasures.Signed(a)} vs {GppfMeasures.Signed(b)} points";
 
         Add("Joint static (SIMT + SyncBN) beats single-task training on average", $"avg gain of the static joint backbone over single-task training {GppfMeasures.Signed(simt)} points (mean over the five tasks, per seed)", ClaimRule.Better(simt, single),
-            "Capacity: the backbone is tiny and five tasks compete for it (negative transfer), while the paper's ResNet-50 has room for all of them and 15M images over which sharing regularises; and with the same images per task, a single-task head is updated at every step, a joint head at about one step in five, which over a few hundred steps matters.");
+            "Capacity: the backbone is tiny and five tasks compete for it (negative transfer), while the paper's ResNet-50 has room for all of them and 15M images over which sharing regularises; and with the same images per task, a single-task head is updated at every step, a joint head at about one step in five, which over " + Inv($"{scale.Steps} steps matters."));
         Add("DyNet N=2 beats the static backbone on average", Points(n2, simt), ClaimRule.Better(n2, simt),
-            "With tau high for most of a short run, soft routing averages both units, each unit gets about half of every task's gradient early on, and the routes settle only in the last part of the run.");
+            Inv($"With tau high for most of a {scale.Steps}-step run, soft routing averages both units, each unit gets about half of every task's gradient early on, and the routes settle only in the last part of the run."));
         Add("N=3 brings no further gain over N=2", Points(n2, n3), ClaimRule.Better(n2, n3),
             "A tie is what the paper's \"no further gain\" predicts at our noise level (its own N=2 lead is under a point); where N=3 is ahead, a third unit gives each task more private capacity, which a capacity-starved tiny backbone can use.");
         Add("SIMT beats one task per batch", Points(simt, oneTask), ClaimRule.Better(simt, oneTask),
@@ -46,7 +46,7 @@ public static class GppfClaims
         var meanMax = m.MeanMaxProbability(s => s.DyNet2);
         Add("Routes converge to near one-hot", Inv($"mean max p over tasks and layers {ClaimRule.FormatMeanStd(meanMax, "0.000")} at the end of N=2 training (threshold 0.9)"),
             ClaimRule.AtLeast(meanMax, 0.9),
-            "tau reaches 0.01 only at 90% of the run and the run is a few hundred steps; once tau is low the Gumbel-softmax sample saturates to one-hot and its gradient to the logits vanishes, so p keeps the value it had and the argmax paths, not p, are what converge.");
+            Inv($"tau reaches 0.01 only at 90% of the run ({scale.Steps} steps); once tau is low the Gumbel-softmax sample saturates to one-hot and its gradient to the logits vanishes, so p keeps the value it had and the argmax paths, not p, are what converge."));
 
         var stem = m.StemShare();
         double chance = GppfMeasures.ChanceStemShare(GppfExperiment.Tasks.Count, 2);

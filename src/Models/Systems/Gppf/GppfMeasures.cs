@@ -54,12 +54,12 @@ public sealed class GppfMeasures(IReadOnlyList<GppfSeedResult> seeds)
 
     /// <summary>Mean over tasks and lego layers of the largest routing probability (how one-hot the routes are), per seed.</summary>
     public double[] MeanMaxProbability(Func<GppfSeedResult, ArmResult> arm) =>
-        seeds.Select(s => GppfExperiment.Tasks.Average(t => arm(s).Backbone.RoutingProbabilities(t.Name).Average(p => p.Max()))).ToArray();
+        seeds.Select(s => GppfExperiment.Tasks.Average(t => arm(s).Probabilities[t.Name].Average(p => p.Max()))).ToArray();
 
     /// <summary>Per seed, the fraction of tasks whose N=2 route starts with the most common stem unit (1 = all share it).</summary>
     public double[] StemShare() => seeds.Select(s =>
     {
-        var stems = GppfExperiment.Tasks.Select(t => s.DyNet2.Backbone.ArgmaxRoute(t.Name)[0]).ToList();
+        var stems = GppfExperiment.Tasks.Select(t => s.DyNet2.Routes[t.Name][0]).ToList();
         return stems.GroupBy(u => u).Max(g => g.Count()) / (double)stems.Count;
     }).ToArray();
 

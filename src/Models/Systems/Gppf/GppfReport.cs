@@ -19,8 +19,14 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
 
     private readonly GppfMeasures _m = new(seeds);
 
+    /// <summary>What the long scale changed (null at the default and quick scales): printed at the top of the page and kept in the record.</summary>
+    public string? LongScale { get; init; }
+
+    /// <summary>Where each seed came from when some were reused (<c>--reuse-seeds</c>); null when every seed was trained by this run.</summary>
+    public IReadOnlyList<string>? TrainedAt { get; init; }
+
     /// <summary>The command that reproduces this page.</summary>
-    public string Command => $"dotnet run --project src/Cli -c Release -- experiment gppf{(quick ? " --quick" : "")}{(seeds.Count != GppfExperiment.DefaultSeeds ? $" --seeds {seeds.Count}" : "")}";
+    public string Command => $"dotnet run --project src/Cli -c Release -- experiment gppf{(quick ? " --quick" : LongScale is not null ? " --long" : "")}{(seeds.Count != GppfExperiment.DefaultSeeds ? $" --seeds {seeds.Count}" : "")}";
 
     /// <summary>Every claim judged by <see cref="ClaimRule"/>.</summary>
     public IReadOnlyList<ClaimRecord> Claims => _claims ??= GppfClaims.Judge(_m, scale, Command);
@@ -54,7 +60,7 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
 
     /// <summary>The record beside the page (the ledger is built from it).</summary>
     public ExperimentRecord Record() => new(GppfClaims.System, Command, provenance.Commit, provenance.Date, provenance.Machine, provenance.Cores,
-        seeds.Count, Math.Round(minutes, 2), ArmMinutes(), Claims, quick);
+        seeds.Count, Math.Round(minutes, 2), ArmMinutes(), Claims, quick) { LongScale = LongScale };
 
     /// <summary>Mean wall minutes per arm over seeds (single-task: the five baselines together).</summary>
     private Dictionary<string, double> ArmMinutes()
@@ -82,9 +88,11 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
         var md = new StringBuilder();
         md.AppendLine("# GPPF at reduced scale (paper 001)").AppendLine();
         if (quick) md.AppendLine("**Quick (smoke-test) scale: the numbers below only show that every arm runs; they are not the reported result.**").AppendLine();
+        if (LongScale is not null) md.AppendLine($"**Long scale (`--long`)**, the heavier documented setting that tries to separate the default scale's ties: {LongScale} The ledger ([../README.md](../README.md)) sets these verdicts beside the default's.").AppendLine();
         md.AppendLine(Inv, $"Command: `{Command}`  ");
         md.AppendLine(Inv, $"Measured at {provenance} ({load}). Seeds: {string.Join(", ", seeds.Select(s => s.Seed))}; table cells are mean ± sample std over seeds. Total wall time {minutes:F1} min; per arm (mean over seeds) in the table's last column and the transfer table.  ");
-        md.AppendLine(Inv, $"Scale: {scale.Steps} SIMT steps, {scale.Devices} virtual devices x {scale.Batch} images; backbone width {scale.Width} ({seeds[0].SimtStatic.Model.Backbone.Module.ParameterCount():N0} parameters at N=1), {scale.Depth} block(s) per stage ({1 + 3 * scale.Depth} lego layers: stem + blocks); heads width {scale.HeadWidth}; ");
+        if (TrainedAt is not null) md.AppendLine(Inv, $"Seeds reused (`--reuse-seeds`): {string.Join("; ", TrainedAt)}.  ");
+        md.AppendLine(Inv, $"Scale: {scale.Steps} SIMT steps, {scale.Devices} virtual devices x {scale.Batch} images; backbone width {scale.Width} ({seeds[0].SimtStatic.Parameters:N0} parameters at N=1), {scale.Depth} block(s) per stage ({1 + 3 * scale.Depth} lego layers: stem + blocks); heads width {scale.HeadWidth}; ");
         md.AppendLine(Inv, $"single-task baselines {Math.Max(1, scale.Steps * scale.Devices / tasks.Count)} steps each (same images per task as the joint runs); AdamW lr {GppfArms.Optimizer.Lr}, cosine; tau 5 -> 0.01 over the first 90% of steps; {scale.EvalBatches} test batches per task.");
         md.AppendLine(Inv, $"Tasks (world sources): {string.Join(", ", tasks.Select(t => $"{t.Name} = {t.Source} ({t.Head}, {t.Size} px, {t.Metric}{(t.LowerIsBetter ? " lower is better" : "")})"))}.").AppendLine();
 
@@ -119,7 +127,7 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
         md.AppendLine("| Task | N=2 route | N=2 mean max p | N=3 route | N=3 mean max p |").AppendLine("|---|---|---|---|---|");
         var first = seeds[0];
         foreach (var t in tasks)
-            md.AppendLine(Inv, $"| {t.Name} | {string.Join("-", first.DyNet2.Backbone.ArgmaxRoute(t.Name))} | {MeanMax(first.DyNet2, t.Name):F3} | {string.Join("-", first.DyNet3.Backbone.ArgmaxRoute(t.Name))} | {MeanMax(first.DyNet3, t.Name):F3} |");
+            md.AppendLine(Inv, $"| {t.Name} | {string.Join("-", first.DyNet2.Routes[t.Name])} | {MeanMax(first.DyNet2, t.Name):F3} | {string.Join("-", first.DyNet3.Routes[t.Name])} | {MeanMax(first.DyNet3, t.Name):F3} |");
         md.AppendLine().AppendLine("Shared layers between tasks' N=2 routes (fraction of lego layers with the same argmax unit):").AppendLine();
         md.AppendLine("| | " + string.Join(" | ", tasks.Select(t => t.Name)) + " |").AppendLine("|---|" + string.Concat(tasks.Select(_ => "---|")));
         foreach (var a in tasks)
@@ -140,7 +148,9 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
         md.AppendLine().AppendLine("Paper (Table 4, KITTI depth AbsRel, lower is better): scratch 0.110; fixed path from COCO 0.057, from IN21K 0.060, from ADE20K 0.058; dynamic finetuning 0.065. Table 6 (ImageNet-1K top-1): scratch 78.12, fixed path (IN21K) 79.18, dynamic 79.04.").AppendLine();
 
         md.AppendLine("## Which claims we reproduce").AppendLine();
-        md.AppendLine(Inv, $"Each claim is judged by the shared rule ([how a verdict is reached](README.md#{ResultsLedger.RuleAnchor})): it holds where the gap (positive = the paper's direction) exceeds 2 standard errors, does not hold below −2, and is a tie in between. All five systems' claims are in the [ledger](README.md).").AppendLine();
+        // A long page sits in docs/results/long/, one folder below the ledger.
+        string ledger = LongScale is null ? "README.md" : "../README.md";
+        md.AppendLine(Inv, $"Each claim is judged by the shared rule ([how a verdict is reached]({ledger}#{ResultsLedger.RuleAnchor})): it holds where the gap (positive = the paper's direction) exceeds 2 standard errors, does not hold below −2, and is a tie in between. All five systems' claims are in the [ledger]({ledger}).").AppendLine();
         foreach (var c in Claims) md.AppendLine(c.ToMarkdown(seeds.Count));
         if (seeds.Count > 1)
         {
@@ -154,6 +164,7 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
             for (int i = 0; i < seeds.Count; i++)
                 md.AppendLine(Inv, $"| {seeds[i].Seed} | {string.Join(" | ", gains.Select(g => g[i].ToString("+0.0;-0.0", Inv)))} | {meanMax[i]:F3} | {stem[i]:F2} | {string.Join(" | ", transfer.Select(t => t[i].ToString("F1", Inv)))} |");
         }
+        if (LongScale is not null && !quick) md.AppendLine().Append(GppfLongNotes.Markdown(_m, Claims, scale));
         return md.ToString();
     }
 
@@ -181,12 +192,12 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
         _ => s.DyNet3.Seconds,
     });
 
-    private static double MeanMax(ArmResult arm, string task) => arm.Backbone.RoutingProbabilities(task).Average(p => p.Max());
+    private static double MeanMax(ArmResult arm, string task) => arm.Probabilities[task].Average(p => p.Max());
 
     private static double Shared(ArmResult arm, string a, string b)
     {
-        var ra = arm.Backbone.ArgmaxRoute(a);
-        var rb = arm.Backbone.ArgmaxRoute(b);
+        var ra = arm.Routes[a];
+        var rb = arm.Routes[b];
         return ra.Zip(rb).Count(p => p.First == p.Second) / (double)ra.Length;
     }
 
@@ -196,7 +207,7 @@ public sealed class GppfReport(GppfScale scale, IReadOnlyList<GppfSeedResult> se
     private List<HeatmapPanel> RoutingPanels()
     {
         var arm = seeds[0].DyNet2;
-        var names = arm.Backbone.LayerNames;
+        var names = arm.LayerNames;
         var columns = arm.Routing.Select(r => r.Step.ToString(Inv)).ToList();
         return GppfExperiment.Tasks.Select(t => new HeatmapPanel($"GPPF DyNet N=2, task {t.Name}: p(unit 0) per lego layer",
             names.Select((layer, l) => new HeatmapRow(layer, arm.Routing.Select(r => r.Probabilities[t.Name][l][0]).ToList())).ToList(),

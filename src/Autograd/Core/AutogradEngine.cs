@@ -96,6 +96,16 @@ public static class AutogradEngine
             OpProfiler.EndBackward(profile, sweepStart, chargedTicks);
         }
 
+        // Profiling only (OpProfiler): the clock is read only while a profile is active at depth 1.
+        long Clock() => profile is { BackwardDepth: 1 } ? Stopwatch.GetTimestamp() : 0;
+        void ChargeSince(string name, long start)
+        {
+            if (profile is not { BackwardDepth: 1 }) return;
+            long spent = Stopwatch.GetTimestamp() - start;
+            chargedTicks += spent;
+            profile.Charge(name, "backward", spent);
+        }
+
         void Sweep()
         {
             for (int i = order.Count - 1; i >= 0; i--)
@@ -107,34 +117,24 @@ public static class AutogradEngine
                 var node = tensor.GradFn;
                 if (node is null)
                 {
-                    long leafStart = Stopwatch.GetTimestamp();
+                    long leafStart = Clock();
                     if (leafSink(tensor, grad)) pending.Hold(grad);
                     else pending.DisposeIfUnused(grad);
-                    if (profile is { BackwardDepth: 1 })
-                    {
-                        long spentOnLeaf = Stopwatch.GetTimestamp() - leafStart;
-                        chargedTicks += spentOnLeaf;
-                        profile.Charge("(leaf gradients stored)", "backward", spentOnLeaf);
-                    }
+                    ChargeSince("(leaf gradients stored)", leafStart);
                     continue;
                 }
                 if (tensor.RetainsGrad)
                     AccumulateInto(tensor, grad);
                 Tensor?[] inputGrads;
                 // Temporaries a rule creates die with the rule; only the gradients it returns move on.
-                long ruleStart = Stopwatch.GetTimestamp();
+                long ruleStart = Clock();
                 using (var ruleScope = new TensorScope())
                 {
                     inputGrads = node.BackwardRule(grad);
                     foreach (var inputGrad in inputGrads)
                         if (inputGrad is not null) ruleScope.MoveToOuter(inputGrad);
                 }
-                if (profile is { BackwardDepth: 1 })
-                {
-                    long spentInRule = Stopwatch.GetTimestamp() - ruleStart;
-                    chargedTicks += spentInRule;
-                    profile.Charge(node.Name, "backward", spentInRule);
-                }
+                ChargeSince(node.Name, ruleStart);
                 if (inputGrads.Length != node.Inputs.Count)
                     throw new InvalidOperationException($"{node.Name} backward returned {inputGrads.Length} gradients for {node.Inputs.Count} inputs");
                 var spent = new List<Tensor> { grad };
@@ -151,14 +151,9 @@ public static class AutogradEngine
                         throw new InvalidOperationException($"{node.Name} backward produced a gradient of shape {Shapes.Format(inputGrad.Shape)} for input {k} of shape {Shapes.Format(input.Shape)}");
                     if (grads.TryGetValue(input, out var existing))
                     {
-                        long addStart = Stopwatch.GetTimestamp();
+                        long addStart = Clock();
                         grads[input] = Functional.Add(existing, inputGrad);
-                        if (profile is { BackwardDepth: 1 })
-                        {
-                            long spentAdding = Stopwatch.GetTimestamp() - addStart;
-                            chargedTicks += spentAdding;
-                            profile.Charge("(gradient accumulation)", "backward", spentAdding);
-                        }
+                        ChargeSince("(gradient accumulation)", addStart);
                         pending.Release(existing);
                         spent.Add(existing);
                         spent.Add(inputGrad);
@@ -176,15 +171,10 @@ public static class AutogradEngine
                 // rule needs it any more (its inputs' rules capture their own inputs, which come later).
                 if (freeActivations && !ReferenceEquals(tensor, root) && !tensor.RetainsGrad)
                 {
-                    long freeStart = Stopwatch.GetTimestamp();
+                    long freeStart = Clock();
                     tensor.GradFn = null;
                     tensor.Dispose();
-                    if (profile is { BackwardDepth: 1 })
-                    {
-                        long spentFreeing = Stopwatch.GetTimestamp() - freeStart;
-                        chargedTicks += spentFreeing;
-                        profile.Charge("(activations freed)", "backward", spentFreeing);
-                    }
+                    ChargeSince("(activations freed)", freeStart);
                 }
             }
         }

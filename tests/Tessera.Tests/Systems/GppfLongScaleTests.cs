@@ -54,11 +54,11 @@ public sealed class GppfLongScaleTests : IDisposable
 
         // A seed trained with other settings is not reused: the key names the scale.
         var quick = GppfExperiment.Scale(quick: true);
-        Assert.NotNull(GppfSeedFile.TryRead(Path.Combine(runFolder, "seed-0.json"), GppfSeedFile.Key(quick)));
-        Assert.Null(GppfSeedFile.TryRead(Path.Combine(runFolder, "seed-0.json"), GppfSeedFile.Key(quick with { Steps = quick.Steps + 1 })));
+        Assert.NotNull(SeedFile<GppfSeedResult>.TryRead(Path.Combine(runFolder, "seed-0.json"), GppfSeedKey.For(quick)));
+        Assert.Null(SeedFile<GppfSeedResult>.TryRead(Path.Combine(runFolder, "seed-0.json"), GppfSeedKey.For(quick with { Steps = quick.Steps + 1 })));
 
         // The long report: its command says --long, the sentence heads the page and the record keeps it.
-        var saved = GppfSeedFile.TryRead(Path.Combine(runFolder, "seed-0.json"), GppfSeedFile.Key(quick))!;
+        var saved = SeedFile<GppfSeedResult>.TryRead(Path.Combine(runFolder, "seed-0.json"), GppfSeedKey.For(quick))!;
         string longPage = Path.Combine(_folder, "long", "gppf.md");
         var report = new GppfReport(quick, [saved.Result], 1.0, quick: false, "test", RunProvenance.Capture()) { LongScale = experiment.LongScale };
         report.Write(longPage);

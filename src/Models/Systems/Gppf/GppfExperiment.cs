@@ -58,7 +58,7 @@ public sealed class GppfExperiment : IExperiment
         var provenance = RunProvenance.Capture();
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(options.OutputFolder);
-        string key = GppfSeedFile.Key(scale);
+        string key = GppfSeedKey.For(scale);
         var seeds = new List<GppfSeedResult>();
         var trainedAt = new List<string>();
         var loads = new List<string>();
@@ -66,13 +66,13 @@ public sealed class GppfExperiment : IExperiment
         for (int s = 0; s < seedCount; s++)
         {
             string seedPath = Path.Combine(options.OutputFolder, $"seed-{s}.json");
-            if (options.ReuseSeeds && GppfSeedFile.TryRead(seedPath, key) is { } saved)
+            if (options.ReuseSeeds && SeedFile<GppfSeedResult>.TryRead(seedPath, key) is { } saved)
             {
                 options.Log($"gppf seed {s}: reusing {seedPath} (trained at commit {saved.Commit}, {saved.Date})");
                 seeds.Add(saved.Result);
                 reusedMinutes += saved.Minutes;
                 trainedAt.Add($"seed {s}: reused from {seedPath}, trained at commit {saved.Commit}, {saved.Date}, {saved.Minutes:F1} min");
-                loads.Add(saved.Load);
+                loads.Add(saved.Load ?? "not recorded");
                 continue;
             }
             options.Log($"gppf seed {s}: {scale.Steps} SIMT steps x {scale.Devices} devices x {scale.Batch} images, width {scale.Width}");
@@ -84,7 +84,7 @@ public sealed class GppfExperiment : IExperiment
             loads.Add(load);
             var trained = RunProvenance.Capture();
             trainedAt.Add($"seed {s}: trained in this run");
-            new GppfSeedFile(key, trained.Commit, trained.Date, seedClock.Elapsed.TotalMinutes, load, result).Write(seedPath);
+            new SeedFile<GppfSeedResult>(key, trained.Commit, trained.Date, seedClock.Elapsed.TotalMinutes, load, result).Write(seedPath);
         }
         // This run's wall time plus, for reused seeds, the wall time they took when they were trained.
         double minutes = clock.Elapsed.TotalMinutes + reusedMinutes;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Tessera.Models.Experiments;
 using Tessera.Models.Training;
 
@@ -74,7 +73,7 @@ public sealed class XLearnerExperiment : IExperiment
         var (settings, downstream, batch, detectionBatch) = Scale(options.Quick, options.Long);
         int seeds = options.Seeds ?? DefaultSeeds;
         Directory.CreateDirectory(options.OutputFolder);
-        string key = XLearnerSeedFile.Key(settings, downstream, batch, detectionBatch);
+        string key = XLearnerSeedKey.For(settings, downstream, batch, detectionBatch);
         var results = new List<XLearnerSeedResult>();
         var trainedAt = new List<string>();
         double reusedMinutes = 0;
@@ -82,7 +81,7 @@ public sealed class XLearnerExperiment : IExperiment
         {
             ulong seed = (ulong)s;
             string seedPath = Path.Combine(options.OutputFolder, $"seed-{seed}.json");
-            if (options.ReuseSeeds && XLearnerSeedFile.TryRead(seedPath, key) is { } saved)
+            if (options.ReuseSeeds && SeedFile<XLearnerSeedResult>.TryRead(seedPath, key) is { } saved)
             {
                 options.Log($"seed {seed}: reusing {seedPath} (trained at commit {saved.Commit}, {saved.Date})");
                 results.Add(saved.Result);
@@ -95,7 +94,7 @@ public sealed class XLearnerExperiment : IExperiment
             results.Add(result);
             var trained = RunProvenance.Capture();
             trainedAt.Add($"seed {seed}: trained in this run");
-            new XLearnerSeedFile(key, trained.Commit, trained.Date, seedClock.Elapsed.TotalMinutes, result).Write(seedPath);
+            new SeedFile<XLearnerSeedResult>(key, trained.Commit, trained.Date, seedClock.Elapsed.TotalMinutes, null, result).Write(seedPath);
         }
         // This run's wall time plus, for reused seeds, the wall time saved when they were trained.
         double minutes = clock.Elapsed.TotalMinutes + reusedMinutes;
@@ -131,33 +130,9 @@ public sealed class XLearnerExperiment : IExperiment
     }
 }
 
-/// <summary>
-/// One seed's measured rows as saved in the run folder (<c>seed-N.json</c>), with the settings key
-/// and the commit that trained it, so <c>--reuse-seeds</c> can rebuild the page without training
-/// again and say where each seed came from.
-/// </summary>
-public sealed record XLearnerSeedFile(string SettingsKey, string Commit, string Date, double Minutes, XLearnerSeedResult Result)
+/// <summary>The settings key of an X-Learner seed file (<see cref="SeedFile{TResult}"/>): what its numbers depend on.</summary>
+public static class XLearnerSeedKey
 {
-    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
-
-    /// <summary>The settings a seed's numbers depend on, as one JSON string (a reused seed must match it exactly).</summary>
-    public static string Key(XLearnerSettings settings, DownstreamSettings downstream, int batch, int detectionBatch) =>
-        JsonSerializer.Serialize(new { Settings = settings with { Seed = 0 }, Downstream = downstream, Batch = batch, DetectionBatch = detectionBatch });
-
-    public void Write(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, s_json));
-
-    /// <summary>The saved seed at <paramref name="path"/> when it exists, parses and was trained with the settings <paramref name="key"/>; otherwise null.</summary>
-    public static XLearnerSeedFile? TryRead(string path, string key)
-    {
-        if (!File.Exists(path)) return null;
-        try
-        {
-            var file = JsonSerializer.Deserialize<XLearnerSeedFile>(File.ReadAllText(path), s_json);
-            return file is not null && file.SettingsKey == key && file.Result is not null ? file : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    public static string For(XLearnerSettings settings, DownstreamSettings downstream, int batch, int detectionBatch) =>
+        SeedFile<XLearnerSeedResult>.Key(new { Settings = settings with { Seed = 0 }, Downstream = downstream, Batch = batch, DetectionBatch = detectionBatch });
 }
